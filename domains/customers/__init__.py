@@ -1,0 +1,1 @@
+"""The customers domain: its data products, published through the Lakemesh platform."""

@@ -1,0 +1,1 @@
+"""The sales domain: its data products, published through the Lakemesh platform."""

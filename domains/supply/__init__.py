@@ -1,0 +1,1 @@
+"""The supply domain: its data products, published through the Lakemesh platform."""

@@ -1,0 +1,266 @@
+"""The `lakemesh` command: run the sample mesh, look things up in the catalog, read products."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+from rich.tree import Tree
+
+from lakemesh.catalog import Catalog, LineageNode
+from lakemesh.contracts import load_contracts
+from lakemesh.dbt import prepare_dbt
+from lakemesh.landing import generate_tpch
+from lakemesh.settings import Settings
+
+__all__ = ["app"]
+
+app = typer.Typer(help="Lakemesh: contract-guarded Delta Lake data products.", no_args_is_help=True)
+catalog_app = typer.Typer(
+    help="Look up products, their runs, checks and lineage.", no_args_is_help=True
+)
+app.add_typer(catalog_app, name="catalog")
+console = Console(width=None if sys.stdout.isatty() else 120)
+
+
+def _settings() -> Settings:
+    return Settings.from_env()
+
+
+@app.command()
+def generate(
+    scale_factor: Annotated[float, typer.Option("--scale-factor", "-s")] = 0.1, force: bool = False
+) -> None:
+    """Generate TPC-H with tpchgen-cli into the landing zone."""
+    settings = _settings()
+    started = time.perf_counter()
+    generate_tpch(settings.landing, scale_factor=scale_factor, force=force)
+    console.print(
+        f"TPC-H SF {scale_factor} in {settings.landing} ({time.perf_counter() - started:.1f}s)"
+    )
+
+
+@app.command()
+def prepare() -> None:
+    """Generate the dbt sources from the contracts and parse the dbt project (the manifest Dagster loads)."""
+    settings = _settings()
+    manifest = prepare_dbt(settings, load_contracts(settings.project_dir / "contracts"))
+    console.print(f"dbt manifest ready: {len(manifest['nodes'])} nodes")
+
+
+@app.command()
+def run(
+    scale_factor: Annotated[float, typer.Option("--scale-factor", "-s")] = 0.1,
+    regenerate: bool = False,
+) -> None:
+    """Generate TPC-H, materialize every asset of every domain, and print the published products."""
+    import dagster as dg
+
+    from lakemesh.mesh import load_workspace, materialize_mesh, mesh_status
+
+    settings = _settings()
+    os.environ.setdefault("DAGSTER_HOME", str(settings.project_dir / ".dagster"))
+    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    with console.status(f"generating TPC-H at scale factor {scale_factor}"):
+        generate_tpch(settings.landing, scale_factor=scale_factor, force=regenerate)
+    timings["generate"] = time.perf_counter() - started
+    with console.status("loading code locations (contracts, dbt manifest)"):
+        locations = load_workspace(settings.project_dir)
+    timings["load"] = time.perf_counter() - started - timings["generate"]
+    total = len(load_contracts(settings.project_dir / "contracts"))
+
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task("materializing", total=total)
+
+        def on_event(entry: dg.EventLogEntry) -> None:
+            event = entry.dagster_event
+            if event.event_type == dg.DagsterEventType.STEP_START:
+                progress.update(task, description=f"running {event.step_key}")
+            elif event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
+                progress.advance(task)
+                progress.console.print(
+                    f"  published {event.asset_key.to_user_string().replace('/', '.')}"
+                )
+            elif event.event_type == dg.DagsterEventType.STEP_FAILURE:
+                progress.console.print(
+                    f"[red]  failed {event.step_key}: {event.step_failure_data.error.message.strip()}"
+                )
+
+        with dg.DagsterInstance.get() as instance:
+            materialize_started = time.perf_counter()
+            result = materialize_mesh(locations, instance=instance, on_event=on_event)
+            timings["materialize"] = time.perf_counter() - materialize_started
+            step_seconds = _step_seconds(instance, result.run_id)
+        progress.update(task, description="done")
+
+    table = Table(title=f"Lakemesh products in {settings.lakehouse}")
+    for column in ("product", "owner", "rows", "delta version", "contract", "checks"):
+        table.add_column(column, justify="right" if column in ("rows", "delta version") else "left")
+    for status in mesh_status(settings):
+        table.add_row(
+            status.name,
+            status.owner,
+            f"{status.rows:,}" if status.rows is not None else "-",
+            str(status.version) if status.version is not None else "-",
+            status.contract_version,
+            status.checks,
+        )
+    console.print(table)
+    overhead = timings["materialize"] - step_seconds
+    console.print(
+        f"wall {time.perf_counter() - started:.1f}s: generate {timings['generate']:.1f}s, "
+        f"load {timings['load']:.1f}s, materialize {timings['materialize']:.1f}s "
+        f"(asset steps {step_seconds:.1f}s, orchestration {overhead:.1f}s)"
+    )
+    if not result.success:
+        raise typer.Exit(1)
+
+
+def _step_seconds(instance, run_id: str) -> float:
+    """Time spent inside asset steps, from the run's step start/end events."""
+    import dagster as dg
+
+    starts: dict[str, float] = {}
+    total = 0.0
+    records = instance.get_records_for_run(
+        run_id,
+        of_type={
+            dg.DagsterEventType.STEP_START,
+            dg.DagsterEventType.STEP_SUCCESS,
+            dg.DagsterEventType.STEP_FAILURE,
+        },
+    ).records
+    for record in records:
+        entry = record.event_log_entry
+        if entry.dagster_event.event_type == dg.DagsterEventType.STEP_START:
+            starts[entry.step_key] = entry.timestamp
+        elif entry.step_key in starts:
+            total += entry.timestamp - starts.pop(entry.step_key)
+    return total
+
+
+@catalog_app.command("list")
+def catalog_list() -> None:
+    """Every product the catalog knows."""
+    settings = _settings()
+    with Catalog(settings.catalog) as catalog:
+        products = catalog.products(namespace=settings.namespace)
+    table = Table()
+    for column in ("product", "owner", "access", "contract", "delta version", "last run"):
+        table.add_column(column)
+    for p in products:
+        table.add_row(
+            p.name,
+            p.owner or "-",
+            p.access or "-",
+            p.contract_version or "-",
+            p.current_version or "-",
+            p.last_run.state if p.last_run else "-",
+        )
+    console.print(table)
+
+
+@catalog_app.command("show")
+def catalog_show(product: str) -> None:
+    """A product's owner, contract, location, current version, last run and check results."""
+    settings = _settings()
+    with Catalog(settings.catalog) as catalog:
+        try:
+            p = catalog.product(product, namespace=settings.namespace)
+        except KeyError as exc:
+            console.print(f"[red]{exc.args[0]}")
+            raise typer.Exit(1) from None
+    console.print(f"[bold]{p.name}[/bold]  {p.description or ''}")
+    console.print(
+        f"owner: {p.owner}   access: {p.access}   contract: {p.contract_id} v{p.contract_version}"
+    )
+    console.print(
+        f"location: {p.location}   current Delta version: {p.current_version}   updated: {p.updated_at}"
+    )
+    if p.last_run:
+        console.print(
+            f"last run: {p.last_run.run_id} {p.last_run.state} at {p.last_run.ended_at or p.last_run.started_at}"
+        )
+        if p.last_run.error:
+            console.print(f"[red]{p.last_run.error}")
+    columns = Table(title="columns")
+    for column in ("name", "type", "description"):
+        columns.add_column(column)
+    for field in p.columns:
+        columns.add_row(field["name"], field.get("type") or "", field.get("description") or "")
+    console.print(columns)
+    checks = Table(title="checks (last run)")
+    checks.add_column("check")
+    checks.add_column("result")
+    for name, ok in p.checks.items():
+        checks.add_row(name, "[green]passed" if ok else "[red]failed")
+    console.print(checks)
+
+
+@catalog_app.command("lineage")
+def catalog_lineage(
+    product: str,
+    upstream: Annotated[bool, typer.Option("--upstream/--downstream")] = True,
+    depth: Annotated[int, typer.Option(min=0, max=50)] = 3,
+) -> None:
+    """Where a product comes from (--upstream) or who reads it (--downstream), as a tree."""
+    settings = _settings()
+    with Catalog(settings.catalog) as catalog:
+        try:
+            root = catalog.lineage(
+                product,
+                direction="upstream" if upstream else "downstream",
+                depth=depth,
+                namespace=settings.namespace,
+            )
+        except KeyError as exc:
+            console.print(f"[red]{exc.args[0]}")
+            raise typer.Exit(1) from None
+    tree = Tree(f"[bold]{root.name}")
+    _grow(tree, root)
+    console.print(tree)
+
+
+def _grow(tree: Tree, node: LineageNode) -> None:
+    for child in node.children:
+        label = (
+            child.name
+            if child.namespace.startswith("lakemesh://")
+            else f"{child.namespace}:{child.name}"
+        )
+        _grow(tree.add(f"{label}  [dim](via {child.via_job})"), child)
+
+
+@app.command()
+def read(
+    product: str,
+    version: Annotated[int | None, typer.Option()] = None,
+    limit: Annotated[int, typer.Option()] = 10,
+) -> None:
+    """Print the first rows of a published product."""
+    from lakemesh.reader import read as read_product
+
+    console.print(read_product(product, version=version, settings=_settings()).head(limit))

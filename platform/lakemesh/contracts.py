@@ -1,0 +1,340 @@
+"""Data contracts: one ODCS v3 YAML file per product, read into a typed model.
+
+The file is checked twice: against the standard's JSON Schema (so every field
+error names its path) and by the `open-data-contract-standard` pydantic model.
+The platform's own fields live in `customProperties`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+import jsonschema
+import yaml
+from open_data_contract_standard.model import (
+    DataQuality,
+    OpenDataContractStandard,
+    SchemaProperty,
+)
+
+__all__ = [
+    "Column",
+    "Contract",
+    "ContractError",
+    "QualityRule",
+    "load_contract",
+    "load_contracts",
+]
+
+WriteMode = Literal["overwrite", "append", "merge"]
+Access = Literal["public", "internal", "private"]
+Producer = Literal["python", "dbt", "spark"]
+
+_WRITE_MODES = ("overwrite", "append", "merge")
+_ACCESS_LEVELS = ("public", "internal", "private")
+_PRODUCERS = ("python", "dbt", "spark")
+
+
+class ContractError(ValueError):
+    """A contract file that cannot be used; the message names the file and the field."""
+
+    def __init__(self, path: Path | str, field_path: str, reason: str) -> None:
+        self.path = Path(path)
+        self.field_path = field_path
+        super().__init__(f"{path}: field '{field_path}': {reason}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class QualityRule:
+    """One ODCS quality rule (`library` metric or `sql` query) with its operator."""
+
+    name: str
+    column: str | None
+    metric: str | None
+    query: str | None
+    arguments: dict[str, Any]
+    operator: str
+    threshold: Any
+    unit: str
+    description: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Column:
+    """One schema property of a contract, with the guarantees the gate enforces."""
+
+    name: str
+    logical_type: str
+    physical_type: str | None
+    description: str | None
+    required: bool
+    unique: bool
+    primary_key_position: int | None
+    classification: str | None
+    allowed_values: tuple[Any, ...] | None
+    options: dict[str, Any]
+
+    @property
+    def primary_key(self) -> bool:
+        return self.primary_key_position is not None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Contract:
+    """A product's contract as the platform uses it."""
+
+    path: Path
+    id: str
+    version: str
+    status: str
+    domain: str
+    product: str
+    owner: str
+    description: str
+    columns: tuple[Column, ...]
+    quality: tuple[QualityRule, ...]
+    write_mode: WriteMode
+    access: Access
+    producer: Producer
+    freshness_hours: float | None
+    document: OpenDataContractStandard = field(repr=False, compare=False)
+
+    @property
+    def name(self) -> str:
+        """`<domain>.<product>`: the one name used everywhere."""
+        return f"{self.domain}.{self.product}"
+
+    @property
+    def primary_key(self) -> tuple[str, ...]:
+        keyed = [c for c in self.columns if c.primary_key]
+        return tuple(c.name for c in sorted(keyed, key=lambda c: c.primary_key_position or 0))
+
+    def column(self, name: str) -> Column:
+        for column in self.columns:
+            if column.name == name:
+                return column
+        raise KeyError(f"{self.name} has no column {name!r}")
+
+
+@cache
+def _odcs_json_schema() -> dict[str, Any]:
+    schema = OpenDataContractStandard.json_schema()
+    return json.loads(schema) if isinstance(schema, str) else schema
+
+
+def _field_path(parts: Iterable[Any]) -> str:
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}" if text else str(part)
+    return text or "<root>"
+
+
+def _custom_properties(props: list[Any] | None) -> dict[str, Any]:
+    return {p.property: p.value for p in props or [] if p.property}
+
+
+_HOURS_PER_UNIT = {"h": 1, "hour": 1, "hours": 1, "d": 24, "day": 24, "days": 24, "m": 1 / 60}
+
+
+def load_contract(path: Path | str) -> Contract:
+    """Read and check `contracts/<domain>/<product>.yaml`."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ContractError(path, "<file>", "the file does not exist") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "<file>"
+        raise ContractError(
+            path, where, f"not valid YAML: {getattr(exc, 'problem', exc)}"
+        ) from None
+    if not isinstance(raw, dict):
+        raise ContractError(path, "<root>", "a contract is a YAML mapping")
+
+    validator = jsonschema.Draft202012Validator(_odcs_json_schema())
+    errors = sorted(validator.iter_errors(raw), key=lambda e: (len(e.absolute_path), e.message))
+    if errors:
+        first = errors[0]
+        raise ContractError(
+            path, _field_path(first.absolute_path), f"not valid ODCS: {first.message}"
+        )
+    try:
+        document = OpenDataContractStandard(**raw)
+    except Exception as exc:  # pydantic.ValidationError carries the location
+        loc = exc.errors()[0]["loc"] if hasattr(exc, "errors") else ()
+        raise ContractError(path, _field_path(loc), f"not valid ODCS: {exc}") from None
+    return _to_contract(path, document)
+
+
+def _to_contract(path: Path, doc: OpenDataContractStandard) -> Contract:
+    domain, product = path.parent.name, path.stem
+
+    def fail(field_path: str, reason: str) -> ContractError:
+        return ContractError(path, field_path, reason)
+
+    if doc.kind != "DataContract":
+        raise fail("kind", f"must be 'DataContract', got {doc.kind!r}")
+    if doc.domain != domain:
+        raise fail("domain", f"must be {domain!r} (the contract's folder), got {doc.domain!r}")
+    if doc.dataProduct != product:
+        raise fail("dataProduct", f"must be {product!r} (the file name), got {doc.dataProduct!r}")
+    if not doc.schema_ or len(doc.schema_) != 1:
+        raise fail("schema", "must hold exactly one object, the product's table")
+    table = doc.schema_[0]
+    if table.name != product:
+        raise fail("schema[0].name", f"must be {product!r}, got {table.name!r}")
+    if not table.properties:
+        raise fail("schema[0].properties", "a product needs at least one column")
+
+    team = doc.team
+    owner = team.name if team is not None and not isinstance(team, list) else None
+    if not owner:
+        raise fail("team.name", "every product needs an owning team")
+
+    custom = _custom_properties(doc.customProperties)
+    write_mode = custom.get("writeMode", "overwrite")
+    access = custom.get("access", "internal")
+    producer = custom.get("producer")
+    for key, value, allowed in (
+        ("writeMode", write_mode, _WRITE_MODES),
+        ("access", access, _ACCESS_LEVELS),
+        ("producer", producer, _PRODUCERS),
+    ):
+        if value not in allowed:
+            raise fail(f"customProperties.{key}", f"must be one of {allowed}, got {value!r}")
+
+    columns = tuple(
+        _to_column(prop, f"schema[0].properties[{i}]", fail)
+        for i, prop in enumerate(table.properties)
+    )
+    names = [c.name for c in columns]
+    if len(set(names)) != len(names):
+        raise fail("schema[0].properties", f"duplicate column names in {names}")
+    if write_mode == "merge" and not any(c.primary_key for c in columns):
+        raise fail("customProperties.writeMode", "'merge' needs a primary key to merge on")
+
+    quality = [
+        _to_rule(rule, None, f"schema[0].quality[{i}]", fail)
+        for i, rule in enumerate(table.quality or [])
+    ]
+    for i, prop in enumerate(table.properties):
+        quality += [
+            _to_rule(rule, prop.name, f"schema[0].properties[{i}].quality[{j}]", fail)
+            for j, rule in enumerate(prop.quality or [])
+        ]
+    rule_names = [r.name for r in quality]
+    if len(set(rule_names)) != len(rule_names):
+        raise fail("quality", f"quality rule names must be unique, got {rule_names}")
+
+    freshness = None
+    for i, sla in enumerate(doc.slaProperties or []):
+        if sla.property == "freshness":
+            unit = (sla.unit or "h").lower()
+            if unit not in _HOURS_PER_UNIT or not isinstance(sla.value, int | float):
+                raise fail(
+                    f"slaProperties[{i}]", "freshness needs a number and a unit of m, h or d"
+                )
+            freshness = float(sla.value) * _HOURS_PER_UNIT[unit]
+
+    description = doc.description
+    text = (description.purpose or description.usage or "") if description else ""
+    return Contract(
+        path=path,
+        id=doc.id or "",
+        version=doc.version or "",
+        status=doc.status or "",
+        domain=domain,
+        product=product,
+        owner=owner,
+        description=(table.description or text).strip(),
+        columns=columns,
+        quality=tuple(quality),
+        write_mode=write_mode,
+        access=access,
+        producer=producer,
+        freshness_hours=freshness,
+        document=doc,
+    )
+
+
+def _to_column(prop: SchemaProperty, where: str, fail: Any) -> Column:
+    if not prop.name:
+        raise fail(f"{where}.name", "every column needs a name")
+    if not prop.logicalType:
+        raise fail(f"{where}.logicalType", f"column {prop.name!r} needs a logicalType")
+    allowed = tuple(e.value for e in prop.enum) if prop.enum else None
+    pk_position = (prop.primaryKeyPosition or 1) if prop.primaryKey else None
+    return Column(
+        name=prop.name,
+        logical_type=prop.logicalType,
+        physical_type=prop.physicalType,
+        description=prop.description,
+        required=bool(prop.required or prop.primaryKey),
+        unique=bool(prop.unique),
+        primary_key_position=pk_position,
+        classification=prop.classification,
+        allowed_values=allowed,
+        options=dict(prop.logicalTypeOptions or {}),
+    )
+
+
+_OPERATORS = (
+    "mustBe",
+    "mustNotBe",
+    "mustBeGreaterThan",
+    "mustBeGreaterOrEqualTo",
+    "mustBeLessThan",
+    "mustBeLessOrEqualTo",
+    "mustBeBetween",
+    "mustNotBeBetween",
+)
+_RULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_METRICS = ("nullValues", "missingValues", "invalidValues", "duplicateValues", "rowCount")
+
+
+def _to_rule(rule: DataQuality, column: str | None, where: str, fail: Any) -> QualityRule:
+    kind = rule.type or "library"
+    if kind not in ("library", "sql"):
+        raise fail(
+            f"{where}.type", f"the platform enforces 'library' and 'sql' rules, got {kind!r}"
+        )
+    metric = rule.metric or rule.rule
+    if kind == "library" and metric not in _METRICS:
+        raise fail(f"{where}.metric", f"must be one of {_METRICS}, got {metric!r}")
+    if kind == "sql" and not rule.query:
+        raise fail(f"{where}.query", "a 'sql' rule needs a query")
+    operators = [(op, getattr(rule, op)) for op in _OPERATORS if getattr(rule, op) is not None]
+    if len(operators) != 1:
+        raise fail(where, "a quality rule needs exactly one operator such as mustBe")
+    operator, threshold = operators[0]
+    name = rule.name or (f"{column}__{metric}" if column else (metric or "sql"))
+    if not _RULE_NAME.fullmatch(name):
+        raise fail(f"{where}.name", f"a rule name is letters, digits and '_', got {name!r}")
+    return QualityRule(
+        name=name,
+        column=column,
+        metric=metric if kind == "library" else None,
+        query=rule.query if kind == "sql" else None,
+        arguments=dict(rule.arguments or {}),
+        operator=operator,
+        threshold=threshold,
+        unit=rule.unit or "rows",
+        description=rule.description,
+    )
+
+
+def load_contracts(contracts_dir: Path, *, domain: str | None = None) -> dict[str, Contract]:
+    """Every contract under `contracts/` (or one domain's), keyed by product name."""
+    pattern = f"{domain}/*.yaml" if domain else "*/*.yaml"
+    contracts = {}
+    for path in sorted(contracts_dir.glob(pattern)):
+        contract = load_contract(path)
+        contracts[contract.name] = contract
+    return contracts

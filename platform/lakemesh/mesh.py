@@ -1,0 +1,134 @@
+"""The whole mesh at once: every code location of `workspace.yaml`, materialized in dependency order."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+import yaml
+from dagster import DagsterEventType
+
+from lakemesh.catalog import Catalog
+from lakemesh.contracts import load_contracts
+from lakemesh.settings import Settings
+from lakemesh.tables import current_version, read_table
+
+__all__ = ["ProductStatus", "load_workspace", "materialize_mesh", "mesh_status"]
+
+_WATCHED = {
+    DagsterEventType.STEP_START,
+    DagsterEventType.STEP_SUCCESS,
+    DagsterEventType.STEP_FAILURE,
+    DagsterEventType.ASSET_MATERIALIZATION,
+}
+
+
+def load_workspace(project_dir: Path) -> dict[str, dg.Definitions]:
+    """Import every `python_module` code location listed in `workspace.yaml`, by location name."""
+    workspace = yaml.safe_load((project_dir / "workspace.yaml").read_text())
+    if str(project_dir) not in sys.path:
+        sys.path.insert(0, str(project_dir))  # what `working_directory: .` does for `dagster dev`
+    locations = {}
+    for entry in workspace["load_from"]:
+        spec = entry["python_module"]
+        module = importlib.import_module(spec["module_name"])
+        locations[spec.get("location_name", spec["module_name"])] = module.defs
+    return locations
+
+
+def materialize_mesh(
+    locations: dict[str, dg.Definitions],
+    *,
+    instance: dg.DagsterInstance,
+    on_event: Callable[[dg.EventLogEntry], None] | None = None,
+) -> dg.ExecuteInProcessResult:
+    """Materialize every asset of every location in one run, reporting step events as they happen."""
+    merged = dg.Definitions.merge(*locations.values())
+    job = merged.resolve_implicit_global_asset_job_def()
+    run_id = str(uuid.uuid4())
+    stop = threading.Event()
+
+    def watch() -> None:
+        cursor = None
+        while True:
+            done = stop.is_set()
+            records = instance.get_records_for_run(run_id, cursor=cursor, of_type=_WATCHED)
+            for record in records.records:
+                on_event(record.event_log_entry)
+            cursor = records.cursor
+            if done:
+                return
+            stop.wait(0.3)
+
+    watcher = threading.Thread(target=watch, daemon=True) if on_event else None
+    if watcher:
+        watcher.start()
+    try:
+        return job.execute_in_process(
+            instance=instance,
+            run_id=run_id,
+            raise_on_error=False,
+            tags={"lakemesh/mesh": "all"},
+            run_config={
+                "loggers": {"console": {"config": {"log_level": "ERROR" if on_event else "INFO"}}}
+            },
+        )
+    finally:
+        stop.set()
+        if watcher:
+            watcher.join()
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProductStatus:
+    """One row of the mesh summary."""
+
+    name: str
+    owner: str
+    rows: int | None
+    version: int | None
+    contract_version: str
+    checks: str
+
+
+def mesh_status(settings: Settings) -> list[ProductStatus]:
+    """Every contract's product as it stands in the lakehouse and the catalog."""
+    statuses = []
+    with Catalog(settings.catalog) as catalog:
+        for name, contract in load_contracts(settings.project_dir / "contracts").items():
+            uri = settings.table_uri(name)
+            version = current_version(uri)
+            rows = (
+                read_table(uri).select(pl.len()).collect().item() if version is not None else None
+            )
+            try:
+                entry = catalog.product(name, namespace=settings.namespace)
+                last_state = entry.last_run.state if entry.last_run else None
+                failed = [check for check, ok in entry.checks.items() if not ok]
+                checks = (
+                    f"failed: {', '.join(failed)}"
+                    if failed
+                    else f"{len(entry.checks)} passed"
+                    if last_state == "COMPLETE"
+                    else (last_state or "never run").lower()
+                )
+            except KeyError:
+                checks = "never run"
+            statuses.append(
+                ProductStatus(
+                    name=name,
+                    owner=contract.owner,
+                    rows=rows,
+                    version=version,
+                    contract_version=contract.version,
+                    checks=checks,
+                )
+            )
+    return statuses

@@ -1,0 +1,89 @@
+"""Where the lakehouse, the landing zone, the catalog and the DuckDB files live.
+
+Everything is configured by environment variables so that a Dagster code
+location, the CLI and a test all agree without passing paths around.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["Settings", "find_project_dir", "split_product_name"]
+
+_REMOTE_SCHEMES = ("s3://", "s3a://", "gs://", "az://", "abfs://", "abfss://")
+
+
+def find_project_dir(start: Path | None = None) -> Path:
+    """The repository root: the nearest folder holding `workspace.yaml`."""
+    if env := os.environ.get("LAKEMESH_PROJECT_DIR"):
+        return Path(env).resolve()
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "workspace.yaml").is_file() and (folder / "contracts").is_dir():
+            return folder
+    raise FileNotFoundError(
+        f"no Lakemesh project (a folder with workspace.yaml and contracts/) at or above {here}; "
+        "run from the repository or set LAKEMESH_PROJECT_DIR"
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Resolved locations of everything the platform reads and writes."""
+
+    lakehouse: str
+    landing: Path
+    catalog: Path
+    duckdb_dir: Path
+    project_dir: Path
+
+    @classmethod
+    def from_env(cls, *, project_dir: Path | None = None) -> Settings:
+        """Read `LAKEMESH_*` variables; local sidecars default to folders in the lakehouse."""
+        lakehouse = os.environ.get("LAKEMESH_LAKEHOUSE", "./lakehouse")
+        remote = lakehouse.startswith(_REMOTE_SCHEMES)
+        if not remote:
+            lakehouse = str(Path(lakehouse).expanduser().resolve())
+        local_root = Path(lakehouse) if not remote else Path.cwd() / ".lakemesh"
+        return cls(
+            lakehouse=lakehouse.rstrip("/"),
+            landing=Path(os.environ.get("LAKEMESH_LANDING", local_root / "_landing")).resolve(),
+            catalog=Path(
+                os.environ.get("LAKEMESH_CATALOG", local_root / "_catalog.sqlite")
+            ).resolve(),
+            duckdb_dir=Path(
+                os.environ.get("LAKEMESH_DUCKDB_DIR", local_root / "_duckdb")
+            ).resolve(),
+            project_dir=project_dir or find_project_dir(),
+        )
+
+    @property
+    def namespace(self) -> str:
+        """The OpenLineage dataset namespace of every product in this lakehouse."""
+        return f"lakemesh://{self.lakehouse}"
+
+    def table_uri(self, product: str) -> str:
+        """`<lakehouse>/<domain>/<product>` for a product named `<domain>.<product>`."""
+        domain, name = split_product_name(product)
+        return f"{self.lakehouse}/{domain}/{name}"
+
+    def quarantine_uri(self, product: str) -> str:
+        """Refused rows of a product land beside it, in `<domain>/_quarantine/<product>`."""
+        domain, name = split_product_name(product)
+        return f"{self.lakehouse}/{domain}/_quarantine/{name}"
+
+    def duckdb_path(self, domain: str) -> Path:
+        """One DuckDB file per domain: DuckDB allows one writer per file."""
+        return (
+            self.duckdb_dir / f"dbt_{domain}.duckdb"
+        )  # not `<domain>.duckdb`: that would shadow the schema
+
+
+def split_product_name(product: str) -> tuple[str, str]:
+    """Split `<domain>.<product>`, refusing anything else."""
+    parts = product.split(".")
+    if len(parts) != 2 or not all(parts):
+        raise ValueError(f"a product name is '<domain>.<product>', got {product!r}")
+    return parts[0], parts[1]
