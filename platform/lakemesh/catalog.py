@@ -299,14 +299,10 @@ class Catalog:
                 for row in linked:
                     key = (row["ns"], row["name"])
                     if key not in seen:
-                        children.append(
-                            expand(row["ns"], row["name"], row["job"], left - 1, seen | {key})
-                        )
+                        children.append(expand(row["ns"], row["name"], row["job"], left - 1, seen | {key}))
             return LineageNode(namespace=ns, name=ds, via_job=via, children=children)
 
-        return expand(
-            root.namespace, root.name, None, depth, frozenset({(root.namespace, root.name)})
-        )
+        return expand(root.namespace, root.name, None, depth, frozenset({(root.namespace, root.name)}))
 
     def runs(self, job_name: str) -> list[RunEntry]:
         """Every run of a job, newest first."""

@@ -30,9 +30,7 @@ from lakemesh.settings import Settings
 __all__ = ["app"]
 
 app = typer.Typer(help="Lakemesh: contract-guarded Delta Lake data products.", no_args_is_help=True)
-catalog_app = typer.Typer(
-    help="Look up products, their runs, checks and lineage.", no_args_is_help=True
-)
+catalog_app = typer.Typer(help="Look up products, their runs, checks and lineage.", no_args_is_help=True)
 app.add_typer(catalog_app, name="catalog")
 console = Console(width=None if sys.stdout.isatty() else 120)
 
@@ -42,16 +40,12 @@ def _settings() -> Settings:
 
 
 @app.command()
-def generate(
-    scale_factor: Annotated[float, typer.Option("--scale-factor", "-s")] = 0.1, force: bool = False
-) -> None:
+def generate(scale_factor: Annotated[float, typer.Option("--scale-factor", "-s")] = 0.1, force: bool = False) -> None:
     """Generate TPC-H with tpchgen-cli into the landing zone."""
     settings = _settings()
     started = time.perf_counter()
     generate_tpch(settings.landing, scale_factor=scale_factor, force=force)
-    console.print(
-        f"TPC-H SF {scale_factor} in {settings.landing} ({time.perf_counter() - started:.1f}s)"
-    )
+    console.print(f"TPC-H SF {scale_factor} in {settings.landing} ({time.perf_counter() - started:.1f}s)")
 
 
 @app.command()
@@ -101,9 +95,7 @@ def run(
                 progress.update(task, description=f"running {event.step_key}")
             elif event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
                 progress.advance(task)
-                progress.console.print(
-                    f"  published {event.asset_key.to_user_string().replace('/', '.')}"
-                )
+                progress.console.print(f"  published {event.asset_key.to_user_string().replace('/', '.')}")
             elif event.event_type == dg.DagsterEventType.STEP_FAILURE:
                 progress.console.print(
                     f"[red]  failed {event.step_key}: {event.step_failure_data.error.message.strip()}"
@@ -194,12 +186,8 @@ def catalog_show(product: str) -> None:
             console.print(f"[red]{exc.args[0]}")
             raise typer.Exit(1) from None
     console.print(f"[bold]{p.name}[/bold]  {p.description or ''}")
-    console.print(
-        f"owner: {p.owner}   access: {p.access}   contract: {p.contract_id} v{p.contract_version}"
-    )
-    console.print(
-        f"location: {p.location}   current Delta version: {p.current_version}   updated: {p.updated_at}"
-    )
+    console.print(f"owner: {p.owner}   access: {p.access}   contract: {p.contract_id} v{p.contract_version}")
+    console.print(f"location: {p.location}   current Delta version: {p.current_version}   updated: {p.updated_at}")
     if p.last_run:
         console.print(
             f"last run: {p.last_run.run_id} {p.last_run.state} at {p.last_run.ended_at or p.last_run.started_at}"
@@ -246,11 +234,7 @@ def catalog_lineage(
 
 def _grow(tree: Tree, node: LineageNode) -> None:
     for child in node.children:
-        label = (
-            child.name
-            if child.namespace.startswith("lakemesh://")
-            else f"{child.namespace}:{child.name}"
-        )
+        label = child.name if child.namespace.startswith("lakemesh://") else f"{child.namespace}:{child.name}"
         _grow(tree.add(f"{label}  [dim](via {child.via_job})"), child)
 
 

@@ -152,9 +152,7 @@ def load_contract(path: Path | str) -> Contract:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "<file>"
-        raise ContractError(
-            path, where, f"not valid YAML: {getattr(exc, 'problem', exc)}"
-        ) from None
+        raise ContractError(path, where, f"not valid YAML: {getattr(exc, 'problem', exc)}") from None
     if not isinstance(raw, dict):
         raise ContractError(path, "<root>", "a contract is a YAML mapping")
 
@@ -162,9 +160,7 @@ def load_contract(path: Path | str) -> Contract:
     errors = sorted(validator.iter_errors(raw), key=lambda e: (len(e.absolute_path), e.message))
     if errors:
         first = errors[0]
-        raise ContractError(
-            path, _field_path(first.absolute_path), f"not valid ODCS: {first.message}"
-        )
+        raise ContractError(path, _field_path(first.absolute_path), f"not valid ODCS: {first.message}")
     try:
         document = OpenDataContractStandard(**raw)
     except Exception as exc:  # pydantic.ValidationError carries the location
@@ -210,20 +206,14 @@ def _to_contract(path: Path, doc: OpenDataContractStandard) -> Contract:
         if value not in allowed:
             raise fail(f"customProperties.{key}", f"must be one of {allowed}, got {value!r}")
 
-    columns = tuple(
-        _to_column(prop, f"schema[0].properties[{i}]", fail)
-        for i, prop in enumerate(table.properties)
-    )
+    columns = tuple(_to_column(prop, f"schema[0].properties[{i}]", fail) for i, prop in enumerate(table.properties))
     names = [c.name for c in columns]
     if len(set(names)) != len(names):
         raise fail("schema[0].properties", f"duplicate column names in {names}")
     if write_mode == "merge" and not any(c.primary_key for c in columns):
         raise fail("customProperties.writeMode", "'merge' needs a primary key to merge on")
 
-    quality = [
-        _to_rule(rule, None, f"schema[0].quality[{i}]", fail)
-        for i, rule in enumerate(table.quality or [])
-    ]
+    quality = [_to_rule(rule, None, f"schema[0].quality[{i}]", fail) for i, rule in enumerate(table.quality or [])]
     for i, prop in enumerate(table.properties):
         quality += [
             _to_rule(rule, prop.name, f"schema[0].properties[{i}].quality[{j}]", fail)
@@ -238,9 +228,7 @@ def _to_contract(path: Path, doc: OpenDataContractStandard) -> Contract:
         if sla.property == "freshness":
             unit = (sla.unit or "h").lower()
             if unit not in _HOURS_PER_UNIT or not isinstance(sla.value, int | float):
-                raise fail(
-                    f"slaProperties[{i}]", "freshness needs a number and a unit of m, h or d"
-                )
+                raise fail(f"slaProperties[{i}]", "freshness needs a number and a unit of m, h or d")
             freshness = float(sla.value) * _HOURS_PER_UNIT[unit]
 
     description = doc.description
@@ -302,9 +290,7 @@ _METRICS = ("nullValues", "missingValues", "invalidValues", "duplicateValues", "
 def _to_rule(rule: DataQuality, column: str | None, where: str, fail: Any) -> QualityRule:
     kind = rule.type or "library"
     if kind not in ("library", "sql"):
-        raise fail(
-            f"{where}.type", f"the platform enforces 'library' and 'sql' rules, got {kind!r}"
-        )
+        raise fail(f"{where}.type", f"the platform enforces 'library' and 'sql' rules, got {kind!r}")
     metric = rule.metric or rule.rule
     if kind == "library" and metric not in _METRICS:
         raise fail(f"{where}.metric", f"must be one of {_METRICS}, got {metric!r}")

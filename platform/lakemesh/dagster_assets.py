@@ -65,20 +65,12 @@ def data_product(
     """
 
     def wrap(function: Callable[..., Any]) -> DataProduct:
-        mapped = (
-            dict(inputs)
-            if isinstance(inputs, Mapping)
-            else {split_product_name(p)[1]: p for p in inputs}
-        )
+        mapped = dict(inputs) if isinstance(inputs, Mapping) else {split_product_name(p)[1]: p for p in inputs}
         params = set(inspect.signature(function).parameters)
         expected = set(mapped) | set(landing)
         if params != expected:
-            raise TypeError(
-                f"{function.__qualname__} takes {sorted(params)} but declares inputs {sorted(expected)}"
-            )
-        return DataProduct(
-            fn=function, name=name or function.__name__, inputs=mapped, landing=tuple(landing)
-        )
+            raise TypeError(f"{function.__qualname__} takes {sorted(params)} but declares inputs {sorted(expected)}")
+        return DataProduct(fn=function, name=name or function.__name__, inputs=mapped, landing=tuple(landing))
 
     return wrap(fn) if fn is not None else wrap
 
@@ -103,18 +95,14 @@ def _column_schema(contract: Contract) -> dg.TableSchema:
                     if part
                 )
                 or None,
-                constraints=dg.TableColumnConstraints(
-                    nullable=not c.required, unique=c.unique or c.primary_key
-                ),
+                constraints=dg.TableColumnConstraints(nullable=not c.required, unique=c.unique or c.primary_key),
             )
             for c in contract.columns
         ]
     )
 
 
-def product_spec(
-    contract: Contract, *, settings: Settings, deps: Sequence[str], kinds: set[str]
-) -> dg.AssetSpec:
+def product_spec(contract: Contract, *, settings: Settings, deps: Sequence[str], kinds: set[str]) -> dg.AssetSpec:
     """The Dagster view of a product: everything but the code comes from its contract."""
     freshness = (
         dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=contract.freshness_hours))
@@ -144,25 +132,19 @@ def product_spec(
 def check_specs(contract: Contract) -> list[dg.AssetCheckSpec]:
     """One Dagster asset check per contract guarantee."""
     return [
-        dg.AssetCheckSpec(
-            name=check.name, asset=asset_key(contract.name), description=check.description
-        )
+        dg.AssetCheckSpec(name=check.name, asset=asset_key(contract.name), description=check.description)
         for check in contract_checks(contract)
     ]
 
 
-def _check_results(
-    contract: Contract, violation: ContractViolation | None
-) -> Iterator[dg.AssetCheckResult]:
+def _check_results(contract: Contract, violation: ContractViolation | None) -> Iterator[dg.AssetCheckResult]:
     for check in contract_checks(contract):
         failure = violation.report.failed(check.name) if violation else None
         yield dg.AssetCheckResult(
             asset_key=asset_key(contract.name),
             check_name=check.name,
             passed=failure is None,
-            metadata={"failing_rows": failure.rows, "examples": list(failure.examples)}
-            if failure
-            else {},
+            metadata={"failing_rows": failure.rows, "examples": list(failure.examples)} if failure else {},
         )
 
 
@@ -172,9 +154,7 @@ def pin_inputs(products: Sequence[str], *, settings: Settings, reader: str) -> d
     for product in products:
         version = current_version(settings.table_uri(product))
         if version is None:
-            raise dg.Failure(
-                f"{reader} reads {product}, which has never been published; materialize it first"
-            )
+            raise dg.Failure(f"{reader} reads {product}, which has never been published; materialize it first")
         pinned[product] = version
     return pinned
 
@@ -224,13 +204,9 @@ def publish_events(
     )
 
 
-def python_product_asset(
-    product: DataProduct, contract: Contract, *, settings: Settings
-) -> dg.AssetsDefinition:
+def python_product_asset(product: DataProduct, contract: Contract, *, settings: Settings) -> dg.AssetsDefinition:
     """A Dagster asset that runs a `@data_product` function and publishes what it returns."""
-    spec = product_spec(
-        contract, settings=settings, deps=list(product.inputs.values()), kinds={"python", "polars"}
-    )
+    spec = product_spec(contract, settings=settings, deps=list(product.inputs.values()), kinds={"python", "polars"})
 
     @dg.multi_asset(
         name=f"{contract.domain}__{contract.product}",
@@ -245,12 +221,9 @@ def python_product_asset(
         }
         frames |= {table: read_landing(settings.landing, table).lazy() for table in product.landing}
         landing_refs = [
-            InputRef(namespace="file", name=str(landing_path(settings.landing, t)))
-            for t in product.landing
+            InputRef(namespace="file", name=str(landing_path(settings.landing, t))) for t in product.landing
         ]
-        context.log.info(
-            f"{contract.name}: inputs {json.dumps(pinned)}, landing {list(product.landing)}"
-        )
+        context.log.info(f"{contract.name}: inputs {json.dumps(pinned)}, landing {list(product.landing)}")
         yield from publish_events(
             context,
             product.fn(**frames),

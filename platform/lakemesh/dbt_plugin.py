@@ -35,14 +35,10 @@ class Plugin(BasePlugin):
             product = meta["product"]
             domain, name = product.split(".")
             pinned = json.loads(self.pins.read_text()) if self.pins.is_file() else {}
-            return DeltaTable(
-                f"{self.lakehouse}/{domain}/{name}", version=pinned.get(product)
-            ).to_pyarrow_dataset()
+            return DeltaTable(f"{self.lakehouse}/{domain}/{name}", version=pinned.get(product)).to_pyarrow_dataset()
         if "landing" in meta:
             return read_landing(self.landing, meta["landing"]).to_arrow()
-        raise ValueError(
-            f"source {source_config.table_name()} names neither a product nor a landing table"
-        )
+        raise ValueError(f"source {source_config.table_name()} names neither a product nor a landing table")
 
     def default_materialization(self) -> str:
         return "view"

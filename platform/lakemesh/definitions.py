@@ -20,16 +20,12 @@ class DefinitionsError(ValueError):
     """A domain whose code and contracts do not agree; definitions refuse to load."""
 
 
-def check_access(
-    reader: Contract, upstream: Iterable[str], contracts: Mapping[str, Contract]
-) -> None:
+def check_access(reader: Contract, upstream: Iterable[str], contracts: Mapping[str, Contract]) -> None:
     """A product may read its own domain's products and other domains' `public` ones only."""
     for product in upstream:
         source = contracts.get(product)
         if source is None:
-            raise DefinitionsError(
-                f"{reader.name} reads {product}, which has no contract in contracts/"
-            )
+            raise DefinitionsError(f"{reader.name} reads {product}, which has no contract in contracts/")
         if source.domain != reader.domain and source.access != "public":
             raise DefinitionsError(
                 f"{reader.name} reads {source.name}, which is {source.access} to the {source.domain} domain: "

@@ -43,12 +43,7 @@ def generate_tpch(landing: Path, *, scale_factor: float, force: bool = False) ->
     """Generate every TPC-H table as Parquet with `tpchgen-cli`; skip if present unless `force`."""
     paths = [landing_path(landing, t) for t in TPCH_TABLES]
     marker = landing / "_scale_factor"
-    if (
-        not force
-        and all(p.is_file() for p in paths)
-        and marker.is_file()
-        and marker.read_text() == str(scale_factor)
-    ):
+    if not force and all(p.is_file() for p in paths) and marker.is_file() and marker.read_text() == str(scale_factor):
         return paths
     landing.mkdir(parents=True, exist_ok=True)
     executable = shutil.which("tpchgen-cli") or str(Path(sys.executable).with_name("tpchgen-cli"))

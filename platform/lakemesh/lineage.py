@@ -102,19 +102,14 @@ class CatalogTransport(Transport):
 def _standard_config_present() -> bool:
     if any(os.environ.get(name) for name in _STANDARD_ENV):
         return True
-    return any(
-        p.is_file()
-        for p in (Path.cwd() / "openlineage.yml", Path.home() / ".openlineage" / "openlineage.yml")
-    )
+    return any(p.is_file() for p in (Path.cwd() / "openlineage.yml", Path.home() / ".openlineage" / "openlineage.yml"))
 
 
 def lineage_client(settings: Settings) -> OpenLineageClient:
     """The standard client: the embedded catalog unless OpenLineage is configured otherwise."""
     if _standard_config_present():
         return OpenLineageClient()
-    return OpenLineageClient(
-        transport=CatalogTransport(CatalogTransportConfig(path=str(settings.catalog)))
-    )
+    return OpenLineageClient(transport=CatalogTransport(CatalogTransportConfig(path=str(settings.catalog))))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -128,9 +123,7 @@ class InputRef:
     def to_openlineage(self) -> InputDataset:
         facets = {}
         if self.version is not None:
-            facets["version"] = dataset_version_dataset.DatasetVersionDatasetFacet(
-                datasetVersion=self.version
-            )
+            facets["version"] = dataset_version_dataset.DatasetVersionDatasetFacet(datasetVersion=self.version)
         return InputDataset(namespace=self.namespace, name=self.name, facets=facets)
 
 
@@ -195,9 +188,7 @@ class PublishLineage:
             "ownership": ownership_dataset.OwnershipDatasetFacet(
                 owners=[ownership_dataset.Owner(name=f"team:{contract.owner}", type="OWNER")]
             ),
-            "documentation": documentation_dataset.DocumentationDatasetFacet(
-                description=contract.description
-            ),
+            "documentation": documentation_dataset.DocumentationDatasetFacet(description=contract.description),
             "contract": ContractDatasetFacet(
                 contractId=contract.id,
                 contractVersion=contract.version,
@@ -231,25 +222,15 @@ class PublishLineage:
 
     def complete(self, *, version: int, rows: int, assertions: Mapping[str, bool]) -> None:
         facets = {
-            "version": dataset_version_dataset.DatasetVersionDatasetFacet(
-                datasetVersion=str(version)
-            ),
+            "version": dataset_version_dataset.DatasetVersionDatasetFacet(datasetVersion=str(version)),
             "dataQualityAssertions": _assertions(self.contract, assertions),
         }
-        stats = {
-            "outputStatistics": output_statistics_output_dataset.OutputStatisticsOutputDatasetFacet(
-                rowCount=rows
-            )
-        }
+        stats = {"outputStatistics": output_statistics_output_dataset.OutputStatisticsOutputDatasetFacet(rowCount=rows)}
         self._emit(RunState.COMPLETE, self._run(), [self._output(facets, stats)])
 
     def fail(self, message: str, *, assertions: Mapping[str, bool] | None = None) -> None:
-        error = error_message_run.ErrorMessageRunFacet(
-            message=message, programmingLanguage="python"
-        )
-        facets = (
-            {"dataQualityAssertions": _assertions(self.contract, assertions)} if assertions else {}
-        )
+        error = error_message_run.ErrorMessageRunFacet(message=message, programmingLanguage="python")
+        facets = {"dataQualityAssertions": _assertions(self.contract, assertions)} if assertions else {}
         self._emit(RunState.FAIL, self._run({"errorMessage": error}), [self._output(facets)])
 
 
@@ -257,9 +238,7 @@ def _assertions(contract: Contract, outcome: Mapping[str, bool]) -> Any:
     columns = {c.name: c.column for c in contract_checks(contract)}
     return data_quality_assertions_dataset.DataQualityAssertionsDatasetFacet(
         assertions=[
-            data_quality_assertions_dataset.Assertion(
-                assertion=name, success=ok, column=columns.get(name)
-            )
+            data_quality_assertions_dataset.Assertion(assertion=name, success=ok, column=columns.get(name))
             for name, ok in outcome.items()
         ]
     )

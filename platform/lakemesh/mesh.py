@@ -76,9 +76,7 @@ def materialize_mesh(
             run_id=run_id,
             raise_on_error=False,
             tags={"lakemesh/mesh": "all"},
-            run_config={
-                "loggers": {"console": {"config": {"log_level": "ERROR" if on_event else "INFO"}}}
-            },
+            run_config={"loggers": {"console": {"config": {"log_level": "ERROR" if on_event else "INFO"}}}},
         )
     finally:
         stop.set()
@@ -105,9 +103,7 @@ def mesh_status(settings: Settings) -> list[ProductStatus]:
         for name, contract in load_contracts(settings.project_dir / "contracts").items():
             uri = settings.table_uri(name)
             version = current_version(uri)
-            rows = (
-                read_table(uri).select(pl.len()).collect().item() if version is not None else None
-            )
+            rows = read_table(uri).select(pl.len()).collect().item() if version is not None else None
             try:
                 entry = catalog.product(name, namespace=settings.namespace)
                 last_state = entry.last_run.state if entry.last_run else None

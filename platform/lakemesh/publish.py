@@ -29,18 +29,12 @@ __all__ = ["ContractViolation", "PublishResult", "publish", "to_polars"]
 class ContractViolation(Exception):
     """A batch the contract refused; nothing was published."""
 
-    def __init__(
-        self, report: ValidationReport, *, kept_version: int | None, quarantine: str
-    ) -> None:
+    def __init__(self, report: ValidationReport, *, kept_version: int | None, quarantine: str) -> None:
         self.report = report
         self.kept_version = kept_version
         self.quarantine = quarantine
         contract = report.contract
-        kept = (
-            f"version {kept_version} stays current"
-            if kept_version is not None
-            else "nothing was published"
-        )
+        kept = f"version {kept_version} stays current" if kept_version is not None else "nothing was published"
         lines = [
             f"{contract.name} refused by its contract {contract.id} v{contract.version}: "
             f"{len(report.failures)} check(s) failed on a batch of {report.rows} rows; {kept}; "
@@ -77,9 +71,7 @@ def to_polars(data: Any) -> pl.DataFrame:
         return pl.from_arrow(data)
     if type(data).__module__.startswith("pandas"):
         return pl.from_pandas(data)
-    raise TypeError(
-        f"a product is a polars, Arrow or pandas DataFrame; the producer returned {type(data).__name__}"
-    )
+    raise TypeError(f"a product is a polars, Arrow or pandas DataFrame; the producer returned {type(data).__name__}")
 
 
 def publish(
@@ -103,10 +95,7 @@ def publish(
         lineage_client(settings),
         settings=settings,
         contract=contract,
-        inputs=[
-            InputRef(namespace=settings.namespace, name=p, version=str(v))
-            for p, v in inputs.items()
-        ]
+        inputs=[InputRef(namespace=settings.namespace, name=p, version=str(v)) for p, v in inputs.items()]
         + list(extra_inputs),
         parent_run_id=run_id,
         parent_job=parent_job,
@@ -129,9 +118,7 @@ def publish(
                 product=contract.name,
                 failed_checks=report.summary(),
             )
-            violation = ContractViolation(
-                report, kept_version=current_version(uri), quarantine=quarantine
-            )
+            violation = ContractViolation(report, kept_version=current_version(uri), quarantine=quarantine)
             lineage.fail(str(violation), assertions=outcome)
             raise violation
         table = frame.select([c.name for c in contract.columns]).to_arrow()

@@ -10,9 +10,7 @@ from lakemesh.tables import current_version, read_table
 __all__ = ["read"]
 
 
-def read(
-    product: str, *, version: int | None = None, settings: Settings | None = None
-) -> pl.DataFrame:
+def read(product: str, *, version: int | None = None, settings: Settings | None = None) -> pl.DataFrame:
     """A product's rows at `version` (default: the current one) as a polars DataFrame."""
     settings = settings or Settings.from_env()
     uri = settings.table_uri(product)

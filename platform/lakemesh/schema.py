@@ -93,9 +93,7 @@ def _unique_rows(columns: list[str]) -> Callable[[PolarsData], pl.LazyFrame]:
         counts = frame.select(distinct=key.n_unique(), rows=pl.len()).collect().row(0)
         if counts[0] == counts[1]:
             return frame.select(pl.lit(True))
-        exact = (
-            pl.struct(columns).is_unique() if len(columns) > 1 else pl.col(columns[0]).is_unique()
-        )
+        exact = pl.struct(columns).is_unique() if len(columns) > 1 else pl.col(columns[0]).is_unique()
         any_null = pl.any_horizontal([pl.col(c).is_null() for c in columns])
         return frame.select(exact | any_null)
 
@@ -145,19 +143,11 @@ def _column_checks(column: Column, primary_key: tuple[str, ...]) -> list[pa.Chec
         "allowed_values": col.is_in(list(column.allowed_values)) if column.allowed_values else None,
         "range": _range_expr(column),
         "length": _length_expr(column),
-        "pattern": col.str.contains(column.options["pattern"])
-        if "pattern" in column.options
-        else None,
+        "pattern": col.str.contains(column.options["pattern"]) if "pattern" in column.options else None,
     }
-    checks = [
-        _row_check(f"{name}__{kind}", name, expr)
-        for kind, expr in exprs.items()
-        if expr is not None
-    ]
+    checks = [_row_check(f"{name}__{kind}", name, expr) for kind, expr in exprs.items() if expr is not None]
     if column.unique and primary_key != (name,):
-        checks.append(
-            pa.Check(_unique_rows([name]), name=f"{name}__unique", error=f"{name}__unique")
-        )
+        checks.append(pa.Check(_unique_rows([name]), name=f"{name}__unique", error=f"{name}__unique"))
     return checks
 
 
@@ -213,10 +203,7 @@ def _quality_check(rule: QualityRule, table: str) -> pa.Check:
         value = _quality_value(rule, data.lazyframe, table)
         return data.lazyframe.select(pl.lit(_COMPARE[rule.operator](value, rule.threshold)))
 
-    expected = f"{rule.operator} {rule.threshold}"
-    return pa.Check(
-        check, name=rule.name, error=f"{rule.name}: measured value must satisfy {expected}"
-    )
+    return pa.Check(check, name=rule.name, error=rule.name)
 
 
 def compile_schema(contract: Contract) -> pa.DataFrameSchema:
@@ -237,9 +224,7 @@ def compile_schema(contract: Contract) -> pa.DataFrameSchema:
     frame_checks = [_quality_check(rule, contract.product) for rule in contract.quality]
     key = list(contract.primary_key)
     if key:
-        frame_checks.insert(
-            0, pa.Check(_unique_rows(key), name="primary_key__unique", error="primary_key__unique")
-        )
+        frame_checks.insert(0, pa.Check(_unique_rows(key), name="primary_key__unique", error="primary_key__unique"))
     return pa.DataFrameSchema(
         columns,
         checks=frame_checks,
@@ -252,11 +237,7 @@ def compile_schema(contract: Contract) -> pa.DataFrameSchema:
 
 def contract_checks(contract: Contract) -> list[ContractCheck]:
     """Every named check the gate runs for a contract, in a stable order."""
-    found = [
-        ContractCheck(
-            name=SCHEMA_CHECK, column=None, description="columns and types match the contract"
-        )
-    ]
+    found = [ContractCheck(name=SCHEMA_CHECK, column=None, description="columns and types match the contract")]
     if contract.primary_key:
         found.append(
             ContractCheck(
@@ -267,11 +248,7 @@ def contract_checks(contract: Contract) -> list[ContractCheck]:
         )
     for column in contract.columns:
         if column.required:
-            found.append(
-                ContractCheck(
-                    name=f"{column.name}__not_null", column=column.name, description="no nulls"
-                )
-            )
+            found.append(ContractCheck(name=f"{column.name}__not_null", column=column.name, description="no nulls"))
         found += [
             ContractCheck(
                 name=check.name,
@@ -284,8 +261,7 @@ def contract_checks(contract: Contract) -> list[ContractCheck]:
         ContractCheck(
             name=rule.name,
             column=rule.column,
-            description=rule.description
-            or f"{rule.metric or 'sql'} {rule.operator} {rule.threshold}",
+            description=rule.description or f"{rule.metric or 'sql'} {rule.operator} {rule.threshold}",
         )
         for rule in contract.quality
     ]

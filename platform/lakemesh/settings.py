@@ -50,12 +50,8 @@ class Settings:
         return cls(
             lakehouse=lakehouse.rstrip("/"),
             landing=Path(os.environ.get("LAKEMESH_LANDING", local_root / "_landing")).resolve(),
-            catalog=Path(
-                os.environ.get("LAKEMESH_CATALOG", local_root / "_catalog.sqlite")
-            ).resolve(),
-            duckdb_dir=Path(
-                os.environ.get("LAKEMESH_DUCKDB_DIR", local_root / "_duckdb")
-            ).resolve(),
+            catalog=Path(os.environ.get("LAKEMESH_CATALOG", local_root / "_catalog.sqlite")).resolve(),
+            duckdb_dir=Path(os.environ.get("LAKEMESH_DUCKDB_DIR", local_root / "_duckdb")).resolve(),
             project_dir=project_dir or find_project_dir(),
         )
 
@@ -76,9 +72,7 @@ class Settings:
 
     def duckdb_path(self, domain: str) -> Path:
         """One DuckDB file per domain: DuckDB allows one writer per file."""
-        return (
-            self.duckdb_dir / f"dbt_{domain}.duckdb"
-        )  # not `<domain>.duckdb`: that would shadow the schema
+        return self.duckdb_dir / f"dbt_{domain}.duckdb"  # not `<domain>.duckdb`: that would shadow the schema
 
 
 def split_product_name(product: str) -> tuple[str, str]:

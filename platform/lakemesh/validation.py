@@ -69,18 +69,17 @@ def _check_name(row: dict, contract: Contract) -> tuple[str, str | None]:
     return check, column
 
 
-def _failures(
-    cases: pl.DataFrame, contract: Contract
-) -> tuple[tuple[CheckFailure, ...], pl.Series | None]:
+def _failures(cases: pl.DataFrame, contract: Contract) -> tuple[tuple[CheckFailure, ...], pl.Series | None]:
     named = cases.with_columns(
         pl.struct("check", "column", "failure_case")
         .map_elements(lambda r: list(_check_name(r, contract)), return_dtype=pl.List(pl.String))
         .alias("named")
     ).with_columns(name=pl.col("named").list.get(0), where=pl.col("named").list.get(1))
+    batch_checks = {SCHEMA_CHECK, *(rule.name for rule in contract.quality)}  # judged on the batch, not rows
     failures = []
     for (name, where), group in named.group_by("name", "where", maintain_order=True):
         indices = group["index"].drop_nulls()
-        batch_level = indices.len() < group.height
+        batch_level = name in batch_checks or indices.len() < group.height
         examples = group["failure_case"].unique(maintain_order=True).head(_EXAMPLES).to_list()
         failures.append(
             CheckFailure(
@@ -95,9 +94,7 @@ def _failures(
     return tuple(failures), rows
 
 
-def validate(
-    frame: pl.DataFrame, contract: Contract, *, schema: pa.DataFrameSchema | None = None
-) -> ValidationReport:
+def validate(frame: pl.DataFrame, contract: Contract, *, schema: pa.DataFrameSchema | None = None) -> ValidationReport:
     """Validate lazily (every failure at once) against the contract's compiled schema."""
     schema = schema or compile_schema(contract)
     names = tuple(c.name for c in contract_checks(contract))
@@ -108,6 +105,4 @@ def validate(
         return ValidationReport(
             contract=contract, rows=frame.height, checks=names, failures=failures, failing_rows=rows
         )
-    return ValidationReport(
-        contract=contract, rows=frame.height, checks=names, failures=(), failing_rows=None
-    )
+    return ValidationReport(contract=contract, rows=frame.height, checks=names, failures=(), failing_rows=None)

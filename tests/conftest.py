@@ -1,0 +1,33 @@
+"""Shared fixtures: a temporary lakehouse per test and small TPC-H landing data per session."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from lakemesh.landing import generate_tpch
+from lakemesh.settings import Settings
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+TEST_SCALE_FACTOR = 0.01
+
+
+@pytest.fixture(scope="session")
+def tpch_landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """TPC-H at a small scale factor, generated once by tpchgen-cli."""
+    landing = tmp_path_factory.mktemp("tpch")
+    generate_tpch(landing, scale_factor=TEST_SCALE_FACTOR)
+    return landing
+
+
+@pytest.fixture
+def settings(tmp_path: Path, tpch_landing: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """A fresh lakehouse (with its own copy of the landing zone) and catalog for one test."""
+    landing = tmp_path / "landing"
+    shutil.copytree(tpch_landing, landing)
+    monkeypatch.setenv("LAKEMESH_LAKEHOUSE", str(tmp_path / "lakehouse"))
+    monkeypatch.setenv("LAKEMESH_LANDING", str(landing))
+    monkeypatch.setenv("LAKEMESH_PROJECT_DIR", str(PROJECT_DIR))
+    for name in ("OPENLINEAGE_URL", "OPENLINEAGE_CONFIG", "OPENLINEAGE__TRANSPORT__TYPE", "OPENLINEAGE_DISABLED"):
+        monkeypatch.delenv(name, raising=False)
+    return Settings.from_env()
