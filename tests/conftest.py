@@ -4,7 +4,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from lakemesh.landing import generate_tpch
 from lakemesh.settings import Settings
 

@@ -206,6 +206,7 @@ def publish_events(
 
 def python_product_asset(product: DataProduct, contract: Contract, *, settings: Settings) -> dg.AssetsDefinition:
     """A Dagster asset that runs a `@data_product` function and publishes what it returns."""
+    load_settings = settings
     spec = product_spec(contract, settings=settings, deps=list(product.inputs.values()), kinds={"python", "polars"})
 
     @dg.multi_asset(
@@ -214,6 +215,7 @@ def python_product_asset(product: DataProduct, contract: Contract, *, settings: 
         check_specs=check_specs(contract),
     )
     def _asset(context: AssetExecutionContext):
+        settings = Settings.from_env(project_dir=load_settings.project_dir)  # where this run writes
         pinned = pin_inputs(list(product.inputs.values()), settings=settings, reader=contract.name)
         frames: dict[str, Any] = {
             param: read_table(settings.table_uri(upstream), version=pinned[upstream])

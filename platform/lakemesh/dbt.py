@@ -167,6 +167,7 @@ def dbt_product_assets(
     domain: str, models: list[DbtModel], contracts: Mapping[str, Contract], *, settings: Settings
 ) -> dg.AssetsDefinition:
     """One Dagster multi-asset that runs a domain's dbt models and publishes each one."""
+    load_settings = settings
     by_key = {asset_key(m.product): m for m in models}
     specs = [
         product_spec(contracts[m.product], settings=settings, deps=m.products, kinds={"dbt", "duckdb"})
@@ -178,6 +179,7 @@ def dbt_product_assets(
 
     @dg.multi_asset(name=f"{domain}__dbt_models", specs=specs, check_specs=checks, can_subset=True)
     def _dbt_models(context: AssetExecutionContext) -> Iterator[Any]:
+        settings = Settings.from_env(project_dir=load_settings.project_dir)  # where this run writes
         selected = [by_key[k] for k in context.selected_asset_keys]
         upstream = sorted({p for m in selected for p in m.products})
         pinned = pin_inputs(upstream, settings=settings, reader=f"{domain} dbt models")

@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from lakemesh.contracts import ContractError, load_contract, load_contracts
 from lakemesh.schema import compile_schema, contract_checks
 

@@ -6,7 +6,6 @@ import uuid
 import polars as pl
 import pytest
 from deltalake import DeltaTable
-
 from lakemesh import Catalog, ContractViolation, load_contract, publish, read
 from lakemesh.landing import read_landing
 from lakemesh.settings import Settings
@@ -37,7 +36,10 @@ def _publish(frame: pl.DataFrame, settings: Settings, run_id: str = RUN_1, **kwa
 def _at(frame: pl.DataFrame, rows: list[int], column: str, value) -> pl.DataFrame:
     index = pl.int_range(pl.len())
     return frame.with_columns(
-        pl.when(index.is_in(rows)).then(pl.lit(value, dtype=frame.schema[column])).otherwise(pl.col(column)).alias(column)
+        pl.when(index.is_in(rows))
+        .then(pl.lit(value, dtype=frame.schema[column]))
+        .otherwise(pl.col(column))
+        .alias(column)
     )
 
 

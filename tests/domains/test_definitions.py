@@ -1,0 +1,107 @@
+"""Each code location loads; broken domains refuse to load with a message naming both ends."""
+
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from lakemesh import DefinitionsError, LandingError, domain_definitions
+from lakemesh.landing import read_landing
+from lakemesh.mesh import load_workspace
+from lakemesh.settings import Settings
+
+from domains.customers import products as customers_products
+from domains.sales import products as sales_products
+from domains.supply import products as supply_products
+
+from ..conftest import PROJECT_DIR
+
+EXPECTED = {
+    "customers": {"customers/customer", "customers/nation"},
+    "sales": {"sales/orders", "sales/line_items", "sales/pricing_summary", "sales/revenue_by_nation"},
+    "supply": {"supply/parts", "supply/suppliers", "supply/part_suppliers"},
+}
+
+
+@pytest.fixture(scope="module")
+def locations() -> dict[str, dg.Definitions]:
+    return load_workspace(PROJECT_DIR)
+
+
+@pytest.mark.parametrize("location", sorted(EXPECTED))
+def test_code_location_loads_with_contract_metadata(locations, location: str):
+    graph = locations[location].resolve_asset_graph()
+    own = {k.to_user_string() for k in graph.get_all_asset_keys() if graph.get(k).is_materializable}
+    assert own == EXPECTED[location]
+    for key in own:
+        node = graph.get(dg.AssetKey.from_user_string(key))
+        assert node.owners and node.owners[0].startswith("team:")
+        assert node.group_name == location
+        assert "delta" in node.kinds and ({"dbt", "python"} & set(node.kinds))
+        assert node.description
+        assert node.metadata["dagster/column_schema"].columns
+        assert {c.name for c in graph.asset_check_keys if c.asset_key == node.key} >= {"schema", "primary_key__unique"}
+
+
+def test_cross_domain_edges_are_in_the_graph(locations):
+    merged = dg.Definitions.merge(*locations.values()).resolve_asset_graph()
+    parents = {k.to_user_string() for k in merged.get(dg.AssetKey(["sales", "revenue_by_nation"])).parent_keys}
+    assert parents == {
+        "customers/customer",
+        "customers/nation",
+        "supply/suppliers",
+        "sales/orders",
+        "sales/line_items",
+    }
+
+
+def _copy_project(tmp_path: Path) -> Path:
+    project = tmp_path / "project"
+    for part in ("contracts", "dbt_project", "workspace.yaml"):
+        source = PROJECT_DIR / part
+        if source.is_dir():
+            shutil.copytree(source, project / part, ignore=shutil.ignore_patterns("target", "logs"))
+        else:
+            shutil.copy(source, project / part)
+    return project
+
+
+def test_reading_another_domains_non_public_product_is_refused(tmp_path: Path, settings: Settings):
+    project = _copy_project(tmp_path)
+    model = project / "dbt_project" / "models" / "sales" / "revenue_by_nation.sql"
+    model.write_text(model.read_text() + "\n-- {{ source('supply', 'part_suppliers') }}\n")
+    with pytest.raises(DefinitionsError) as refused:
+        domain_definitions("sales", products=sales_products, project_dir=project)
+    message = str(refused.value)
+    assert "sales.revenue_by_nation reads supply.part_suppliers" in message
+    assert "internal to the supply domain" in message
+
+
+def test_contract_without_producer_is_refused(tmp_path: Path, settings: Settings):
+    project = _copy_project(tmp_path)
+    (project / "dbt_project" / "models" / "customers" / "nation.sql").unlink()
+    with pytest.raises(
+        DefinitionsError, match=r"customers.nation: contract .* says producer 'dbt' but it is produced by nothing"
+    ):
+        domain_definitions("customers", products=customers_products, project_dir=project)
+
+
+def test_invalid_contract_stops_the_load_naming_file_and_field(tmp_path: Path, settings: Settings):
+    project = _copy_project(tmp_path)
+    path = project / "contracts" / "supply" / "parts.yaml"
+    path.write_text(path.read_text().replace("kind: DataContract", "kind: Contract"))
+    with pytest.raises(ValueError, match=r"parts.yaml: field 'kind'"):
+        domain_definitions("supply", products=supply_products, project_dir=project)
+
+
+def test_missing_landing_file_names_path_and_reason(settings: Settings):
+    (settings.landing / "customer.parquet").unlink()
+    with pytest.raises(LandingError, match=r"customer.parquet: file not found"):
+        read_landing(settings.landing, "customer")
+
+
+def test_corrupt_landing_file_names_path_and_reason(settings: Settings):
+    path = settings.landing / "orders.parquet"
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(LandingError, match=r"orders.parquet: not a readable Parquet file"):
+        read_landing(settings.landing, "orders")

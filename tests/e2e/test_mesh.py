@@ -1,0 +1,119 @@
+"""The whole sample mesh, materialized through Dagster into a temporary lakehouse."""
+
+import json
+
+import dagster as dg
+import duckdb
+import polars as pl
+import pytest
+from deltalake import DeltaTable
+from lakemesh import Catalog, read
+from lakemesh.mesh import load_workspace, materialize_mesh
+from lakemesh.settings import Settings
+
+from ..conftest import PROJECT_DIR
+
+pytestmark = pytest.mark.slow
+
+RAW_COUNTS = {
+    "customers.customer": "customer",
+    "customers.nation": "nation",
+    "sales.orders": "orders",
+    "sales.line_items": "lineitem",
+    "supply.parts": "part",
+    "supply.suppliers": "supplier",
+    "supply.part_suppliers": "partsupp",
+}
+
+Q1 = """
+select l_returnflag as return_flag, l_linestatus as line_status,
+       sum(l_quantity) as sum_qty, sum(l_extendedprice) as sum_base_price,
+       sum(l_extendedprice * (1 - l_discount)) as sum_disc_price,
+       sum(l_extendedprice * (1 - l_discount) * (1 + l_tax)) as sum_charge,
+       avg(l_quantity) as avg_qty, avg(l_extendedprice) as avg_price, avg(l_discount) as avg_disc,
+       count(*) as count_order
+from read_parquet('{landing}/lineitem.parquet')
+where l_shipdate <= date '1998-12-01' - interval 90 day
+group by l_returnflag, l_linestatus order by l_returnflag, l_linestatus
+"""
+
+Q5_ALL = """
+select n_name as nation_name, year(o_orderdate) as order_year,
+       sum(l_extendedprice * (1 - l_discount)) as revenue
+from read_parquet('{landing}/customer.parquet') c
+join read_parquet('{landing}/orders.parquet') o on c_custkey = o_custkey
+join read_parquet('{landing}/lineitem.parquet') l on l_orderkey = o_orderkey
+join read_parquet('{landing}/supplier.parquet') s on l_suppkey = s_suppkey and c_nationkey = s_nationkey
+join read_parquet('{landing}/nation.parquet') n on s_nationkey = n_nationkey
+group by n_name, year(o_orderdate)
+"""
+
+
+def _run(instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
+    events: list[dg.EventLogEntry] = []
+    result = materialize_mesh(load_workspace(PROJECT_DIR), instance=instance, on_event=events.append)
+    assert result.success, [e.dagster_event.step_failure_data for e in events if e.dagster_event.is_step_failure]
+    assert sum(e.dagster_event.is_step_materialization for e in events) == 9
+    return result
+
+
+def test_sample_mesh_end_to_end(settings: Settings):
+    with dg.DagsterInstance.ephemeral() as instance:
+        _run(instance)
+
+        landing = settings.landing
+        for product, table in RAW_COUNTS.items():
+            raw = pl.scan_parquet(landing / f"{table}.parquet").select(pl.len()).collect().item()
+            assert read(product, settings=settings).height == raw, product
+
+        expected_q1 = duckdb.sql(Q1.format(landing=landing)).pl()
+        published_q1 = read("sales.pricing_summary", settings=settings).sort("return_flag", "line_status")
+        assert published_q1.select("return_flag", "line_status", "count_order").equals(
+            expected_q1.select("return_flag", "line_status", "count_order")
+        )
+        for column in ("sum_qty", "sum_base_price", "sum_disc_price", "sum_charge", "avg_qty", "avg_price", "avg_disc"):
+            assert published_q1[column].cast(pl.Float64).to_list() == pytest.approx(
+                expected_q1[column].cast(pl.Float64).to_list(), rel=1e-9
+            ), column
+
+        expected_q5 = duckdb.sql(Q5_ALL.format(landing=landing)).pl().sort("nation_name", "order_year")
+        revenue = read("sales.revenue_by_nation", settings=settings).sort("nation_name", "order_year")
+        assert revenue["nation_name"].to_list() == expected_q5["nation_name"].to_list()
+        assert revenue["revenue"].cast(pl.Float64).to_list() == pytest.approx(
+            expected_q5["revenue"].cast(pl.Float64).to_list(), rel=1e-9
+        )
+
+        # commit metadata names the exact input versions read
+        commit = DeltaTable(settings.table_uri("sales.revenue_by_nation")).history(1)[0]
+        assert json.loads(commit["lakemesh.inputs"]) == {
+            "customers.customer": 0,
+            "customers.nation": 0,
+            "sales.line_items": 0,
+            "sales.orders": 0,
+            "supply.suppliers": 0,
+        }
+
+        # running again publishes new versions with the same content
+        line_items = read("sales.line_items", settings=settings)
+        _run(instance)
+        assert DeltaTable(settings.table_uri("sales.line_items")).version() == 1
+        assert DeltaTable(settings.table_uri("sales.orders")).version() == 1
+        assert read("sales.line_items", settings=settings).height == line_items.height
+        assert read("sales.orders", settings=settings)["order_key"].is_unique().all()
+
+    with Catalog(settings.catalog) as catalog:
+        tree = catalog.lineage("sales.revenue_by_nation", direction="upstream", depth=2, namespace=settings.namespace)
+        assert {child.name for child in tree.children} == {
+            "customers.customer",
+            "customers.nation",
+            "sales.line_items",
+            "sales.orders",
+            "supply.suppliers",
+        }
+        nation = next(c for c in tree.children if c.name == "customers.nation")
+        assert {leaf.name.rsplit("/", 1)[-1] for leaf in nation.children} == {"nation.parquet", "region.parquet"}
+        downstream = catalog.lineage("supply.suppliers", direction="downstream", depth=1, namespace=settings.namespace)
+        assert [c.name for c in downstream.children] == ["sales.revenue_by_nation"]
+        entry = catalog.product("sales.pricing_summary", namespace=settings.namespace)
+        assert entry.current_version == "1" and entry.owner == "sales-analytics"
+        assert entry.checks and all(entry.checks.values())
