@@ -1,0 +1,101 @@
+"""Publishing `sales.line_items` through the whole gate vs a bare `write_deltalake` of the same table.
+
+Interleaved runs (these machines swing ±30%), medians, and each side's peak RSS
+measured in a fresh child process. Prints ratios; asserts nothing.
+
+    uv run python benchmarks/publish_overhead.py --scale-factor 1 --runs 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+
+CHILD = r"""
+import json, resource, sys, time, uuid
+from pathlib import Path
+import polars as pl
+from deltalake import write_deltalake
+mode, landing, target = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
+sys.path.insert(0, sys.argv[4])
+from domains.sales.products import line_items
+from lakemesh import load_contract, publish
+from lakemesh.settings import Settings
+frame = line_items.fn(pl.read_parquet(landing / "lineitem.parquet").lazy()).collect()
+table = frame.to_arrow()
+started = time.perf_counter()
+if mode == "bare":
+    write_deltalake(target, table, mode="overwrite")
+    detail = {}
+else:
+    contract = load_contract(Path(sys.argv[4]) / "contracts" / "sales" / "line_items.yaml")
+    result = publish(frame, contract=contract, settings=Settings.from_env(), run_id=str(uuid.uuid4()))
+    detail = {"validate": result.validate_seconds, "write": result.write_seconds}
+seconds = time.perf_counter() - started
+peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"seconds": seconds, "rows": frame.height, "peak_mb": peak_mb, **detail}))
+"""
+
+
+def _once(mode: str, landing: Path, root: Path) -> dict:
+    env = dict(
+        os.environ,
+        LAKEMESH_LAKEHOUSE=str(root / "lakehouse"),
+        LAKEMESH_LANDING=str(landing),
+        LAKEMESH_PROJECT_DIR=str(PROJECT_DIR),
+    )
+    target = str(root / f"bare_{uuid.uuid4().hex}")
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, mode, str(landing), target, str(PROJECT_DIR)],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale-factor", type=float, default=1.0)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+
+    from lakemesh.landing import generate_tpch
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        landing = root / "landing"
+        generate_tpch(landing, scale_factor=args.scale_factor)
+        results: dict[str, list[dict]] = {"bare": [], "publish": []}
+        for _ in range(args.runs):  # interleaved: bare, publish, bare, publish...
+            for mode in results:
+                results[mode].append(_once(mode, landing, root))
+
+    bare = statistics.median(r["seconds"] for r in results["bare"])
+    gated = statistics.median(r["seconds"] for r in results["publish"])
+    rows = results["bare"][0]["rows"]
+    print(f"sales.line_items at SF {args.scale_factor}: {rows:,} rows, {args.runs} interleaved runs each")
+    print(
+        f"  bare write_deltalake   median {bare:6.2f}s  peak RSS {max(r['peak_mb'] for r in results['bare']):7.0f} MB"
+    )
+    peak = max(r["peak_mb"] for r in results["publish"])
+    print(
+        f"  lakemesh publish       median {gated:6.2f}s  peak RSS {peak:7.0f} MB"
+        f"  (validate {statistics.median(r['validate'] for r in results['publish']):.2f}s,"
+        f" write {statistics.median(r['write'] for r in results['publish']):.2f}s)"
+    )
+    print(f"  ratio publish / bare: {gated / bare:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
