@@ -185,6 +185,7 @@ def dbt_product_assets(
         pinned = pin_inputs(upstream, settings=settings, reader=f"{domain} dbt models")
         for table in sorted({t for m in selected for t in m.landing}):
             read_landing(settings.landing, table).clear()  # fail early, naming the path and the reason
+        settings.duckdb_dir.mkdir(parents=True, exist_ok=True)
         _pins_file(settings, domain).write_text(json.dumps(pinned))
         invocation = _cli(settings).cli(
             [

@@ -52,7 +52,8 @@ group by n_name, year(o_orderdate)
 def _run(instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
     events: list[dg.EventLogEntry] = []
     result = materialize_mesh(load_workspace(PROJECT_DIR), instance=instance, on_event=events.append)
-    assert result.success, [e.dagster_event.step_failure_data for e in events if e.dagster_event.is_step_failure]
+    failures = [e.dagster_event.step_failure_data.error.to_string() for e in events if e.dagster_event.is_step_failure]
+    assert result.success, "\n".join(failures)
     assert sum(e.dagster_event.is_step_materialization for e in events) == 9
     return result
 
