@@ -10,6 +10,9 @@ from lakemesh import Catalog, ContractViolation, load_contract, publish, read
 from lakemesh.landing import read_landing
 from lakemesh.settings import Settings
 
+from domains.customers.products import customer
+from domains.sales.products import orders as orders_producer
+
 from ..conftest import PROJECT_DIR
 
 RUN_1, RUN_2, RUN_BAD = (str(uuid.uuid4()) for _ in range(3))
@@ -17,16 +20,8 @@ CUSTOMER = load_contract(PROJECT_DIR / "contracts" / "customers" / "customer.yam
 
 
 def _customers(settings: Settings) -> pl.DataFrame:
-    return read_landing(settings.landing, "customer").select(
-        customer_key="c_custkey",
-        name="c_name",
-        address="c_address",
-        nation_key="c_nationkey",
-        phone="c_phone",
-        account_balance="c_acctbal",
-        market_segment="c_mktsegment",
-        comment="c_comment",
-    )
+    """The real customers.customer producer over the landing file."""
+    return customer.fn(read_landing(settings.landing, "customer").lazy()).collect()
 
 
 def _publish(frame: pl.DataFrame, settings: Settings, run_id: str = RUN_1, **kwargs):
@@ -141,17 +136,7 @@ def test_batch_level_quality_rule_is_enforced(settings: Settings):
 
 def test_merge_mode_upserts_on_the_primary_key(settings: Settings):
     orders = load_contract(PROJECT_DIR / "contracts" / "sales" / "orders.yaml")
-    raw = read_landing(settings.landing, "orders").select(
-        order_key="o_orderkey",
-        customer_key="o_custkey",
-        order_status="o_orderstatus",
-        total_price="o_totalprice",
-        order_date="o_orderdate",
-        order_priority="o_orderpriority",
-        clerk="o_clerk",
-        ship_priority="o_shippriority",
-        comment="o_comment",
-    )
+    raw = orders_producer.fn(read_landing(settings.landing, "orders").lazy()).collect()
     publish(raw.head(100), contract=orders, settings=settings, run_id=RUN_1)
     changed = raw.slice(50, 100).with_columns(comment=pl.lit("updated"))
     result = publish(changed, contract=orders, settings=settings, run_id=RUN_2)
