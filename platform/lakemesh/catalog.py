@@ -303,19 +303,3 @@ class Catalog:
             return LineageNode(namespace=ns, name=ds, via_job=via, children=children)
 
         return expand(root.namespace, root.name, None, depth, frozenset({(root.namespace, root.name)}))
-
-    def runs(self, job_name: str) -> list[RunEntry]:
-        """Every run of a job, newest first."""
-        return [
-            RunEntry(
-                run_id=r["run_id"],
-                state=r["state"],
-                started_at=r["started_at"],
-                ended_at=r["ended_at"],
-                error=r["error"],
-            )
-            for r in self._db.execute(
-                "SELECT * FROM runs WHERE job_name = ? ORDER BY COALESCE(ended_at, started_at) DESC",
-                (job_name,),
-            )
-        ]

@@ -206,7 +206,6 @@ def publish_events(
 
 def python_product_asset(product: DataProduct, contract: Contract, *, settings: Settings) -> dg.AssetsDefinition:
     """A Dagster asset that runs a `@data_product` function and publishes what it returns."""
-    load_settings = settings
     spec = product_spec(contract, settings=settings, deps=list(product.inputs.values()), kinds={"python", "polars"})
 
     @dg.multi_asset(
@@ -215,22 +214,22 @@ def python_product_asset(product: DataProduct, contract: Contract, *, settings: 
         check_specs=check_specs(contract),
     )
     def _asset(context: AssetExecutionContext):
-        settings = Settings.from_env(project_dir=load_settings.project_dir)  # where this run writes
-        pinned = pin_inputs(list(product.inputs.values()), settings=settings, reader=contract.name)
+        run_settings = Settings.from_env(project_dir=settings.project_dir)  # the env of this run decides
+        pinned = pin_inputs(list(product.inputs.values()), settings=run_settings, reader=contract.name)
         frames: dict[str, Any] = {
-            param: read_table(settings.table_uri(upstream), version=pinned[upstream])
+            param: read_table(run_settings.table_uri(upstream), version=pinned[upstream])
             for param, upstream in product.inputs.items()
         }
-        frames |= {table: read_landing(settings.landing, table).lazy() for table in product.landing}
+        frames |= {table: read_landing(run_settings.landing, table).lazy() for table in product.landing}
         landing_refs = [
-            InputRef(namespace="file", name=str(landing_path(settings.landing, t))) for t in product.landing
+            InputRef(namespace="file", name=str(landing_path(run_settings.landing, t))) for t in product.landing
         ]
         context.log.info(f"{contract.name}: inputs {json.dumps(pinned)}, landing {list(product.landing)}")
         yield from publish_events(
             context,
             product.fn(**frames),
             contract=contract,
-            settings=settings,
+            settings=run_settings,
             code_version=product.code_version(),
             inputs=pinned,
             extra_inputs=landing_refs,

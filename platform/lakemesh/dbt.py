@@ -21,7 +21,7 @@ from dagster_dbt import DbtCliResource
 
 from lakemesh.contracts import Contract
 from lakemesh.dagster_assets import asset_key, check_specs, pin_inputs, product_spec, publish_events
-from lakemesh.landing import TPCH_TABLES, landing_path, read_landing
+from lakemesh.landing import TPCH_TABLES, checked_landing_file, landing_path
 from lakemesh.lineage import InputRef
 from lakemesh.settings import Settings
 
@@ -117,18 +117,9 @@ def prepare_dbt(settings: Settings, contracts: Mapping[str, Contract]) -> dict[s
                 target_path=project / "target",
                 raise_on_error=False,
             )
-            if not invocation.is_successful():
-                raise RuntimeError(f"dbt parse failed:\n{_dbt_errors(invocation)}")
+            if error := invocation.get_error():
+                raise RuntimeError(f"dbt parse failed: {error}")
     return json.loads(manifest.read_text())
-
-
-def _dbt_errors(invocation: Any) -> str:
-    lines = []
-    for event in invocation.stream_raw_events():
-        info = event.raw_event.get("info", {})
-        if info.get("level") == "error":
-            lines.append(info.get("msg", ""))
-    return "\n".join(lines) or "\n".join(invocation.get_error_logs() if hasattr(invocation, "get_error_logs") else [])
 
 
 class DbtModel:
@@ -167,7 +158,6 @@ def dbt_product_assets(
     domain: str, models: list[DbtModel], contracts: Mapping[str, Contract], *, settings: Settings
 ) -> dg.AssetsDefinition:
     """One Dagster multi-asset that runs a domain's dbt models and publishes each one."""
-    load_settings = settings
     by_key = {asset_key(m.product): m for m in models}
     specs = [
         product_spec(contracts[m.product], settings=settings, deps=m.products, kinds={"dbt", "duckdb"})
@@ -179,23 +169,23 @@ def dbt_product_assets(
 
     @dg.multi_asset(name=f"{domain}__dbt_models", specs=specs, check_specs=checks, can_subset=True)
     def _dbt_models(context: AssetExecutionContext) -> Iterator[Any]:
-        settings = Settings.from_env(project_dir=load_settings.project_dir)  # where this run writes
+        run_settings = Settings.from_env(project_dir=settings.project_dir)  # the env of this run decides
         selected = [by_key[k] for k in context.selected_asset_keys]
         upstream = sorted({p for m in selected for p in m.products})
-        pinned = pin_inputs(upstream, settings=settings, reader=f"{domain} dbt models")
+        pinned = pin_inputs(upstream, settings=run_settings, reader=f"{domain} dbt models")
         for table in sorted({t for m in selected for t in m.landing}):
-            read_landing(settings.landing, table).clear()  # fail early, naming the path and the reason
-        settings.duckdb_dir.mkdir(parents=True, exist_ok=True)
-        _pins_file(settings, domain).write_text(json.dumps(pinned))
-        invocation = _cli(settings).cli(
+            checked_landing_file(run_settings.landing, table)  # fail before dbt starts, naming path and reason
+        run_settings.duckdb_dir.mkdir(parents=True, exist_ok=True)
+        _pins_file(run_settings, domain).write_text(json.dumps(pinned))
+        invocation = _cli(run_settings).cli(
             [
                 "build",
                 "--select",
                 " ".join(m.name for m in selected),
                 "--vars",
-                _dbt_vars(settings, domain=domain),
+                _dbt_vars(run_settings, domain=domain),
             ],
-            target_path=settings.project_dir / "dbt_project" / "target" / domain,
+            target_path=run_settings.project_dir / "dbt_project" / "target" / domain,
             raise_on_error=False,
         )
         for line in invocation.stream_raw_events():
@@ -210,18 +200,18 @@ def dbt_product_assets(
         }
         if failed:
             raise dg.Failure(description="dbt failed: " + "; ".join(f"{k}: {v}" for k, v in failed.items()))
-        with duckdb.connect(str(settings.duckdb_path(domain)), read_only=True) as con:
+        with duckdb.connect(str(run_settings.duckdb_path(domain)), read_only=True) as con:
             tables = {m.name: con.sql(f'SELECT * FROM "{m.schema}"."{m.alias}"').pl() for m in selected}
         for model in selected:
             yield from publish_events(
                 context,
                 tables[model.name],
                 contract=contracts[model.product],
-                settings=settings,
+                settings=run_settings,
                 code_version=model.checksum,
                 inputs={p: pinned[p] for p in model.products},
                 extra_inputs=[
-                    InputRef(namespace="file", name=str(landing_path(settings.landing, t))) for t in model.landing
+                    InputRef(namespace="file", name=str(landing_path(run_settings.landing, t))) for t in model.landing
                 ],
             )
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import polars as pl
 import pyarrow.parquet as pq
 
-__all__ = ["TPCH_TABLES", "LandingError", "generate_tpch", "landing_path", "read_landing"]
+__all__ = ["TPCH_TABLES", "LandingError", "checked_landing_file", "generate_tpch", "landing_path", "read_landing"]
 
 TPCH_TABLES = ("customer", "lineitem", "nation", "orders", "part", "partsupp", "region", "supplier")
 
@@ -27,15 +27,24 @@ def landing_path(landing: Path, table: str) -> Path:
     return landing / f"{table}.parquet"
 
 
-def read_landing(landing: Path, table: str) -> pl.DataFrame:
-    """Read one landing table, failing with its path and the reason when it cannot be read."""
+def checked_landing_file(landing: Path, table: str) -> Path:
+    """The landing file of a table, if it exists and has a readable Parquet footer."""
     path = landing_path(landing, table)
     if not path.is_file():
         raise LandingError(path, "file not found (generate it with `lakemesh generate`)")
     try:
         pq.read_metadata(path)
+    except Exception as exc:  # pyarrow raises several kinds for a damaged file
+        raise LandingError(path, f"not a readable Parquet file: {exc}") from None
+    return path
+
+
+def read_landing(landing: Path, table: str) -> pl.DataFrame:
+    """Read one landing table, failing with its path and the reason when it cannot be read."""
+    path = checked_landing_file(landing, table)
+    try:
         return pl.read_parquet(path)
-    except Exception as exc:  # pyarrow and polars raise several kinds for a damaged file
+    except Exception as exc:  # a footer can be intact while data pages are not
         raise LandingError(path, f"not a readable Parquet file: {exc}") from None
 
 

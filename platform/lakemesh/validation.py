@@ -53,10 +53,10 @@ class ValidationReport:
         return "; ".join(f.describe() for f in self.failures)
 
 
-def _check_name(row: dict, contract: Contract) -> tuple[str, str | None]:
-    check, column = row["check"], row["column"]
+def _check_name(check: str, column: str, failure_case: str | None, contract: Contract) -> tuple[str, str | None]:
+    """Map pandera's label of a failure to the contract check it belongs to, and its column."""
     if check in _STRUCTURAL:
-        return SCHEMA_CHECK, row["failure_case"]
+        return SCHEMA_CHECK, failure_case  # the missing or unexpected column
     if check.startswith("dtype("):
         return SCHEMA_CHECK, column
     if check == "not_nullable":
@@ -70,14 +70,13 @@ def _check_name(row: dict, contract: Contract) -> tuple[str, str | None]:
 
 
 def _failures(cases: pl.DataFrame, contract: Contract) -> tuple[tuple[CheckFailure, ...], pl.Series | None]:
-    named = cases.with_columns(
-        pl.struct("check", "column", "failure_case")
-        .map_elements(lambda r: list(_check_name(r, contract)), return_dtype=pl.List(pl.String))
-        .alias("named")
-    ).with_columns(name=pl.col("named").list.get(0), where=pl.col("named").list.get(1))
+    """One `CheckFailure` per contract check; a few groups, however many failing rows."""
     batch_checks = {SCHEMA_CHECK, *(rule.name for rule in contract.quality)}  # judged on the batch, not rows
+    structural = pl.col("check").is_in(_STRUCTURAL)
+    keyed = cases.with_columns(key=pl.when(structural).then(pl.col("failure_case")))
     failures = []
-    for (name, where), group in named.group_by("name", "where", maintain_order=True):
+    for (check, column, key), group in keyed.group_by("check", "column", "key", maintain_order=True):
+        name, where = _check_name(check, column, key, contract)
         indices = group["index"].drop_nulls()
         batch_level = name in batch_checks or indices.len() < group.height
         examples = group["failure_case"].unique(maintain_order=True).head(_EXAMPLES).to_list()
@@ -90,7 +89,7 @@ def _failures(cases: pl.DataFrame, contract: Contract) -> tuple[tuple[CheckFailu
             )
         )
     whole_batch = any(f.rows < 0 for f in failures)
-    rows = None if whole_batch else named["index"].drop_nulls().unique().sort()
+    rows = None if whole_batch else cases["index"].drop_nulls().unique().sort()
     return tuple(failures), rows
 
 
