@@ -1,4 +1,4 @@
-"""Publishing `sales.line_items` through the whole gate vs a bare `write_deltalake` of the same table.
+"""Publishing `sales.line_items` through the whole gate vs a bare `write_deltalake` of the same Arrow table.
 
 Interleaved runs (these machines swing ±30%), medians, and each side's peak RSS
 measured in a fresh child process. Prints ratios; asserts nothing.
@@ -37,7 +37,7 @@ if mode == "bare":
     detail = {}
 else:
     contract = load_contract(Path(sys.argv[4]) / "contracts" / "sales" / "line_items.yaml")
-    result = publish(frame, contract=contract, settings=Settings.from_env(), run_id=str(uuid.uuid4()))
+    result = publish(table, contract=contract, settings=Settings.from_env(), run_id=str(uuid.uuid4()))
     detail = {"validate": result.validate_seconds, "write": result.write_seconds}
 seconds = time.perf_counter() - started
 peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -201,7 +201,7 @@ def dbt_product_assets(
         if failed:
             raise dg.Failure(description="dbt failed: " + "; ".join(f"{k}: {v}" for k, v in failed.items()))
         with duckdb.connect(str(run_settings.duckdb_path(domain)), read_only=True) as con:
-            tables = {m.name: con.sql(f'SELECT * FROM "{m.schema}"."{m.alias}"').pl() for m in selected}
+            tables = {m.name: con.sql(f'SELECT * FROM "{m.schema}"."{m.alias}"').to_arrow_table() for m in selected}
         for model in selected:
             yield from publish_events(
                 context,

@@ -121,7 +121,9 @@ def publish(
             violation = ContractViolation(report, kept_version=current_version(uri), quarantine=quarantine)
             lineage.fail(str(violation), assertions=outcome)
             raise violation
-        table = frame.select([c.name for c in contract.columns])  # written over the Arrow C stream, no copy
+        columns = [c.name for c in contract.columns]
+        # write what the producer handed over; polars frames are converted once, Arrow tables not at all
+        table = data.select(columns) if isinstance(data, pa.Table) else frame.select(columns).to_arrow()
         metadata = commit_metadata(
             run_id=run_id,
             contract_id=contract.id,

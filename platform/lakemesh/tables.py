@@ -54,7 +54,7 @@ def commit_metadata(
 
 def write_table(
     uri: str,
-    data: pl.DataFrame | pa.Table,
+    data: pa.Table,
     *,
     mode: str,
     primary_key: Sequence[str],

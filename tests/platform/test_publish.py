@@ -156,3 +156,12 @@ def test_standard_openlineage_config_replaces_the_catalog(settings: Settings, tm
     assert [e["eventType"] for e in lines] == ["START", "COMPLETE"]
     assert lines[1]["outputs"][0]["name"] == "customers.customer"
     assert not settings.catalog.exists()
+
+
+def test_arrow_batches_are_gated_and_written_as_given(settings: Settings):
+    frame = _customers(settings)
+    result = _publish(frame.to_arrow(), settings)
+    assert read("customers.customer", settings=settings).sort("customer_key").equals(frame.sort("customer_key"))
+    with pytest.raises(ContractViolation, match=r"column 'name', check 'name__not_null': 1 row"):
+        _publish(_at(frame, [3], "name", None).to_arrow(), settings, run_id=RUN_2)
+    assert DeltaTable(result.uri).version() == 0
