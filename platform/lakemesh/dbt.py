@@ -10,6 +10,7 @@ published through the same path as any Python product.
 import fcntl
 import json
 from collections.abc import Iterator, Mapping
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +84,12 @@ def _pins_file(settings: Settings, domain: str) -> Path:
 
 
 def _cli(settings: Settings) -> DbtCliResource:
-    project = _dbt_dir(settings)
+    return _dbt_resource(_dbt_dir(settings))
+
+
+@cache
+def _dbt_resource(project: Path) -> DbtCliResource:
+    """One resource per process: dagster-dbt caches the dbt version and adapter on it (~5 s to rebuild)."""
     return DbtCliResource(project_dir=str(project), profiles_dir=str(project))
 
 
