@@ -3,39 +3,44 @@
 import polars as pl
 from lakemesh import data_product
 
+_ORDERS = {  # product column: landing column
+    "order_key": "o_orderkey",
+    "customer_key": "o_custkey",
+    "order_status": "o_orderstatus",
+    "total_price": "o_totalprice",
+    "order_date": "o_orderdate",
+    "order_priority": "o_orderpriority",
+    "clerk": "o_clerk",
+    "ship_priority": "o_shippriority",
+    "comment": "o_comment",
+}
 
-@data_product(landing=["orders"])
+
+@data_product(landing=["orders"], columns={out: f"orders.{src}" for out, src in _ORDERS.items()})
 def orders(orders: pl.LazyFrame) -> pl.LazyFrame:
-    return orders.select(
-        order_key="o_orderkey",
-        customer_key="o_custkey",
-        order_status="o_orderstatus",
-        total_price="o_totalprice",
-        order_date="o_orderdate",
-        order_priority="o_orderpriority",
-        clerk="o_clerk",
-        ship_priority="o_shippriority",
-        comment="o_comment",
-    )
+    return orders.select(**_ORDERS)
 
 
-@data_product(landing=["lineitem"])
+_LINE_ITEMS = {  # product column: landing column
+    "order_key": "l_orderkey",
+    "line_number": "l_linenumber",
+    "part_key": "l_partkey",
+    "supplier_key": "l_suppkey",
+    "quantity": "l_quantity",
+    "extended_price": "l_extendedprice",
+    "discount": "l_discount",
+    "tax": "l_tax",
+    "return_flag": "l_returnflag",
+    "line_status": "l_linestatus",
+    "ship_date": "l_shipdate",
+    "commit_date": "l_commitdate",
+    "receipt_date": "l_receiptdate",
+    "ship_instruct": "l_shipinstruct",
+    "ship_mode": "l_shipmode",
+    "comment": "l_comment",
+}
+
+
+@data_product(landing=["lineitem"], columns={out: f"lineitem.{src}" for out, src in _LINE_ITEMS.items()})
 def line_items(lineitem: pl.LazyFrame) -> pl.LazyFrame:
-    return lineitem.select(
-        order_key="l_orderkey",
-        line_number="l_linenumber",
-        part_key="l_partkey",
-        supplier_key="l_suppkey",
-        quantity="l_quantity",
-        extended_price="l_extendedprice",
-        discount="l_discount",
-        tax="l_tax",
-        return_flag="l_returnflag",
-        line_status="l_linestatus",
-        ship_date="l_shipdate",
-        commit_date="l_commitdate",
-        receipt_date="l_receiptdate",
-        ship_instruct="l_shipinstruct",
-        ship_mode="l_shipmode",
-        comment="l_comment",
-    )
+    return lineitem.select(**_LINE_ITEMS)

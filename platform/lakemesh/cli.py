@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
@@ -21,7 +22,9 @@ from rich.progress import (
 from rich.table import Table
 from rich.tree import Tree
 
-from lakemesh.catalog import Catalog, LineageNode
+from lakemesh.catalog import Catalog, ColumnSource, LineageNode, NotFound, column_sources, impact, product_lineage
+from lakemesh.catalog.api import DEFAULT_MAX_BODY_BYTES
+from lakemesh.catalog.graph import MAX_DEPTH
 from lakemesh.contracts import load_contracts
 from lakemesh.dbt import prepare_dbt
 from lakemesh.landing import generate_tpch
@@ -32,6 +35,7 @@ __all__ = ["app"]
 app = typer.Typer(help="Lakemesh: contract-guarded Delta Lake data products.", no_args_is_help=True)
 catalog_app = typer.Typer(help="Look up products, their runs, checks and lineage.", no_args_is_help=True)
 app.add_typer(catalog_app, name="catalog")
+T = TypeVar("T")
 console = Console(width=None if sys.stdout.isatty() else 120)
 
 
@@ -154,12 +158,23 @@ def _step_seconds(instance, run_id: str) -> float:
     return total
 
 
+def _catalog(settings: Settings) -> Catalog:
+    return Catalog(settings.catalog_url)
+
+
+def _or_exit(lookup: Callable[[], T]) -> T:
+    try:
+        return lookup()
+    except NotFound as exc:
+        console.print(f"[red]{exc}")
+        raise typer.Exit(1) from None
+
+
 @catalog_app.command("list")
 def catalog_list() -> None:
     """Every product the catalog knows."""
     settings = _settings()
-    with Catalog(settings.catalog) as catalog:
-        products = catalog.products(namespace=settings.namespace)
+    products = _catalog(settings).products(namespace=settings.namespace)
     table = Table()
     for column in ("product", "owner", "access", "contract", "delta version", "last run"):
         table.add_column(column)
@@ -167,10 +182,10 @@ def catalog_list() -> None:
         table.add_row(
             p.name,
             p.owner or "-",
-            p.access or "-",
-            p.contract_version or "-",
+            p.contract.get("access", "-"),
+            p.contract.get("contractVersion", "-"),
             p.current_version or "-",
-            p.last_run.state if p.last_run else "-",
+            p.last_run["state"] if p.last_run else "-",
         )
     console.print(table)
 
@@ -179,25 +194,25 @@ def catalog_list() -> None:
 def catalog_show(product: str) -> None:
     """A product's owner, contract, location, current version, last run and check results."""
     settings = _settings()
-    with Catalog(settings.catalog) as catalog:
-        try:
-            p = catalog.product(product, namespace=settings.namespace)
-        except KeyError as exc:
-            console.print(f"[red]{exc.args[0]}")
-            raise typer.Exit(1) from None
+    p = _or_exit(lambda: _catalog(settings).product(product, namespace=settings.namespace))
+    contract = p.contract
     console.print(f"[bold]{p.name}[/bold]  {p.description or ''}")
-    console.print(f"owner: {p.owner}   access: {p.access}   contract: {p.contract_id} v{p.contract_version}")
-    console.print(f"location: {p.location}   current Delta version: {p.current_version}   updated: {p.updated_at}")
+    console.print(
+        f"owner: {p.owner}   access: {contract.get('access')}   "
+        f"contract: {contract.get('contractId')} v{contract.get('contractVersion')}"
+    )
+    console.print(
+        f"location: {contract.get('location')}   current Delta version: {p.current_version}   updated: {p.updated_at}"
+    )
     if p.last_run:
-        console.print(
-            f"last run: {p.last_run.run_id} {p.last_run.state} at {p.last_run.ended_at or p.last_run.started_at}"
-        )
-        if p.last_run.error:
-            console.print(f"[red]{p.last_run.error}")
+        run = p.last_run
+        console.print(f"last run: {run['id']} {run['state']} at {run['endedAt'] or run['startedAt']}")
+        if error := run["facets"].get("errorMessage", {}).get("message"):
+            console.print(f"[red]{error}")
     columns = Table(title="columns")
     for column in ("name", "type", "description"):
         columns.add_column(column)
-    for field in p.columns:
+    for field in p.fields:
         columns.add_row(field["name"], field.get("type") or "", field.get("description") or "")
     console.print(columns)
     checks = Table(title="checks (last run)")
@@ -210,23 +225,30 @@ def catalog_show(product: str) -> None:
 
 @catalog_app.command("lineage")
 def catalog_lineage(
-    product: str,
+    target: Annotated[str, typer.Argument(help="<domain>.<product>, or <domain>.<product>.<column>")],
     upstream: Annotated[bool, typer.Option("--upstream/--downstream")] = True,
-    depth: Annotated[int, typer.Option(min=0, max=50)] = 3,
+    depth: Annotated[int, typer.Option(min=0, max=MAX_DEPTH)] = 3,
 ) -> None:
-    """Where a product comes from (--upstream) or who reads it (--downstream), as a tree."""
+    """Where a product comes from (--upstream) or who reads it (--downstream); for a column, its source columns."""
     settings = _settings()
-    with Catalog(settings.catalog) as catalog:
-        try:
-            root = catalog.lineage(
-                product,
-                direction="upstream" if upstream else "downstream",
-                depth=depth,
-                namespace=settings.namespace,
-            )
-        except KeyError as exc:
-            console.print(f"[red]{exc.args[0]}")
-            raise typer.Exit(1) from None
+    catalog = _catalog(settings)
+    parts = target.split(".")
+    if len(parts) == 3:
+        product, column = ".".join(parts[:2]), parts[2]
+        source = _or_exit(lambda: column_sources(catalog, product, column, namespace=settings.namespace))
+        tree = Tree(f"[bold]{product}.{column}")
+        _grow_columns(tree, source)
+        console.print(tree)
+        return
+    root = _or_exit(
+        lambda: product_lineage(
+            catalog,
+            target,
+            direction="upstream" if upstream else "downstream",
+            depth=depth,
+            namespace=settings.namespace,
+        )
+    )
     tree = Tree(f"[bold]{root.name}")
     _grow(tree, root)
     console.print(tree)
@@ -236,6 +258,62 @@ def _grow(tree: Tree, node: LineageNode) -> None:
     for child in node.children:
         label = child.name if child.namespace.startswith("lakemesh://") else f"{child.namespace}:{child.name}"
         _grow(tree.add(f"{label}  [dim](via {child.via_job})"), child)
+
+
+def _grow_columns(tree: Tree, node: ColumnSource) -> None:
+    for source in node.inputs:
+        dataset = source.dataset if source.namespace.startswith("lakemesh://") else source.dataset.rsplit("/", 1)[-1]
+        how = f"  [dim]({source.transformation.lower()})" if source.transformation else ""
+        _grow_columns(tree.add(f"{dataset}.{source.field}{how}"), source)
+
+
+@catalog_app.command("impact")
+def catalog_impact(
+    target: Annotated[str, typer.Argument(help="<domain>.<product>, or <domain>.<product>.<column>")],
+) -> None:
+    """Every downstream product, domain and owner that a change to a product (or one column) would affect."""
+    settings = _settings()
+    parts = target.split(".")
+    product, column = ".".join(parts[:2]), (parts[2] if len(parts) == 3 else None)
+    found = _or_exit(lambda: impact(_catalog(settings), product, column=column, namespace=settings.namespace))
+    if not found:
+        console.print(f"nothing downstream of {target} is known to the catalog")
+        return
+    table = Table(title=f"affected by a change to {target}")
+    for heading in ("product", "domain", "owner", "access", "hops", "columns"):
+        table.add_column(heading)
+    for entry in found:
+        columns = ", ".join(entry.columns) or ("-" if column is None else "(reads the product; no column lineage)")
+        table.add_row(entry.name, entry.domain, entry.owner or "-", entry.access or "-", str(entry.hops), columns)
+    console.print(table)
+
+
+@catalog_app.command("serve")
+def catalog_serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 5000,
+    url: Annotated[
+        str | None,
+        typer.Option("--url", help="catalog database URL (default: LAKEMESH_CATALOG_URL or the SQLite file)"),
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(envvar="LAKEMESH_CATALOG_TOKEN", help="bearer token required for writes", show_default=False),
+    ] = None,
+    protect_reads: Annotated[bool, typer.Option(help="require the token for reads as well")] = False,
+    max_body_bytes: Annotated[int, typer.Option(min=1024)] = DEFAULT_MAX_BODY_BYTES,
+) -> None:
+    """Serve the catalog: OpenLineage ingestion, the Marquez-compatible API and product pages."""
+    from lakemesh.catalog.server import serve
+
+    serve(
+        url or _settings().catalog_url,
+        host=host,
+        port=port,
+        token=token,
+        protect_reads=protect_reads,
+        max_body_bytes=max_body_bytes,
+    )
 
 
 @app.command()

@@ -17,9 +17,10 @@ from typing import Any
 import dagster as dg
 from dagster import AssetExecutionContext
 
+from lakemesh.column_lineage import declared_column_lineage
 from lakemesh.contracts import Contract
 from lakemesh.landing import landing_path, read_landing
-from lakemesh.lineage import InputRef
+from lakemesh.lineage import ColumnInput, InputRef
 from lakemesh.publish import ContractViolation, PublishResult, publish
 from lakemesh.schema import contract_checks, polars_dtype
 from lakemesh.settings import Settings, split_product_name
@@ -45,6 +46,7 @@ class DataProduct:
     name: str
     inputs: Mapping[str, str]
     landing: Sequence[str]
+    columns: Mapping[str, str | Sequence[str]]
 
     def code_version(self) -> str:
         return hashlib.sha256(inspect.getsource(self.fn).encode()).hexdigest()[:16]
@@ -56,12 +58,15 @@ def data_product(
     name: str | None = None,
     inputs: Mapping[str, str] | Sequence[str] = (),
     landing: Sequence[str] = (),
+    columns: Mapping[str, str | Sequence[str]] | None = None,
 ) -> Any:
     """Declare a Python producer of the product `name` (default: the function's name).
 
     `inputs` are upstream products (`"<domain>.<product>"`), passed as polars
     LazyFrames to the parameter of the product's short name, or to the key
     when given as a mapping; `landing` tables arrive as LazyFrames by table name.
+    `columns` declares column lineage: `{"out_column": "param.in_column"}` (or a
+    list of sources), sent to the catalog with every publish.
     """
 
     def wrap(function: Callable[..., Any]) -> DataProduct:
@@ -70,7 +75,18 @@ def data_product(
         expected = set(mapped) | set(landing)
         if params != expected:
             raise TypeError(f"{function.__qualname__} takes {sorted(params)} but declares inputs {sorted(expected)}")
-        return DataProduct(fn=function, name=name or function.__name__, inputs=mapped, landing=tuple(landing))
+        declared = dict(columns or {})
+        for column, sources in declared.items():
+            for source in [sources] if isinstance(sources, str) else sources:
+                param, dot, field = source.partition(".")
+                if param not in expected or not dot or not field:
+                    raise TypeError(
+                        f"{function.__qualname__}: column {column!r} is declared from {source!r}; "
+                        f"a source is '<input>.<column>' with <input> one of {sorted(expected)}"
+                    )
+        return DataProduct(
+            fn=function, name=name or function.__name__, inputs=mapped, landing=tuple(landing), columns=declared
+        )
 
     return wrap(fn) if fn is not None else wrap
 
@@ -168,6 +184,7 @@ def publish_events(
     code_version: str | None,
     inputs: Mapping[str, int],
     extra_inputs: Sequence[InputRef] = (),
+    column_lineage: Mapping[str, Sequence[ColumnInput]] | None = None,
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     """Publish one product and report it to Dagster: check results, then the materialization."""
     try:
@@ -179,6 +196,7 @@ def publish_events(
             code_version=code_version,
             inputs=inputs,
             extra_inputs=extra_inputs,
+            column_lineage=column_lineage,
             parent_job=context.run.job_name,
         )
     except ContractViolation as violation:
@@ -221,9 +239,13 @@ def python_product_asset(product: DataProduct, contract: Contract, *, settings: 
             for param, upstream in product.inputs.items()
         }
         frames |= {table: read_landing(run_settings.landing, table).lazy() for table in product.landing}
-        landing_refs = [
-            InputRef(namespace="file", name=str(landing_path(run_settings.landing, t))) for t in product.landing
-        ]
+        refs = {
+            param: InputRef(namespace=run_settings.namespace, name=upstream, version=str(pinned[upstream]))
+            for param, upstream in product.inputs.items()
+        }
+        refs |= {
+            t: InputRef(namespace="file", name=str(landing_path(run_settings.landing, t))) for t in product.landing
+        }
         context.log.info(f"{contract.name}: inputs {json.dumps(pinned)}, landing {list(product.landing)}")
         yield from publish_events(
             context,
@@ -232,7 +254,8 @@ def python_product_asset(product: DataProduct, contract: Contract, *, settings: 
             settings=run_settings,
             code_version=product.code_version(),
             inputs=pinned,
-            extra_inputs=landing_refs,
+            extra_inputs=[refs[t] for t in product.landing],
+            column_lineage=declared_column_lineage(product.columns, inputs=refs),
         )
 
     return _asset

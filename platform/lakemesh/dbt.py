@@ -20,10 +20,11 @@ import yaml
 from dagster import AssetExecutionContext
 from dagster_dbt import DbtCliResource
 
+from lakemesh.column_lineage import sql_column_lineage
 from lakemesh.contracts import Contract
 from lakemesh.dagster_assets import asset_key, check_specs, pin_inputs, product_spec, publish_events
-from lakemesh.landing import TPCH_TABLES, checked_landing_file, landing_path
-from lakemesh.lineage import InputRef
+from lakemesh.landing import TPCH_TABLES, checked_landing_file, landing_columns, landing_path
+from lakemesh.lineage import ColumnInput, InputRef
 from lakemesh.settings import Settings
 
 __all__ = ["SOURCES_FILE", "DbtModel", "dbt_product_assets", "domain_models", "prepare_dbt"]
@@ -160,6 +161,35 @@ def domain_models(manifest: Mapping[str, Any], domain: str) -> list[DbtModel]:
     return [m for m in models if m.domain == domain]
 
 
+def _column_lineage(
+    model: DbtModel,
+    compiled_sql: str,
+    *,
+    models: list[DbtModel],
+    contracts: Mapping[str, Contract],
+    pinned: Mapping[str, int],
+    settings: Settings,
+) -> dict[str, list[ColumnInput]]:
+    """Column lineage of one model from its compiled SQL: sources are products, landing files or sibling models."""
+
+    def columns(contract: Contract) -> dict[str, str]:
+        return {c.name: c.physical_type or c.logical_type for c in contract.columns}
+
+    relations: dict[tuple[str, str], tuple[InputRef, Mapping[str, str]]] = {}
+    for product in model.products:
+        ref = InputRef(namespace=settings.namespace, name=product, version=str(pinned[product]))
+        relations[tuple(product.split("."))] = (ref, columns(contracts[product]))
+    for table in model.landing:
+        ref = InputRef(namespace="file", name=str(landing_path(settings.landing, table)))
+        relations[("landing", table)] = (ref, landing_columns(settings.landing, table))
+    for sibling in models:
+        ref = InputRef(namespace=settings.namespace, name=sibling.product)
+        relations.setdefault(
+            (sibling.schema.lower(), sibling.alias.lower()), (ref, columns(contracts[sibling.product]))
+        )
+    return sql_column_lineage(compiled_sql, relations=relations)
+
+
 def dbt_product_assets(
     domain: str, models: list[DbtModel], contracts: Mapping[str, Contract], *, settings: Settings
 ) -> dg.AssetsDefinition:
@@ -219,6 +249,14 @@ def dbt_product_assets(
                 extra_inputs=[
                     InputRef(namespace="file", name=str(landing_path(run_settings.landing, t))) for t in model.landing
                 ],
+                column_lineage=_column_lineage(
+                    model,
+                    results[model.unique_id]["compiled_code"],
+                    models=models,
+                    contracts=contracts,
+                    pinned=pinned,
+                    settings=run_settings,
+                ),
             )
 
     return _dbt_models

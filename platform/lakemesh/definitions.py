@@ -70,6 +70,11 @@ def domain_definitions(
             )
     for name, product in python.items():
         check_access(own[name], product.inputs.values(), contracts)
+        unknown = sorted(set(product.columns) - {c.name for c in own[name].columns})
+        if unknown:
+            raise DefinitionsError(
+                f"{name} declares column lineage for {unknown}, which its contract {own[name].path} does not have"
+            )
     for model in models:
         check_access(own[model.product], model.products, contracts)
 

@@ -10,7 +10,15 @@ from pathlib import Path
 import polars as pl
 import pyarrow.parquet as pq
 
-__all__ = ["TPCH_TABLES", "LandingError", "checked_landing_file", "generate_tpch", "landing_path", "read_landing"]
+__all__ = [
+    "TPCH_TABLES",
+    "LandingError",
+    "checked_landing_file",
+    "generate_tpch",
+    "landing_columns",
+    "landing_path",
+    "read_landing",
+]
 
 TPCH_TABLES = ("customer", "lineitem", "nation", "orders", "part", "partsupp", "region", "supplier")
 
@@ -37,6 +45,11 @@ def checked_landing_file(landing: Path, table: str) -> Path:
     except Exception as exc:  # pyarrow raises several kinds for a damaged file
         raise LandingError(path, f"not a readable Parquet file: {exc}") from None
     return path
+
+
+def landing_columns(landing: Path, table: str) -> dict[str, str]:
+    """A landing table's columns and Arrow types, from the Parquet footer alone."""
+    return {f.name: str(f.type) for f in pq.read_schema(checked_landing_file(landing, table))}
 
 
 def read_landing(landing: Path, table: str) -> pl.DataFrame:

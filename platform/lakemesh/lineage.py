@@ -20,6 +20,7 @@ from openlineage.client import OpenLineageClient
 from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
 from openlineage.client.facet_v2 import (
     DatasetFacet,
+    column_lineage_dataset,
     data_quality_assertions_dataset,
     dataset_version_dataset,
     documentation_dataset,
@@ -42,6 +43,7 @@ __all__ = [
     "PRODUCER",
     "CatalogTransport",
     "CatalogTransportConfig",
+    "ColumnInput",
     "ContractDatasetFacet",
     "InputRef",
     "PublishLineage",
@@ -60,13 +62,52 @@ _STANDARD_ENV = (
 
 @attr.define
 class ContractDatasetFacet(DatasetFacet):
-    """The product's contract as the catalog needs it: id, version, access, SLA, location."""
+    """The product's contract as the catalog shows it: id, version, status, access, SLA, location,
+    each column's guarantees and classification, and the quality rules."""
 
     contractId: str
     contractVersion: str
+    status: str
     access: str
     location: str
     freshnessHours: float | None = None
+    columns: list[dict[str, Any]] = attr.field(factory=list)
+    quality: list[dict[str, Any]] = attr.field(factory=list)
+
+    @classmethod
+    def of(cls, contract: Contract, *, location: str) -> ContractDatasetFacet:
+        return cls(
+            contractId=contract.id,
+            contractVersion=contract.version,
+            status=contract.status,
+            access=contract.access,
+            location=location,
+            freshnessHours=contract.freshness_hours,
+            columns=[
+                {
+                    "name": c.name,
+                    "logicalType": c.logical_type,
+                    "physicalType": c.physical_type,
+                    "required": c.required,
+                    "unique": c.unique,
+                    "primaryKey": c.primary_key,
+                    "classification": c.classification,
+                    "allowedValues": list(c.allowed_values) if c.allowed_values else None,
+                }
+                for c in contract.columns
+            ],
+            quality=[
+                {
+                    "name": q.name,
+                    "column": q.column,
+                    "rule": q.metric or q.query,
+                    "operator": q.operator,
+                    "threshold": q.threshold,
+                    "description": q.description,
+                }
+                for q in contract.quality
+            ],
+        )
 
     @staticmethod
     def _get_schema() -> str:
@@ -75,13 +116,13 @@ class ContractDatasetFacet(DatasetFacet):
 
 @attr.define
 class CatalogTransportConfig(Config):
-    """Where the embedded catalog's SQLite file is."""
+    """Which catalog to write to: a SQLite path or a database URL."""
 
-    path: str = ""
+    url: str = ""
 
     @classmethod
     def from_dict(cls, params: dict[str, Any]) -> CatalogTransportConfig:
-        return cls(path=params.get("path") or str(Settings.from_env().catalog))
+        return cls(url=params.get("url") or Settings.from_env().catalog_url)
 
 
 class CatalogTransport(Transport):
@@ -95,8 +136,7 @@ class CatalogTransport(Transport):
         self.config = config
 
     def emit(self, event: Any) -> None:
-        with Catalog(Path(self.config.path)) as catalog:
-            catalog.ingest(event)
+        Catalog(self.config.url).ingest(event)
 
 
 def _standard_config_present() -> bool:
@@ -109,7 +149,7 @@ def lineage_client(settings: Settings) -> OpenLineageClient:
     """The standard client: the embedded catalog unless OpenLineage is configured otherwise."""
     if _standard_config_present():
         return OpenLineageClient()
-    return OpenLineageClient(transport=CatalogTransport(CatalogTransportConfig(path=str(settings.catalog))))
+    return OpenLineageClient(transport=CatalogTransport(CatalogTransportConfig(url=settings.catalog_url)))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -127,6 +167,40 @@ class InputRef:
         return InputDataset(namespace=self.namespace, name=self.name, facets=facets)
 
 
+@dataclass(frozen=True, kw_only=True)
+class ColumnInput:
+    """An input column that an output column is computed from, and how (OpenLineage transformation)."""
+
+    dataset: InputRef
+    field: str
+    type: str = "DIRECT"
+    subtype: str | None = None
+    description: str | None = None
+
+
+def _column_lineage_facet(lineage: Mapping[str, Sequence[ColumnInput]]) -> Any:
+    return column_lineage_dataset.ColumnLineageDatasetFacet(
+        fields={
+            column: column_lineage_dataset.Fields(
+                inputFields=[
+                    column_lineage_dataset.InputField(
+                        namespace=source.dataset.namespace,
+                        name=source.dataset.name,
+                        field=source.field,
+                        transformations=[
+                            column_lineage_dataset.Transformation(
+                                type=source.type, subtype=source.subtype, description=source.description or ""
+                            )
+                        ],
+                    )
+                    for source in sources
+                ]
+            )
+            for column, sources in lineage.items()
+        }
+    )
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat()
 
@@ -141,6 +215,7 @@ class PublishLineage:
         settings: Settings,
         contract: Contract,
         inputs: Sequence[InputRef],
+        column_lineage: Mapping[str, Sequence[ColumnInput]] | None = None,
         parent_run_id: str | None = None,
         parent_job: str | None = None,
     ) -> None:
@@ -148,6 +223,7 @@ class PublishLineage:
         self.settings = settings
         self.contract = contract
         self.inputs = list(inputs)
+        self.column_lineage = dict(column_lineage or {})
         self.run_id = str(generate_new_uuid())
         self._parent = (parent_run_id, parent_job)
 
@@ -189,14 +265,10 @@ class PublishLineage:
                 owners=[ownership_dataset.Owner(name=f"team:{contract.owner}", type="OWNER")]
             ),
             "documentation": documentation_dataset.DocumentationDatasetFacet(description=contract.description),
-            "contract": ContractDatasetFacet(
-                contractId=contract.id,
-                contractVersion=contract.version,
-                access=contract.access,
-                location=self.settings.table_uri(contract.name),
-                freshnessHours=contract.freshness_hours,
-            ),
+            "contract": ContractDatasetFacet.of(contract, location=self.settings.table_uri(contract.name)),
         }
+        if self.column_lineage:
+            base["columnLineage"] = _column_lineage_facet(self.column_lineage)
         return OutputDataset(
             namespace=self.settings.namespace,
             name=contract.name,

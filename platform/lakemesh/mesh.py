@@ -15,7 +15,7 @@ import polars as pl
 import yaml
 from dagster import DagsterEventType
 
-from lakemesh.catalog import Catalog
+from lakemesh.catalog import Catalog, NotFound
 from lakemesh.contracts import load_contracts
 from lakemesh.settings import Settings
 from lakemesh.tables import current_version, read_table
@@ -98,33 +98,33 @@ class ProductStatus:
 
 def mesh_status(settings: Settings) -> list[ProductStatus]:
     """Every contract's product as it stands in the lakehouse and the catalog."""
+    catalog = Catalog(settings.catalog_url)
     statuses = []
-    with Catalog(settings.catalog) as catalog:
-        for name, contract in load_contracts(settings.project_dir / "contracts").items():
-            uri = settings.table_uri(name)
-            version = current_version(uri)
-            rows = read_table(uri).select(pl.len()).collect().item() if version is not None else None
-            try:
-                entry = catalog.product(name, namespace=settings.namespace)
-                last_state = entry.last_run.state if entry.last_run else None
-                failed = [check for check, ok in entry.checks.items() if not ok]
-                checks = (
-                    f"failed: {', '.join(failed)}"
-                    if failed
-                    else f"{len(entry.checks)} passed"
-                    if last_state == "COMPLETE"
-                    else (last_state or "never run").lower()
-                )
-            except KeyError:
-                checks = "never run"
-            statuses.append(
-                ProductStatus(
-                    name=name,
-                    owner=contract.owner,
-                    rows=rows,
-                    version=version,
-                    contract_version=contract.version,
-                    checks=checks,
-                )
+    for name, contract in load_contracts(settings.project_dir / "contracts").items():
+        uri = settings.table_uri(name)
+        version = current_version(uri)
+        rows = read_table(uri).select(pl.len()).collect().item() if version is not None else None
+        try:
+            entry = catalog.product(name, namespace=settings.namespace)
+            last_state = entry.last_run["state"] if entry.last_run else None
+            failed = [check for check, ok in entry.checks.items() if not ok]
+            checks = (
+                f"failed: {', '.join(failed)}"
+                if failed
+                else f"{len(entry.checks)} passed"
+                if last_state == "COMPLETED"
+                else (last_state or "never run").lower()
             )
+        except NotFound:
+            checks = "never run"
+        statuses.append(
+            ProductStatus(
+                name=name,
+                owner=contract.owner,
+                rows=rows,
+                version=version,
+                contract_version=contract.version,
+                checks=checks,
+            )
+        )
     return statuses

@@ -18,7 +18,7 @@ import polars as pl
 import pyarrow as pa
 
 from lakemesh.contracts import Contract
-from lakemesh.lineage import InputRef, PublishLineage, lineage_client
+from lakemesh.lineage import ColumnInput, InputRef, PublishLineage, lineage_client
 from lakemesh.settings import Settings
 from lakemesh.tables import commit_metadata, current_version, write_quarantine, write_table
 from lakemesh.validation import ValidationReport, validate
@@ -83,20 +83,26 @@ def publish(
     code_version: str | None = None,
     inputs: Mapping[str, int] | None = None,
     extra_inputs: Sequence[InputRef] = (),
+    column_lineage: Mapping[str, Sequence[ColumnInput]] | None = None,
     parent_job: str | None = None,
 ) -> PublishResult:
     """Validate `data` against `contract` and, only if it passes, commit it as the product's next version.
 
     `inputs` maps each upstream product read to the Delta version read; `extra_inputs`
-    are other datasets (landing files) to show in lineage. Raises `ContractViolation`.
+    are other datasets (landing files) to show in lineage; `column_lineage` maps
+    output columns to the input columns they are computed from. Raises `ContractViolation`.
     """
     inputs = dict(inputs or {})
+    unknown = sorted(set(column_lineage or {}) - {c.name for c in contract.columns})
+    if unknown:
+        raise ValueError(f"column lineage for {contract.name} names columns its contract does not have: {unknown}")
     lineage = PublishLineage(
         lineage_client(settings),
         settings=settings,
         contract=contract,
         inputs=[InputRef(namespace=settings.namespace, name=p, version=str(v)) for p, v in inputs.items()]
         + list(extra_inputs),
+        column_lineage=column_lineage,
         parent_run_id=run_id,
         parent_job=parent_job,
     )

@@ -35,13 +35,17 @@ class Settings:
 
     lakehouse: str
     landing: Path
-    catalog: Path
+    catalog_url: str
     duckdb_dir: Path
     project_dir: Path
 
     @classmethod
     def from_env(cls, *, project_dir: Path | None = None) -> Settings:
-        """Read `LAKEMESH_*` variables; local sidecars default to folders in the lakehouse."""
+        """Read `LAKEMESH_*` variables; local sidecars default to folders in the lakehouse.
+
+        The catalog is `LAKEMESH_CATALOG_URL` (any SQLAlchemy URL, e.g. PostgreSQL) when set, else the
+        SQLite file `LAKEMESH_CATALOG` (default `<lakehouse>/_catalog.sqlite`).
+        """
         lakehouse = os.environ.get("LAKEMESH_LAKEHOUSE", "./lakehouse")
         remote = lakehouse.startswith(_REMOTE_SCHEMES)
         if not remote:
@@ -50,7 +54,8 @@ class Settings:
         return cls(
             lakehouse=lakehouse.rstrip("/"),
             landing=Path(os.environ.get("LAKEMESH_LANDING", local_root / "_landing")).resolve(),
-            catalog=Path(os.environ.get("LAKEMESH_CATALOG", local_root / "_catalog.sqlite")).resolve(),
+            catalog_url=os.environ.get("LAKEMESH_CATALOG_URL")
+            or f"sqlite:///{Path(os.environ.get('LAKEMESH_CATALOG', local_root / '_catalog.sqlite')).resolve()}",
             duckdb_dir=Path(os.environ.get("LAKEMESH_DUCKDB_DIR", local_root / "_duckdb")).resolve(),
             project_dir=project_dir or find_project_dir(),
         )

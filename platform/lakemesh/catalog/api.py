@@ -1,0 +1,259 @@
+"""The catalog over HTTP: OpenLineage ingestion and Marquez's read API, plus product pages.
+
+`POST /api/v1/lineage` takes OpenLineage run events from any producer (the
+standard HTTP transport included); the `GET` endpoints follow Marquez's paths
+and JSON shapes so Marquez clients work unchanged. Errors are `{"code",
+"message"}` like Marquez's, and a rejected request stores nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import zlib
+from collections.abc import Callable
+from typing import Annotated, Any
+from urllib.parse import unquote
+
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from lakemesh.catalog import graph
+from lakemesh.catalog.events import InvalidEvent, check_run_event
+from lakemesh.catalog.pages import page_routes
+from lakemesh.catalog.store import Catalog, NotFound
+
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "ApiError", "create_app"]
+
+DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024
+_SEARCH_TERM = re.compile(r"[\w\s.\-:/%*@+]*")
+
+
+class ApiError(Exception):
+    """An HTTP error with a message for the caller."""
+
+    def __init__(self, status: int, message: str) -> None:
+        self.status, self.message = status, message
+        super().__init__(message)
+
+
+class _EncodedSlashes:
+    """Route on the raw path so that `%2F` inside a name (namespaces are URIs) stays inside its segment.
+
+    Path parameters then arrive percent-encoded and handlers decode them once.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raw = scope.get("raw_path")
+        if scope["type"] == "http" and raw:
+            segments = (unquote(s) for s in raw.decode("latin-1").split("?", 1)[0].split("/"))
+            scope = {**scope, "path": "/".join(s.replace("%", "%25").replace("/", "%2F") for s in segments)}
+        await self.app(scope, receive, send)
+
+
+Limit = Annotated[int, Query(ge=1, le=1000)]
+Offset = Annotated[int, Query(ge=0)]
+
+
+def create_app(
+    catalog: Catalog,
+    *,
+    token: str | None = None,
+    protect_reads: bool = False,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+) -> ASGIApp:
+    """The catalog's ASGI application; writes need `Bearer <token>` when a token is given."""
+    app = FastAPI(title="Lakemesh catalog", version="1", summary="OpenLineage catalog with a Marquez-compatible API")
+
+    def authorize(request: Request, *, write: bool) -> None:
+        if token is None or not (write or protect_reads):
+            return
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not secrets.compare_digest(given.strip().encode(), token.encode()):
+            raise ApiError(401, "this catalog needs 'Authorization: Bearer <token>' for this request")
+
+    def read_access(request: Request) -> None:
+        authorize(request, write=False)
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_request: Request, error: ApiError) -> JSONResponse:
+        return JSONResponse({"code": error.status, "message": error.message}, status_code=error.status)
+
+    @app.exception_handler(NotFound)
+    async def _not_found(_request: Request, error: NotFound) -> JSONResponse:
+        return JSONResponse({"code": 404, "message": str(error)}, status_code=404)
+
+    @app.exception_handler(graph.InvalidNodeId)
+    async def _bad_node(_request: Request, error: graph.InvalidNodeId) -> JSONResponse:
+        return JSONResponse({"code": 400, "message": str(error)}, status_code=400)
+
+    @app.exception_handler(RequestValidationError)
+    async def _bad_request(_request: Request, error: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'] if p not in ('query', 'path'))}: {e['msg']}" for e in error.errors()
+        )
+        return JSONResponse({"code": 400, "message": problems}, status_code=400)
+
+    # -- ingestion ---------------------------------------------------------------------------------
+
+    @app.post("/api/v1/lineage", status_code=201, tags=["Lineage"])
+    async def record_lineage(request: Request) -> dict[str, Any]:
+        """Store one OpenLineage run event."""
+        authorize(request, write=True)
+        body = await _read_body(request, max_body_bytes)
+        try:
+            document = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise ApiError(400, f"the body is not valid JSON: {error}") from None
+        try:
+            event = check_run_event(document)
+        except InvalidEvent as error:
+            raise ApiError(422, str(error)) from None
+        await run_in_threadpool(catalog.ingest, event)
+        return {"runId": event["run"]["runId"], "eventType": event.get("eventType")}
+
+    # -- Marquez read API --------------------------------------------------------------------------
+
+    reads = [Depends(read_access)]
+
+    @app.get("/api/v1/namespaces", dependencies=reads, tags=["Namespaces"])
+    def list_namespaces(limit: Limit = 100, offset: Offset = 0) -> dict[str, Any]:
+        found, total = catalog.namespaces(limit=limit, offset=offset)
+        return {"namespaces": found, "totalCount": total}
+
+    @app.get("/api/v1/namespaces/{namespace}", dependencies=reads, tags=["Namespaces"])
+    def get_namespace(namespace: str) -> dict[str, Any]:
+        return catalog.namespace(unquote(namespace))
+
+    @app.get("/api/v1/namespaces/{namespace}/datasets", dependencies=reads, tags=["Datasets"])
+    def list_datasets(namespace: str, limit: Limit = 100, offset: Offset = 0) -> dict[str, Any]:
+        found, total = catalog.datasets(unquote(namespace), limit=limit, offset=offset)
+        return {"datasets": found, "totalCount": total}
+
+    @app.get("/api/v1/namespaces/{namespace}/datasets/{dataset}", dependencies=reads, tags=["Datasets"])
+    def get_dataset(namespace: str, dataset: str) -> dict[str, Any]:
+        return catalog.dataset(unquote(namespace), unquote(dataset))
+
+    @app.get("/api/v1/namespaces/{namespace}/datasets/{dataset}/versions", dependencies=reads, tags=["Datasets"])
+    def list_dataset_versions(namespace: str, dataset: str, limit: Limit = 100, offset: Offset = 0) -> dict[str, Any]:
+        found, total = catalog.dataset_versions(unquote(namespace), unquote(dataset), limit=limit, offset=offset)
+        return {"versions": found, "totalCount": total}
+
+    @app.get("/api/v1/namespaces/{namespace}/jobs", dependencies=reads, tags=["Jobs"])
+    def list_jobs(namespace: str, limit: Limit = 100, offset: Offset = 0) -> dict[str, Any]:
+        found, total = catalog.jobs(unquote(namespace), limit=limit, offset=offset)
+        return {"jobs": found, "totalCount": total}
+
+    @app.get("/api/v1/namespaces/{namespace}/jobs/{job}", dependencies=reads, tags=["Jobs"])
+    def get_job(namespace: str, job: str) -> dict[str, Any]:
+        return catalog.job(unquote(namespace), unquote(job))
+
+    @app.get("/api/v1/namespaces/{namespace}/jobs/{job}/runs", dependencies=reads, tags=["Jobs"])
+    def list_job_runs(namespace: str, job: str, limit: Limit = 100, offset: Offset = 0) -> dict[str, Any]:
+        found, total = catalog.job_runs(unquote(namespace), unquote(job), limit=limit, offset=offset)
+        return {"runs": found, "totalCount": total}
+
+    @app.get("/api/v1/jobs/runs/{run_id}", dependencies=reads, tags=["Jobs"])
+    def get_run(run_id: str) -> dict[str, Any]:
+        return catalog.run(unquote(run_id))
+
+    Depth = Annotated[int, Query(ge=0, le=graph.MAX_DEPTH)]
+
+    @app.get("/api/v1/lineage", dependencies=reads, tags=["Lineage"])
+    def get_lineage(node_id: Annotated[str, Query(alias="nodeId")], depth: Depth = 20) -> dict[str, Any]:
+        return graph.lineage_graph(catalog, node_id, depth=depth)
+
+    @app.get("/api/v1/column-lineage", dependencies=reads, tags=["Lineage"])
+    def get_column_lineage(
+        node_id: Annotated[str, Query(alias="nodeId")],
+        depth: Depth = 20,
+        with_downstream: Annotated[bool, Query(alias="withDownstream")] = False,
+    ) -> dict[str, Any]:
+        return graph.column_lineage_graph(catalog, node_id, depth=depth, with_downstream=with_downstream)
+
+    @app.get("/api/v1/search", dependencies=reads, tags=["Search"])
+    def search(
+        q: Annotated[str, Query(min_length=1, max_length=200)],
+        kind: Annotated[str | None, Query(alias="filter", pattern="^(?i:dataset|job)$")] = None,
+        sort: Annotated[str, Query(pattern="^(?i:name|updated_at)$")] = "name",
+        limit: Limit = 10,
+    ) -> dict[str, Any]:
+        results, total = catalog.search(
+            checked_search_term(q), kind=kind.lower() if kind else None, sort=sort.lower(), limit=limit
+        )
+        return {"totalCount": total, "results": results}
+
+    @app.get("/api/v1/events/lineage", dependencies=reads, tags=["Lineage"])
+    @app.get("/api/v1/events", dependencies=reads, tags=["Lineage"])
+    def list_events(limit: Limit = 100, offset: Offset = 0) -> dict[str, Any]:
+        found, total = catalog.events(limit=limit, offset=offset)
+        return {"events": found, "totalCount": total}
+
+    @app.get("/api/v1/events/{namespace:path}", dependencies=reads, tags=["Lineage"])
+    def list_namespace_events(namespace: str, limit: Limit = 100, offset: Offset = 0) -> dict[str, Any]:
+        found, total = catalog.events(namespace=unquote(namespace), limit=limit, offset=offset)
+        return {"events": found, "totalCount": total}
+
+    # -- Lakemesh additions ------------------------------------------------------------------------
+
+    @app.get("/api/v1/products/{product}/impact", dependencies=reads, tags=["Products"])
+    def get_impact(product: str, column: str | None = None) -> dict[str, Any]:
+        """Every downstream dataset, domain and owner a change to the product (or one column) reaches."""
+        found = graph.impact(catalog, unquote(product), column=column)
+        return {"impact": [entry.__dict__ for entry in found]}
+
+    app.include_router(page_routes(catalog, read_access=read_access))
+    return _EncodedSlashes(app)
+
+
+def checked_search_term(term: str) -> str:
+    """Refuse search terms with SQL metacharacters: names never contain them and they signal an injection."""
+    if not _SEARCH_TERM.fullmatch(term) or "--" in term:
+        bad = sorted({ch for ch in term if not _SEARCH_TERM.fullmatch(ch)} | ({"--"} if "--" in term else set()))
+        raise ApiError(
+            400,
+            f"search term {term!r} contains {' '.join(bad)}: only letters, digits, spaces and . _ - : / % * @ + "
+            "are allowed",
+        )
+    return term
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused past `limit` bytes (before and after gzip/deflate decoding)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, f"the body is {int(declared)} bytes; this catalog accepts at most {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, f"the body exceeds {limit} bytes, the most this catalog accepts")
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    decoders: dict[str, Callable[[bytes], bytes]] = {
+        "gzip": lambda data: _bounded(zlib.decompressobj(16 + zlib.MAX_WBITS), data, limit),
+        "deflate": lambda data: _bounded(zlib.decompressobj(), data, limit),
+    }
+    encoding = request.headers.get("content-encoding", "identity").lower()
+    if encoding in decoders:
+        try:
+            body = decoders[encoding](body)
+        except zlib.error as error:
+            raise ApiError(400, f"the body is not valid {encoding} data: {error}") from None
+    elif encoding != "identity":
+        raise ApiError(415, f"unsupported Content-Encoding {encoding!r}; send identity, gzip or deflate")
+    return body
+
+
+def _bounded(decoder: Any, data: bytes, limit: int) -> bytes:
+    out = decoder.decompress(data, limit + 1)
+    if len(out) > limit:
+        raise ApiError(413, f"the decompressed body exceeds {limit} bytes, the most this catalog accepts")
+    return out

@@ -1,0 +1,505 @@
+"""Lineage questions over the catalog: Marquez's graphs, up/downstream trees, column lineage, impact.
+
+Traversals go level by level with one indexed query per hop over the
+`job_io` and `column_lineage` edges, so a query touches only the part of the
+graph it returns, on SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import sqlalchemy as sa
+
+from lakemesh.catalog import model as m
+from lakemesh.catalog.store import Catalog, NotFound, dataset_node_json, job_node_json
+
+__all__ = [
+    "MAX_DEPTH",
+    "ColumnSource",
+    "Impact",
+    "InvalidNodeId",
+    "LineageNode",
+    "column_lineage_graph",
+    "column_sources",
+    "impact",
+    "lineage_graph",
+    "product_graph",
+    "product_lineage",
+]
+
+MAX_DEPTH = 100
+Direction = Literal["upstream", "downstream"]
+
+
+class InvalidNodeId(ValueError):
+    """A node id that is not `dataset:<namespace>:<name>`, `job:<namespace>:<name>` or `datasetField:...:<field>`."""
+
+
+@dataclass(frozen=True)
+class _Node:
+    kind: Literal["dataset", "job", "datasetField"]
+    dataset_id: int | None = None
+    job_id: int | None = None
+    field: str | None = None
+
+
+def check_depth(depth: int) -> int:
+    if depth < 0 or depth > MAX_DEPTH:
+        raise ValueError(f"depth must be between 0 and {MAX_DEPTH}, got {depth}")
+    return depth
+
+
+def _resolve(db: sa.Connection, node_id: str) -> _Node:
+    """Find the node a Marquez node id names; namespaces may hold colons, so every split is tried."""
+    kind, sep, rest = node_id.partition(":")
+    rest = rest.split("#", 1)[0]  # `...#<version>` pins a version; the graph is the current one
+    if not sep or kind not in ("dataset", "job", "datasetField") or ":" not in rest:
+        raise InvalidNodeId(
+            f"nodeId {node_id!r} does not parse: expected dataset:<namespace>:<name>, job:<namespace>:<name> "
+            "or datasetField:<namespace>:<name>:<field>"
+        )
+    field_name = None
+    if kind == "datasetField":
+        rest, _, field_name = rest.rpartition(":")
+        if ":" not in rest or not field_name:
+            raise InvalidNodeId(f"nodeId {node_id!r} does not parse: a datasetField id ends in :<field>")
+    table = m.jobs if kind == "job" else m.datasets
+    splits = [(rest[:i], rest[i + 1 :]) for i, ch in enumerate(rest) if ch == ":"]
+    found = db.execute(
+        sa.select(table.c.id, table.c.namespace, table.c.name).where(
+            sa.or_(*(sa.and_(table.c.namespace == ns, table.c.name == name) for ns, name in splits))
+        )
+    ).first()
+    if found is None:
+        raise NotFound(f"nodeId {node_id!r} names no {kind} the catalog knows")
+    if kind == "job":
+        return _Node("job", job_id=found.id)
+    if kind == "datasetField":
+        fields = db.scalar(sa.select(m.datasets.c.fields).where(m.datasets.c.id == found.id)) or []
+        known = {f["name"] for f in fields} | _lineage_fields(db, found.id)
+        if field_name not in known:
+            raise NotFound(f"nodeId {node_id!r}: dataset {found.name!r} has no field {field_name!r}")
+    return _Node(kind, dataset_id=found.id, field=field_name)
+
+
+def _lineage_fields(db: sa.Connection, dataset_id: int) -> set[str]:
+    c = m.column_lineage
+    outputs = sa.select(c.c.output_field.label("f")).where(c.c.output_dataset_id == dataset_id)
+    inputs = sa.select(c.c.input_field.label("f")).where(c.c.input_dataset_id == dataset_id)
+    return set(db.scalars(sa.union(outputs, inputs)))
+
+
+def _chunks(ids: Iterable[int], size: int = 5000) -> Iterable[list[int]]:
+    ids = list(ids)
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+def _rows(db: sa.Connection, table: sa.Table, ids: Iterable[int]) -> dict[int, sa.Row]:
+    return {row.id: row for chunk in _chunks(ids) for row in db.execute(sa.select(table).where(table.c.id.in_(chunk)))}
+
+
+def _io_of_jobs(db: sa.Connection, job_ids: Iterable[int]) -> list[sa.Row]:
+    io = m.job_io
+    return [row for chunk in _chunks(job_ids) for row in db.execute(sa.select(io).where(io.c.job_id.in_(chunk)))]
+
+
+def _jobs_of_datasets(db: sa.Connection, dataset_ids: Iterable[int], direction: str | None = None) -> list[sa.Row]:
+    io = m.job_io
+    rows = []
+    for chunk in _chunks(dataset_ids):
+        query = sa.select(io).where(io.c.dataset_id.in_(chunk))
+        if direction:
+            query = query.where(io.c.direction == direction)
+        rows += db.execute(query).all()
+    return rows
+
+
+# -- Marquez's lineage graph -------------------------------------------------------------------------
+
+
+def lineage_graph(catalog: Catalog, node_id: str, *, depth: int = 20) -> dict[str, Any]:
+    """`GET /api/v1/lineage`: jobs up to `depth` hops from the node, either direction, with their datasets."""
+    check_depth(depth)
+    with catalog.engine.connect() as db:
+        start = _resolve(db, node_id)
+        if start.kind == "job":
+            jobs = {start.job_id}
+        else:
+            jobs = {row.job_id for row in _jobs_of_datasets(db, [start.dataset_id])}
+        edges = _io_of_jobs(db, jobs)
+        frontier = set(jobs)
+        for _ in range(depth):
+            datasets = {e.dataset_id for e in edges if e.job_id in frontier}
+            frontier = {row.job_id for row in _jobs_of_datasets(db, datasets)} - jobs
+            if not frontier:
+                break
+            jobs |= frontier
+            edges += _io_of_jobs(db, frontier)
+        dataset_ids = {e.dataset_id for e in edges} | ({start.dataset_id} if start.dataset_id else set())
+        return {"graph": _graph_nodes(catalog, db, jobs, dataset_ids, edges)}
+
+
+def _graph_nodes(
+    catalog: Catalog, db: sa.Connection, job_ids: set[int], dataset_ids: set[int], edges: list[sa.Row]
+) -> list[dict[str, Any]]:
+    datasets = {
+        row.id: row
+        for chunk in _chunks(dataset_ids)
+        for row in db.execute(sa.select(m.datasets).where(m.datasets.c.id.in_(chunk)))
+    }
+    jobs = {
+        row.id: row for chunk in _chunks(job_ids) for row in db.execute(sa.select(m.jobs).where(m.jobs.c.id.in_(chunk)))
+    }
+    node_id = {("d", i): f"dataset:{r.namespace}:{r.name}" for i, r in datasets.items()}
+    node_id |= {("j", i): f"job:{r.namespace}:{r.name}" for i, r in jobs.items()}
+    in_edges: dict[str, list] = {n: [] for n in node_id.values()}
+    out_edges: dict[str, list] = {n: [] for n in node_id.values()}
+    io: dict[int, dict[str, list]] = {i: {"input": [], "output": []} for i in jobs}
+    for e in sorted(set(edges), key=lambda e: (e.job_id, e.direction, e.dataset_id)):
+        job, dataset = node_id[("j", e.job_id)], node_id[("d", e.dataset_id)]
+        origin, destination = (dataset, job) if e.direction == "input" else (job, dataset)
+        edge = {"origin": origin, "destination": destination}
+        out_edges[origin].append(edge)
+        in_edges[destination].append(edge)
+        ds = datasets[e.dataset_id]
+        io[e.job_id][e.direction].append({"namespace": ds.namespace, "name": ds.name})
+    latest = catalog._runs_json(db, [r.latest_run_id for r in jobs.values() if r.latest_run_id])
+    nodes = [
+        {"id": node_id[("d", i)], "type": "DATASET", "data": {**dataset_node_json(r), "type": "DATASET"}}
+        for i, r in datasets.items()
+    ] + [
+        {"id": node_id[("j", i)], "type": "JOB", "data": {**job_node_json(r, io[i], latest.get(r.latest_run_id))}}
+        for i, r in jobs.items()
+    ]
+    for node in nodes:
+        node["inEdges"], node["outEdges"] = in_edges[node["id"]], out_edges[node["id"]]
+    return sorted(nodes, key=lambda n: n["id"])
+
+
+# -- product trees -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class LineageNode:
+    """A dataset in a lineage tree, with the job that links it to its parent in the tree."""
+
+    namespace: str
+    name: str
+    via_job: str | None
+    children: list[LineageNode] = field(default_factory=list)
+
+
+def _directed_levels(db: sa.Connection, start: int, direction: Direction, depth: int) -> list[tuple[int, int, int]]:
+    """(from dataset, job, to dataset) links, `depth` job hops up- or downstream of one dataset."""
+    near, far = ("output", "input") if direction == "upstream" else ("input", "output")
+    links: list[tuple[int, int, int]] = []
+    frontier, seen = {start}, {start}
+    for _ in range(depth):
+        hops = _jobs_of_datasets(db, frontier, near)
+        by_job: dict[int, set[int]] = {}
+        for row in hops:
+            by_job.setdefault(row.job_id, set()).add(row.dataset_id)
+        reached = [row for row in _io_of_jobs(db, by_job) if row.direction == far]
+        frontier = set()
+        for row in reached:
+            for origin in by_job[row.job_id]:
+                links.append((origin, row.job_id, row.dataset_id))
+            if row.dataset_id not in seen:
+                seen.add(row.dataset_id)
+                frontier.add(row.dataset_id)
+        if not frontier:
+            break
+    return links
+
+
+def _names(db: sa.Connection, table: sa.Table, ids: Iterable[int]) -> dict[int, sa.Row]:
+    return {
+        row.id: row
+        for chunk in _chunks(set(ids))
+        for row in db.execute(sa.select(table.c.id, table.c.namespace, table.c.name).where(table.c.id.in_(chunk)))
+    }
+
+
+def _product_id(db: sa.Connection, catalog: Catalog, name: str, namespace: str | None) -> int:
+    entry = catalog.product(name, namespace=namespace)
+    return db.scalar(
+        sa.select(m.datasets.c.id).where(m.datasets.c.namespace == entry.namespace, m.datasets.c.name == entry.name)
+    )
+
+
+def product_lineage(
+    catalog: Catalog, name: str, *, direction: Direction, depth: int, namespace: str | None = None
+) -> LineageNode:
+    """The datasets `depth` job hops up- or downstream of one dataset, as a tree."""
+    check_depth(depth)
+    with catalog.engine.connect() as db:
+        root = _product_id(db, catalog, name, namespace)
+        links = _directed_levels(db, root, direction, depth)
+        datasets = _names(db, m.datasets, [root, *(link[2] for link in links)])
+        jobs = _names(db, m.jobs, [link[1] for link in links])
+    children: dict[int, list[tuple[int, int]]] = {}
+    for origin, job, target in links:
+        children.setdefault(origin, []).append((job, target))
+
+    def grow(dataset: int, via: int | None, path: frozenset[int], left: int) -> LineageNode:
+        row = datasets[dataset]
+        node = LineageNode(namespace=row.namespace, name=row.name, via_job=jobs[via].name if via else None)
+        if left > 0:
+            for job, target in sorted(set(children.get(dataset, [])), key=lambda link: datasets[link[1]].name):
+                if target not in path:
+                    node.children.append(grow(target, job, path | {target}, left - 1))
+        return node
+
+    return grow(root, None, frozenset({root}), depth)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProductGraph:
+    """The datasets and jobs around one product, for drawing: edges run from upstream to downstream."""
+
+    root: str
+    datasets: dict[str, int]  # name -> signed distance (negative upstream, positive downstream)
+    edges: list[tuple[str, str, str]]  # (from dataset, job, to dataset)
+
+
+def product_graph(catalog: Catalog, name: str, *, depth: int = 3, namespace: str | None = None) -> ProductGraph:
+    """Upstream and downstream of one product within `depth` job hops, for the product page."""
+    check_depth(depth)
+    with catalog.engine.connect() as db:
+        root = _product_id(db, catalog, name, namespace)
+        up = _directed_levels(db, root, "upstream", depth)
+        down = _directed_levels(db, root, "downstream", depth)
+        datasets = _names(db, m.datasets, [root, *(link[2] for link in up + down)])
+        jobs = _names(db, m.jobs, [link[1] for link in up + down])
+    distance = {root: 0}
+    for links, sign in ((up, -1), (down, 1)):
+        for origin, _job, target in links:  # links come level by level, so the first distance is the shortest
+            distance.setdefault(target, distance[origin] + sign)
+    edges = {(datasets[o].name, jobs[j].name, datasets[t].name) for o, j, t in down}
+    edges |= {(datasets[t].name, jobs[j].name, datasets[o].name) for o, j, t in up}
+    return ProductGraph(
+        root=datasets[root].name,
+        datasets={datasets[i].name: d for i, d in distance.items()},
+        edges=sorted(edges),
+    )
+
+
+# -- column lineage -------------------------------------------------------------------------------------
+
+
+def _column_links(db: sa.Connection, fields: set[tuple[int, str]], direction: Direction) -> list[sa.Row]:
+    c = m.column_lineage
+    if direction == "upstream":
+        ds, col = c.c.output_dataset_id, c.c.output_field
+    else:
+        ds, col = c.c.input_dataset_id, c.c.input_field
+    rows: list[sa.Row] = []
+    by_dataset: dict[int, list[str]] = {}
+    for dataset, name in fields:
+        by_dataset.setdefault(dataset, []).append(name)
+    for dataset, names in by_dataset.items():
+        rows += db.execute(sa.select(c).where(ds == dataset, col.in_(names))).all()
+    return rows
+
+
+def _walk_columns(db: sa.Connection, start: set[tuple[int, str]], direction: Direction, depth: int) -> list[sa.Row]:
+    links: list[sa.Row] = []
+    seen, frontier = set(start), set(start)
+    for _ in range(depth):
+        found = _column_links(db, frontier, direction)
+        links += found
+        reached = {
+            (r.input_dataset_id, r.input_field) if direction == "upstream" else (r.output_dataset_id, r.output_field)
+            for r in found
+        }
+        frontier = reached - seen
+        seen |= reached
+        if not frontier:
+            break
+    return links
+
+
+def _start_fields(db: sa.Connection, node: _Node) -> set[tuple[int, str]]:
+    if node.kind == "datasetField":
+        return {(node.dataset_id, node.field)}
+    if node.kind == "dataset":
+        datasets = [node.dataset_id]
+    else:
+        datasets = [row.dataset_id for row in _io_of_jobs(db, [node.job_id]) if row.direction == "output"]
+    fields: set[tuple[int, str]] = set()
+    for dataset in datasets:
+        stored = db.scalar(sa.select(m.datasets.c.fields).where(m.datasets.c.id == dataset)) or []
+        fields |= {(dataset, f["name"]) for f in stored} | {(dataset, f) for f in _lineage_fields(db, dataset)}
+    return fields
+
+
+def column_lineage_graph(
+    catalog: Catalog, node_id: str, *, depth: int = 20, with_downstream: bool = False
+) -> dict[str, Any]:
+    """`GET /api/v1/column-lineage`: field nodes upstream (and downstream on request) of a node."""
+    check_depth(depth)
+    with catalog.engine.connect() as db:
+        start = _start_fields(db, _resolve(db, node_id))
+        links = _walk_columns(db, start, "upstream", depth)
+        if with_downstream:
+            links += _walk_columns(db, start, "downstream", depth)
+        links = list(
+            {(r.output_dataset_id, r.output_field, r.input_dataset_id, r.input_field): r for r in links}.values()
+        )
+        fields = set(start) | {(r.output_dataset_id, r.output_field) for r in links}
+        fields |= {(r.input_dataset_id, r.input_field) for r in links}
+        datasets = {
+            row.id: row
+            for chunk in _chunks({d for d, _ in fields})
+            for row in db.execute(sa.select(m.datasets).where(m.datasets.c.id.in_(chunk)))
+        }
+    types = {(i, f["name"]): f.get("type") for i, row in datasets.items() for f in row.fields or []}
+
+    def ref(dataset: int, name: str) -> str:
+        row = datasets[dataset]
+        return f"datasetField:{row.namespace}:{row.name}:{name}"
+
+    nodes: dict[str, dict[str, Any]] = {}
+    for dataset, name in sorted(fields, key=lambda f: ref(*f)):
+        row = datasets[dataset]
+        nodes[ref(dataset, name)] = {
+            "id": ref(dataset, name),
+            "type": "DATASET_FIELD",
+            "data": {
+                "namespace": row.namespace,
+                "dataset": row.name,
+                "datasetVersion": row.current_version,
+                "field": name,
+                "fieldType": types.get((dataset, name)),
+                "transformationDescription": None,
+                "transformationType": None,
+                "inputFields": [],
+            },
+            "inEdges": [],
+            "outEdges": [],
+        }
+    for r in sorted(
+        links, key=lambda r: (ref(r.output_dataset_id, r.output_field), ref(r.input_dataset_id, r.input_field))
+    ):
+        target, source = ref(r.output_dataset_id, r.output_field), ref(r.input_dataset_id, r.input_field)
+        upstream = datasets[r.input_dataset_id]
+        nodes[target]["data"]["inputFields"].append(
+            {
+                "namespace": upstream.namespace,
+                "dataset": upstream.name,
+                "datasetVersion": upstream.current_version,
+                "field": r.input_field,
+                "transformationDescription": r.transformation_description,
+                "transformationType": r.transformation_type,
+                "transformationSubtype": r.transformation_subtype,
+            }
+        )
+        edge = {"origin": source, "destination": target}
+        nodes[target]["inEdges"].append(edge)
+        nodes[source]["outEdges"].append(edge)
+    return {"graph": list(nodes.values())}
+
+
+@dataclass(frozen=True, kw_only=True)
+class ColumnSource:
+    """A column and the columns it is computed from, recursively, back to the sources."""
+
+    namespace: str
+    dataset: str
+    field: str
+    transformation: str | None
+    inputs: list[ColumnSource]
+
+
+def column_sources(catalog: Catalog, product: str, column: str, *, namespace: str | None = None) -> ColumnSource:
+    """Which source columns feed one column of a product, as a tree (`lakemesh catalog lineage d.p.column`)."""
+    with catalog.engine.connect() as db:
+        root = _product_id(db, catalog, product, namespace)
+        known = {f["name"] for f in catalog.product(product, namespace=namespace).fields} | _lineage_fields(db, root)
+        if column not in known:
+            raise NotFound(f"{product} has no column {column!r}; its columns: {', '.join(sorted(known))}")
+        links = _walk_columns(db, {(root, column)}, "upstream", MAX_DEPTH)
+        datasets = _names(db, m.datasets, [root, *(r.input_dataset_id for r in links)])
+    feeds: dict[tuple[int, str], list[sa.Row]] = {}
+    for r in links:
+        feeds.setdefault((r.output_dataset_id, r.output_field), []).append(r)
+
+    def grow(dataset: int, name: str, how: str | None, path: frozenset) -> ColumnSource:
+        row = datasets[dataset]
+        inputs = [
+            grow(r.input_dataset_id, r.input_field, r.transformation_subtype or r.transformation_type, path | {key})
+            for r in sorted(
+                feeds.get((dataset, name), []), key=lambda r: (datasets[r.input_dataset_id].name, r.input_field)
+            )
+            if (key := (r.input_dataset_id, r.input_field)) not in path
+        ]
+        return ColumnSource(namespace=row.namespace, dataset=row.name, field=name, transformation=how, inputs=inputs)
+
+    return grow(root, column, None, frozenset({(root, column)}))
+
+
+# -- impact -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Impact:
+    """A downstream dataset a change would reach, how far away, and through which columns if known."""
+
+    name: str
+    namespace: str
+    domain: str
+    owner: str | None
+    access: str | None
+    hops: int
+    columns: tuple[str, ...]  # the affected columns, empty when the reader declares no column lineage
+
+
+def impact(catalog: Catalog, product: str, *, column: str | None = None, namespace: str | None = None) -> list[Impact]:
+    """Every downstream product (and other dataset) affected by a change to a product or one of its columns."""
+    with catalog.engine.connect() as db:
+        root = _product_id(db, catalog, product, namespace)
+        hops: dict[int, int] = {}
+        columns: dict[int, set[str]] = {}
+        if column is None:
+            for origin, _job, target in _directed_levels(db, root, "downstream", MAX_DEPTH):
+                hops.setdefault(target, hops.get(origin, 0) + 1)
+        else:
+            known = {f["name"] for f in catalog.product(product, namespace=namespace).fields}
+            if column not in known:
+                raise NotFound(f"{product} has no column {column!r}; its columns: {', '.join(sorted(known))}")
+            frontier, depth = {(root, column)}, 0
+            seen = set(frontier)
+            while frontier:
+                depth += 1
+                reached = {(r.output_dataset_id, r.output_field) for r in _column_links(db, frontier, "downstream")}
+                for dataset, name in reached:
+                    hops.setdefault(dataset, depth)
+                    columns.setdefault(dataset, set()).add(name)
+                frontier = reached - seen
+                seen |= reached
+            # readers that declare no column lineage may use the column: count them in, with no columns named
+            declared = set(db.scalars(sa.select(m.column_lineage.c.output_dataset_id).distinct()))
+            for origin, _job, target in _directed_levels(db, root, "downstream", MAX_DEPTH):
+                if target not in declared and (origin == root or origin in hops):
+                    hops.setdefault(target, hops.get(origin, 0) + 1)
+        rows = _rows(db, m.datasets, hops)
+    return sorted(
+        (
+            Impact(
+                name=row.name,
+                namespace=row.namespace,
+                domain=row.name.split(".", 1)[0] if row.contract else row.namespace,
+                owner=row.owner,
+                access=(row.contract or {}).get("access"),
+                hops=hops[i],
+                columns=tuple(sorted(columns.get(i, ()))),
+            )
+            for i, row in rows.items()
+            if i != root
+        ),
+        key=lambda entry: (entry.hops, entry.name),
+    )

@@ -1,0 +1,737 @@
+"""The catalog store: OpenLineage run events in, datasets, jobs, runs and versions out.
+
+One class over SQLAlchemy serves the embedded SQLite file and a team's
+PostgreSQL alike; the schema is brought to the newest Alembic revision the
+first time a process opens a URL. Everything is derived from run events, so an
+event from the platform's own publish and one posted by any other OpenLineage
+producer are handled the same way. Lookups return Marquez's JSON shapes, which
+the HTTP API serves as they are.
+"""
+
+from __future__ import annotations
+
+import fcntl
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from openlineage.client.serde import Serde
+from sqlalchemy.dialects import postgresql, sqlite
+
+from lakemesh.catalog import model as m
+
+__all__ = ["Catalog", "NotFound", "ProductEntry", "VersionEntry", "catalog_url", "iso"]
+
+_MIGRATIONS = Path(__file__).parent / "migrations"
+_STATES = {"START": "RUNNING", "RUNNING": "RUNNING", "COMPLETE": "COMPLETED", "FAIL": "FAILED", "ABORT": "ABORTED"}
+_TERMINAL = {"COMPLETED", "FAILED", "ABORTED"}
+
+
+class NotFound(LookupError):
+    """The catalog has never seen the namespace, dataset, job, run or node asked for."""
+
+
+def catalog_url(target: str | Path) -> str:
+    """A SQLAlchemy URL for a SQLite file path or a database URL (`postgresql://` uses psycopg 3)."""
+    text = str(target)
+    if "://" not in text:
+        return f"sqlite:///{Path(text).expanduser().resolve()}"
+    for prefix in ("postgresql://", "postgres://"):
+        if text.startswith(prefix):
+            return "postgresql+psycopg://" + text.removeprefix(prefix)
+    return text
+
+
+def iso(value: datetime | None) -> str | None:
+    """ISO-8601 in UTC with a `Z`, the way Marquez writes timestamps."""
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
+
+
+def _parse_time(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@cache
+def _engine(url: str) -> sa.Engine:
+    """One engine per URL per process, migrated to the newest schema on first use."""
+    if url.startswith("sqlite"):
+        database = Path(sa.make_url(url).database or "")
+        database.parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"timeout": 60})
+
+        @sa.event.listens_for(engine, "connect")
+        def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")  # readers never wait for the writer
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        with database.with_suffix(".migrate.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # step processes open the same file side by side
+            _migrate(engine)
+    else:
+        engine = sa.create_engine(url, pool_size=10, pool_pre_ping=True)
+        _migrate(engine)
+    return engine
+
+
+def _migrate(engine: sa.Engine) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(sa.text("SELECT pg_advisory_xact_lock(727365)"))  # one migrator at a time
+        if MigrationContext.configure(connection).get_current_revision() != head:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+
+@dataclass(frozen=True, kw_only=True)
+class VersionEntry:
+    """One version of a dataset and the run that wrote it."""
+
+    version: str
+    created_at: datetime
+    run_id: str
+    run_state: str | None
+    row_count: int | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProductEntry:
+    """What the catalog knows of one dataset, for the CLI and the product page."""
+
+    namespace: str
+    name: str
+    description: str | None
+    owner: str | None
+    contract: Mapping[str, Any]
+    fields: list[dict[str, Any]]
+    current_version: str | None
+    updated_at: datetime | None
+    versions: list[VersionEntry]
+    last_run: dict[str, Any] | None
+    checks: dict[str, bool]
+
+    @property
+    def domain(self) -> str:
+        return self.name.split(".", 1)[0]
+
+    @property
+    def freshness_hours(self) -> float | None:
+        return self.contract.get("freshnessHours")
+
+    def age_hours(self, now: datetime | None = None) -> float | None:
+        """Hours since the current version was written."""
+        if self.updated_at is None:
+            return None
+        return ((now or datetime.now(UTC)) - self.updated_at).total_seconds() / 3600
+
+    def is_fresh(self, now: datetime | None = None) -> bool | None:
+        """Whether the current version is within the contract's freshness SLA (None when there is no SLA)."""
+        age = self.age_hours(now)
+        if self.freshness_hours is None or age is None:
+            return None if self.freshness_hours is None else False
+        return age <= self.freshness_hours
+
+
+def _fields(schema_facet: Mapping[str, Any] | None) -> list[dict[str, Any]] | None:
+    if not schema_facet or "fields" not in schema_facet:
+        return None
+    return [
+        {"name": f["name"], "type": f.get("type"), "tags": [], "description": f.get("description")}
+        for f in schema_facet["fields"]
+    ]
+
+
+class Catalog:
+    """The catalog at a SQLite path or a database URL."""
+
+    def __init__(self, target: str | Path) -> None:
+        self.url = catalog_url(target)
+        self.engine = _engine(self.url)
+
+    def _insert(self) -> Any:
+        return postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
+
+    # -- ingestion ---------------------------------------------------------------------------
+
+    def ingest(self, event: Any) -> None:
+        """Store one OpenLineage run event (an `openlineage-python` event or its JSON dict), all or nothing."""
+        payload = event if isinstance(event, dict) else Serde.to_dict(event)
+        with self.engine.begin() as db:
+            _Ingestion(db, self._insert(), payload).run()
+
+    # -- Marquez-shaped lookups ----------------------------------------------------------------
+
+    def namespaces(self, *, limit: int = 100, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+        with self.engine.connect() as db:
+            total = db.scalar(sa.select(sa.func.count()).select_from(m.namespaces))
+            rows = db.execute(sa.select(m.namespaces).order_by(m.namespaces.c.name).limit(limit).offset(offset))
+            return [_namespace_json(r) for r in rows], total
+
+    def namespace(self, name: str) -> dict[str, Any]:
+        with self.engine.connect() as db:
+            row = db.execute(sa.select(m.namespaces).where(m.namespaces.c.name == name)).one_or_none()
+        if row is None:
+            raise NotFound(f"no namespace {name!r}")
+        return _namespace_json(row)
+
+    def datasets(self, namespace: str, *, limit: int = 100, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+        with self.engine.connect() as db:
+            self._namespace_exists(db, namespace)
+            where = m.datasets.c.namespace == namespace
+            total = db.scalar(sa.select(sa.func.count()).select_from(m.datasets).where(where))
+            rows = db.execute(
+                sa.select(m.datasets).where(where).order_by(m.datasets.c.name).limit(limit).offset(offset)
+            ).all()
+            return [_dataset_json(r) for r in rows], total
+
+    def dataset(self, namespace: str, name: str) -> dict[str, Any]:
+        with self.engine.connect() as db:
+            return _dataset_json(self._dataset_row(db, namespace, name))
+
+    def dataset_versions(
+        self, namespace: str, name: str, *, limit: int = 100, offset: int = 0
+    ) -> tuple[list[dict[str, Any]], int]:
+        with self.engine.connect() as db:
+            dataset = self._dataset_row(db, namespace, name)
+            v = m.dataset_versions
+            where = v.c.dataset_id == dataset.id
+            total = db.scalar(sa.select(sa.func.count()).select_from(v).where(where))
+            rows = db.execute(
+                sa.select(v).where(where).order_by(v.c.created_at.desc()).limit(limit).offset(offset)
+            ).all()
+            created_by = self._runs_json(db, [r.run_id for r in rows])
+            return [_version_json(dataset, r, created_by.get(r.run_id)) for r in rows], total
+
+    def jobs(self, namespace: str, *, limit: int = 100, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+        with self.engine.connect() as db:
+            self._namespace_exists(db, namespace)
+            where = m.jobs.c.namespace == namespace
+            total = db.scalar(sa.select(sa.func.count()).select_from(m.jobs).where(where))
+            rows = db.execute(sa.select(m.jobs).where(where).order_by(m.jobs.c.name).limit(limit).offset(offset)).all()
+            return self._jobs_json(db, rows), total
+
+    def job(self, namespace: str, name: str) -> dict[str, Any]:
+        with self.engine.connect() as db:
+            row = db.execute(
+                sa.select(m.jobs).where(m.jobs.c.namespace == namespace, m.jobs.c.name == name)
+            ).one_or_none()
+            if row is None:
+                raise NotFound(f"no job {name!r} in namespace {namespace!r}")
+            return self._jobs_json(db, [row])[0]
+
+    def job_runs(
+        self, namespace: str, name: str, *, limit: int = 100, offset: int = 0
+    ) -> tuple[list[dict[str, Any]], int]:
+        with self.engine.connect() as db:
+            job_id = db.scalar(sa.select(m.jobs.c.id).where(m.jobs.c.namespace == namespace, m.jobs.c.name == name))
+            if job_id is None:
+                raise NotFound(f"no job {name!r} in namespace {namespace!r}")
+            where = m.runs.c.job_id == job_id
+            total = db.scalar(sa.select(sa.func.count()).select_from(m.runs).where(where))
+            ids = db.scalars(
+                sa.select(m.runs.c.run_id).where(where).order_by(m.runs.c.created_at.desc()).limit(limit).offset(offset)
+            ).all()
+            by_id = self._runs_json(db, ids)
+        return [by_id[i] for i in ids], total
+
+    def run(self, run_id: str) -> dict[str, Any]:
+        with self.engine.connect() as db:
+            found = self._runs_json(db, [run_id])
+        if run_id not in found:
+            raise NotFound(f"no run {run_id!r}")
+        return found[run_id]
+
+    def events(
+        self, *, namespace: str | None = None, limit: int = 100, offset: int = 0
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Stored events, newest first, exactly as they were posted."""
+        e = m.events
+        where = sa.true() if namespace is None else e.c.job_namespace == namespace
+        with self.engine.connect() as db:
+            total = db.scalar(sa.select(sa.func.count()).select_from(e).where(where))
+            payloads = db.scalars(
+                sa.select(e.c.payload)
+                .where(where)
+                .order_by(e.c.event_time.desc(), e.c.id.desc())
+                .limit(limit)
+                .offset(offset)
+            ).all()
+        return list(payloads), total
+
+    def search(
+        self, query: str, *, kind: str | None = None, sort: str = "name", limit: int = 10
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Datasets and jobs whose name contains the query (case-insensitive; `%` and `_` are wildcards)."""
+        pattern = f"%{query.lower()}%"
+        selects = []
+        for table, node_type in ((m.datasets, "DATASET"), (m.jobs, "JOB")):
+            if kind in (None, node_type.lower()):
+                selects.append(
+                    sa.select(
+                        sa.literal(node_type).label("type"),
+                        table.c.namespace,
+                        table.c.name,
+                        table.c.updated_at,
+                    ).where(sa.func.lower(table.c.name).like(pattern))
+                )
+        union = sa.union_all(*selects).subquery()
+        order = union.c.updated_at.desc() if sort == "updated_at" else union.c.name
+        with self.engine.connect() as db:
+            total = db.scalar(sa.select(sa.func.count()).select_from(union))
+            rows = db.execute(sa.select(union).order_by(order, union.c.type).limit(limit)).all()
+        return [
+            {
+                "type": r.type,
+                "name": r.name,
+                "updatedAt": iso(r.updated_at),
+                "namespace": r.namespace,
+                "nodeId": f"{r.type.lower()}:{r.namespace}:{r.name}",
+            }
+            for r in rows
+        ], total
+
+    # -- products ---------------------------------------------------------------------------
+
+    def products(self, *, namespace: str | None = None, query: str | None = None) -> list[ProductEntry]:
+        """Every dataset published under a contract, by name; `query` filters on name, owner and description."""
+        d = m.datasets
+        where = [d.c.contract.is_not(None)]
+        if namespace is not None:
+            where.append(d.c.namespace == namespace)
+        if query:
+            pattern = f"%{query.lower()}%"
+            where.append(
+                sa.or_(
+                    sa.func.lower(d.c.name).like(pattern),
+                    sa.func.lower(sa.func.coalesce(d.c.owner, "")).like(pattern),
+                    sa.func.lower(sa.func.coalesce(d.c.description, "")).like(pattern),
+                )
+            )
+        with self.engine.connect() as db:
+            rows = db.execute(sa.select(d.c.namespace, d.c.name).where(*where).order_by(d.c.name)).all()
+        return [self.product(r.name, namespace=r.namespace) for r in rows]
+
+    def product(self, name: str, *, namespace: str | None = None, versions: int = 20) -> ProductEntry:
+        """One dataset's entry: contract, versions with their runs, last run and its checks."""
+        d, v, r = m.datasets, m.dataset_versions, m.runs
+        with self.engine.connect() as db:
+            query = sa.select(d).where(d.c.name == name)
+            if namespace is not None:
+                query = query.where(d.c.namespace == namespace)
+            row = db.execute(query.order_by(d.c.contract.is_(None), d.c.updated_at.desc()).limit(1)).one_or_none()
+            if row is None:
+                raise NotFound(f"the catalog has no dataset named {name!r}")
+            history = db.execute(
+                sa.select(v, r.c.state)
+                .join(r, r.c.run_id == v.c.run_id, isouter=True)
+                .where(v.c.dataset_id == row.id)
+                .order_by(v.c.created_at.desc())
+                .limit(versions)
+            ).all()
+            last_id = db.scalar(
+                sa.select(m.run_io.c.run_id)
+                .join(r, r.c.run_id == m.run_io.c.run_id)
+                .where(m.run_io.c.dataset_id == row.id, m.run_io.c.direction == "output")
+                .order_by(r.c.updated_at.desc())
+                .limit(1)
+            )
+            last = self._runs_json(db, [last_id]).get(last_id) if last_id else None
+            checks = {
+                a.assertion
+                if not a.column_name or a.column_name in a.assertion
+                else f"{a.column_name}.{a.assertion}": (a.success)
+                for a in db.execute(
+                    sa.select(m.assertions).where(m.assertions.c.run_id == last_id, m.assertions.c.dataset_id == row.id)
+                )
+            }
+        return ProductEntry(
+            namespace=row.namespace,
+            name=row.name,
+            description=row.description,
+            owner=row.owner,
+            contract=row.contract or {},
+            fields=row.fields or [],
+            current_version=row.current_version,
+            updated_at=row.last_modified_at,
+            versions=[
+                VersionEntry(
+                    version=h.version,
+                    created_at=h.created_at,
+                    run_id=h.run_id,
+                    run_state=h.state,
+                    row_count=h.row_count,
+                )
+                for h in history
+            ],
+            last_run=last,
+            checks=dict(sorted(checks.items())),
+        )
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _namespace_exists(db: sa.Connection, namespace: str) -> None:
+        if db.scalar(sa.select(m.namespaces.c.name).where(m.namespaces.c.name == namespace)) is None:
+            raise NotFound(f"no namespace {namespace!r}")
+
+    @staticmethod
+    def _dataset_row(db: sa.Connection, namespace: str, name: str) -> sa.Row:
+        row = db.execute(
+            sa.select(m.datasets).where(m.datasets.c.namespace == namespace, m.datasets.c.name == name)
+        ).one_or_none()
+        if row is None:
+            raise NotFound(f"no dataset {name!r} in namespace {namespace!r}")
+        return row
+
+    @staticmethod
+    def _runs_json(db: sa.Connection, run_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        ids = list(dict.fromkeys(run_ids))
+        if not ids:
+            return {}
+        r, io, d, j = m.runs, m.run_io, m.datasets, m.jobs
+        rows = db.execute(
+            sa.select(r, j.c.namespace.label("job_namespace"), j.c.name.label("job_name"))
+            .join(j, j.c.id == r.c.job_id)
+            .where(r.c.run_id.in_(ids))
+        ).all()
+        versions: dict[str, dict[str, list]] = {i: {"input": [], "output": []} for i in ids}
+        for row in db.execute(
+            sa.select(io.c.run_id, io.c.direction, io.c.version, d.c.namespace, d.c.name)
+            .join(d, d.c.id == io.c.dataset_id)
+            .where(io.c.run_id.in_(ids))
+            .order_by(d.c.name)
+        ):
+            versions[row.run_id][row.direction].append(
+                {
+                    "datasetVersionId": {"namespace": row.namespace, "name": row.name, "version": row.version},
+                    "facets": {},
+                }
+            )
+        return {row.run_id: _run_json(row, versions[row.run_id]) for row in rows}
+
+    def _jobs_json(self, db: sa.Connection, rows: list[sa.Row]) -> list[dict[str, Any]]:
+        if not rows:
+            return []
+        io, d = m.job_io, m.datasets
+        by_job: dict[int, dict[str, list]] = {row.id: {"input": [], "output": []} for row in rows}
+        for link in db.execute(
+            sa.select(io.c.job_id, io.c.direction, d.c.namespace, d.c.name)
+            .join(d, d.c.id == io.c.dataset_id)
+            .where(io.c.job_id.in_(list(by_job)))
+            .order_by(d.c.name)
+        ):
+            by_job[link.job_id][link.direction].append({"namespace": link.namespace, "name": link.name})
+        latest = self._runs_json(db, [row.latest_run_id for row in rows if row.latest_run_id])
+        return [_job_json(row, by_job[row.id], latest.get(row.latest_run_id)) for row in rows]
+
+
+# -- JSON in Marquez's shapes ---------------------------------------------------------------------
+
+
+def _namespace_json(row: sa.Row) -> dict[str, Any]:
+    return {
+        "name": row.name,
+        "createdAt": iso(row.created_at),
+        "updatedAt": iso(row.updated_at),
+        "ownerName": None,
+        "description": None,
+        "isHidden": False,
+    }
+
+
+def dataset_node_json(row: sa.Row) -> dict[str, Any]:
+    """A dataset as lineage graphs show it (Marquez's `DatasetData`: no facets)."""
+    return {
+        "id": {"namespace": row.namespace, "name": row.name},
+        "type": "DB_TABLE",
+        "name": row.name,
+        "physicalName": row.name,
+        "createdAt": iso(row.created_at),
+        "updatedAt": iso(row.updated_at),
+        "namespace": row.namespace,
+        "sourceName": row.namespace,
+        "fields": row.fields or [],
+        "tags": [],
+        "lastModifiedAt": iso(row.last_modified_at),
+        "lastLifecycleState": None,
+        "description": row.description,
+    }
+
+
+def _dataset_json(row: sa.Row) -> dict[str, Any]:
+    return {
+        **dataset_node_json(row),
+        "currentVersion": row.current_version,
+        "facets": row.facets or {},
+        "deleted": False,
+    }
+
+
+def _version_json(dataset: sa.Row, row: sa.Row, run: dict[str, Any] | None) -> dict[str, Any]:
+    return {
+        "id": {"namespace": dataset.namespace, "name": dataset.name, "version": row.version},
+        "type": "DB_TABLE",
+        "name": dataset.name,
+        "physicalName": dataset.name,
+        "createdAt": iso(row.created_at),
+        "version": row.version,
+        "namespace": dataset.namespace,
+        "sourceName": dataset.namespace,
+        "fields": row.fields or [],
+        "tags": [],
+        "lifecycleState": None,
+        "description": dataset.description,
+        "createdByRun": run,
+        "facets": row.facets or {},
+    }
+
+
+def job_node_json(row: sa.Row, io: Mapping[str, list], latest_run: dict[str, Any] | None) -> dict[str, Any]:
+    """A job as lineage graphs show it (Marquez's `JobData`)."""
+    return {
+        "id": {"namespace": row.namespace, "name": row.name},
+        "type": "BATCH",
+        "name": row.name,
+        "simpleName": row.name.rsplit(".", 1)[-1],
+        "parentJobName": None,
+        "createdAt": iso(row.created_at),
+        "updatedAt": iso(row.updated_at),
+        "namespace": row.namespace,
+        "inputs": io["input"],
+        "outputs": io["output"],
+        "location": row.location,
+        "description": row.description,
+        "latestRun": latest_run,
+    }
+
+
+def _job_json(row: sa.Row, io: Mapping[str, list], latest_run: dict[str, Any] | None) -> dict[str, Any]:
+    return {**job_node_json(row, io, latest_run), "facets": row.facets or {}, "currentVersion": None}
+
+
+def _run_json(row: sa.Row, versions: Mapping[str, list]) -> dict[str, Any]:
+    duration = None
+    if row.started_at and row.ended_at:
+        duration = int((row.ended_at - row.started_at).total_seconds() * 1000)
+    return {
+        "id": row.run_id,
+        "createdAt": iso(row.created_at),
+        "updatedAt": iso(row.updated_at),
+        "nominalStartTime": iso(row.nominal_start_time),
+        "nominalEndTime": iso(row.nominal_end_time),
+        "state": row.state,
+        "startedAt": iso(row.started_at),
+        "endedAt": iso(row.ended_at),
+        "durationMs": duration,
+        "args": {},
+        "jobVersion": {"namespace": row.job_namespace, "name": row.job_name, "version": None},
+        "inputDatasetVersions": versions["input"],
+        "outputDatasetVersions": versions["output"],
+        "context": {},
+        "facets": row.facets or {},
+    }
+
+
+# -- ingestion of one event ------------------------------------------------------------------------
+
+
+class _Ingestion:
+    """The writes one run event causes, inside the caller's transaction."""
+
+    def __init__(self, db: sa.Connection, insert: Any, payload: Mapping[str, Any]) -> None:
+        self.db, self.insert, self.payload = db, insert, payload
+        self.now = datetime.now(UTC)
+        self.when = _parse_time(payload["eventTime"])
+        self.event_type = payload.get("eventType")
+        self.run_id = payload["run"]["runId"]
+
+    def run(self) -> None:
+        payload, job = self.payload, self.payload["job"]
+        # The first statement writes, so SQLite takes its write lock at once instead of upgrading a read lock.
+        self.db.execute(
+            m.events.insert().values(
+                received_at=self.now,
+                event_time=self.when,
+                event_type=self.event_type,
+                run_id=self.run_id,
+                job_namespace=job["namespace"],
+                job_name=job["name"],
+                payload=dict(payload),
+            )
+        )
+        job_id = self._job(job)
+        self._run(job_id)
+        inputs, outputs = payload.get("inputs") or [], payload.get("outputs") or []
+        if inputs or outputs:
+            self.db.execute(m.job_io.delete().where(m.job_io.c.job_id == job_id))
+        for direction, datasets in (("input", inputs), ("output", outputs)):
+            for dataset in datasets:
+                self._dataset(job_id, direction, dataset)
+
+    def _namespace(self, name: str) -> None:
+        self.db.execute(
+            self.insert(m.namespaces)
+            .values(name=name, created_at=self.when, updated_at=self.now)
+            .on_conflict_do_update(index_elements=["name"], set_={"updated_at": self.now})
+        )
+
+    def _entity(self, table: sa.Table, namespace: str, name: str) -> sa.Row:
+        """Insert or touch a dataset or job row; return its id and stored facets."""
+        self._namespace(namespace)
+        return self.db.execute(
+            self.insert(table)
+            .values(namespace=namespace, name=name, created_at=self.when, updated_at=self.now)
+            .on_conflict_do_update(index_elements=["namespace", "name"], set_={"updated_at": self.now})
+            .returning(table.c.id, table.c.facets)
+        ).one()
+
+    def _job(self, job: Mapping[str, Any]) -> int:
+        row = self._entity(m.jobs, job["namespace"], job["name"])
+        facets = job.get("facets") or {}
+        if facets:
+            values: dict[str, Any] = {"facets": {**(row.facets or {}), **facets}}
+            if documentation := facets.get("documentation"):
+                values["description"] = documentation.get("description")
+            if location := facets.get("sourceCodeLocation"):
+                values["location"] = location.get("url")
+            self.db.execute(m.jobs.update().where(m.jobs.c.id == row.id).values(**values))
+        return row.id
+
+    def _run(self, job_id: int) -> None:
+        r = m.runs
+        facets = self.payload["run"].get("facets") or {}
+        existing = self.db.execute(sa.select(r).where(r.c.run_id == self.run_id)).one_or_none()
+        state = _STATES.get(self.event_type or "")
+        if existing is not None and (state is None or (existing.state in _TERMINAL and state not in _TERMINAL)):
+            state = existing.state  # a late START or RUNNING never reopens a finished run
+        nominal = facets.get("nominalTime") or {}
+        values = {
+            "job_id": job_id,
+            "state": state or "NEW",
+            "updated_at": self.now,
+            "started_at": _earliest(
+                existing and existing.started_at, self.when if self.event_type == "START" else None
+            ),
+            "ended_at": self.when if state in _TERMINAL and self.event_type in ("COMPLETE", "FAIL", "ABORT") else None,
+            "parent_run_id": (facets.get("parent") or {}).get("run", {}).get("runId"),
+            "error": (facets.get("errorMessage") or {}).get("message"),
+            "nominal_start_time": _parse_time(nominal["nominalStartTime"]) if "nominalStartTime" in nominal else None,
+            "nominal_end_time": _parse_time(nominal["nominalEndTime"]) if nominal.get("nominalEndTime") else None,
+            "facets": {**((existing and existing.facets) or {}), **facets},
+        }
+        if existing is None:
+            self.db.execute(r.insert().values(run_id=self.run_id, created_at=self.when, **values))
+        else:
+            kept = {k: v for k, v in values.items() if v is not None}
+            self.db.execute(r.update().where(r.c.run_id == self.run_id).values(**kept))
+        self.db.execute(m.jobs.update().where(m.jobs.c.id == job_id).values(latest_run_id=self.run_id))
+
+    def _dataset(self, job_id: int, direction: str, dataset: Mapping[str, Any]) -> None:
+        facets = dataset.get("facets") or {}
+        row = self._entity(m.datasets, dataset["namespace"], dataset["name"])
+        merged = {**(row.facets or {}), **facets}
+        values: dict[str, Any] = {"facets": merged}
+        fields = _fields(facets.get("schema"))
+        if fields is not None:
+            values["fields"] = fields
+        if owners := (facets.get("ownership") or {}).get("owners"):
+            values["owner"] = owners[0]["name"].removeprefix("team:")
+        if documentation := facets.get("documentation"):
+            values["description"] = documentation.get("description")
+        if contract := facets.get("contract"):
+            values["contract"] = {k: v for k, v in contract.items() if not k.startswith("_")}
+        version = (facets.get("version") or {}).get("datasetVersion")
+        rows = ((dataset.get("outputFacets") or {}).get("outputStatistics") or {}).get("rowCount")
+        if direction == "output" and self.event_type == "COMPLETE":
+            version = version or self.run_id  # a producer without versions gets one per successful run
+            values.update(current_version=version, last_modified_at=self.when)
+            self.db.execute(
+                self.insert(m.dataset_versions)
+                .values(
+                    dataset_id=row.id,
+                    version=version,
+                    run_id=self.run_id,
+                    created_at=self.when,
+                    row_count=rows,
+                    fields=fields,
+                    facets=facets,
+                )
+                .on_conflict_do_nothing()
+            )
+        self.db.execute(m.datasets.update().where(m.datasets.c.id == row.id).values(**values))
+        self.db.execute(
+            self.insert(m.job_io).values(job_id=job_id, dataset_id=row.id, direction=direction).on_conflict_do_nothing()
+        )
+        self.db.execute(
+            self.insert(m.run_io)
+            .values(run_id=self.run_id, dataset_id=row.id, direction=direction, version=version, row_count=rows)
+            .on_conflict_do_update(
+                index_elements=["run_id", "dataset_id", "direction"],
+                set_={"version": sa.func.coalesce(version, m.run_io.c.version)},
+            )
+        )
+        if direction == "output" and "columnLineage" in facets:
+            self._column_lineage(row.id, facets["columnLineage"].get("fields") or {})
+        for assertion in (facets.get("dataQualityAssertions") or {}).get("assertions") or []:
+            self.db.execute(
+                self.insert(m.assertions)
+                .values(
+                    run_id=self.run_id,
+                    dataset_id=row.id,
+                    assertion=assertion["assertion"],
+                    column_name=assertion.get("column") or "",
+                    success=bool(assertion["success"]),
+                )
+                .on_conflict_do_update(
+                    index_elements=["run_id", "dataset_id", "assertion", "column_name"],
+                    set_={"success": bool(assertion["success"])},
+                )
+            )
+
+    def _column_lineage(self, output_id: int, fields: Mapping[str, Any]) -> None:
+        """Replace the output's column lineage with what this event says."""
+        self.db.execute(m.column_lineage.delete().where(m.column_lineage.c.output_dataset_id == output_id))
+        rows: dict[tuple, dict[str, Any]] = {}
+        ids: dict[tuple[str, str], int] = {}
+        for field, lineage in fields.items():
+            for source in lineage.get("inputFields") or []:
+                key = (source["namespace"], source["name"])
+                if key not in ids:
+                    ids[key] = self._entity(m.datasets, *key).id
+                transformation = (source.get("transformations") or [{}])[0]
+                rows[(field, ids[key], source["field"])] = {
+                    "output_dataset_id": output_id,
+                    "output_field": field,
+                    "input_dataset_id": ids[key],
+                    "input_field": source["field"],
+                    "transformation_type": transformation.get("type") or lineage.get("transformationType"),
+                    "transformation_subtype": transformation.get("subtype"),
+                    "transformation_description": transformation.get("description")
+                    or lineage.get("transformationDescription"),
+                    "updated_at": self.now,
+                }
+        if rows:
+            self.db.execute(m.column_lineage.insert(), list(rows.values()))
+
+
+def _check_name(assertion: str, column: str) -> str:
+    """Assertions that do not name their column (`not_null`) are shown as `<column>.<assertion>`."""
+    return assertion if not column or column in assertion else f"{column}.{assertion}"
+
+
+def _earliest(*times: datetime | None) -> datetime | None:
+    present = [t for t in times if t is not None]
+    return min(present) if present else None
