@@ -8,6 +8,7 @@ import polars as pl
 import pytest
 from deltalake import DeltaTable
 from lakemesh import Catalog, read
+from lakemesh.catalog import column_sources, impact, product_lineage
 from lakemesh.mesh import load_workspace, materialize_mesh
 from lakemesh.settings import Settings
 
@@ -102,19 +103,41 @@ def test_sample_mesh_end_to_end(settings: Settings):
         assert read("sales.line_items", settings=settings).height == line_items.height
         assert read("sales.orders", settings=settings)["order_key"].is_unique().all()
 
-    with Catalog(settings.catalog) as catalog:
-        tree = catalog.lineage("sales.revenue_by_nation", direction="upstream", depth=2, namespace=settings.namespace)
-        assert {child.name for child in tree.children} == {
-            "customers.customer",
-            "customers.nation",
-            "sales.line_items",
-            "sales.orders",
-            "supply.suppliers",
-        }
-        nation = next(c for c in tree.children if c.name == "customers.nation")
-        assert {leaf.name.rsplit("/", 1)[-1] for leaf in nation.children} == {"nation.parquet", "region.parquet"}
-        downstream = catalog.lineage("supply.suppliers", direction="downstream", depth=1, namespace=settings.namespace)
-        assert [c.name for c in downstream.children] == ["sales.revenue_by_nation"]
-        entry = catalog.product("sales.pricing_summary", namespace=settings.namespace)
-        assert entry.current_version == "1" and entry.owner == "sales-analytics"
-        assert entry.checks and all(entry.checks.values())
+    catalog = Catalog(settings.catalog_url)
+    tree = product_lineage(
+        catalog, "sales.revenue_by_nation", direction="upstream", depth=2, namespace=settings.namespace
+    )
+    assert {child.name for child in tree.children} == {
+        "customers.customer",
+        "customers.nation",
+        "sales.line_items",
+        "sales.orders",
+        "supply.suppliers",
+    }
+    nation = next(c for c in tree.children if c.name == "customers.nation")
+    assert {leaf.name.rsplit("/", 1)[-1] for leaf in nation.children} == {"nation.parquet", "region.parquet"}
+    downstream = product_lineage(
+        catalog, "supply.suppliers", direction="downstream", depth=1, namespace=settings.namespace
+    )
+    assert [c.name for c in downstream.children] == ["sales.revenue_by_nation"]
+    entry = catalog.product("sales.pricing_summary", namespace=settings.namespace)
+    assert entry.current_version == "1" and entry.owner == "sales-analytics"
+    assert entry.checks and all(entry.checks.values())
+
+    # column lineage: dbt's compiled SQL through sqlglot, and the Python producers' declarations
+    revenue = column_sources(catalog, "sales.revenue_by_nation", "revenue", namespace=settings.namespace)
+    assert {(s.dataset, s.field, s.transformation) for s in revenue.inputs} == {
+        ("sales.line_items", "extended_price", "AGGREGATION"),
+        ("sales.line_items", "discount", "AGGREGATION"),
+    }
+    landing = {(s.dataset.rsplit("/", 1)[-1], s.field) for i in revenue.inputs for s in i.inputs}
+    assert landing == {("lineitem.parquet", "l_extendedprice"), ("lineitem.parquet", "l_discount")}
+    region = column_sources(catalog, "sales.revenue_by_nation", "region_name", namespace=settings.namespace)
+    assert [(s.dataset, s.field, s.transformation) for s in region.inputs] == [
+        ("customers.nation", "region_name", "IDENTITY")
+    ]
+    assert [(s.dataset.rsplit("/", 1)[-1], s.field) for s in region.inputs[0].inputs] == [("region.parquet", "r_name")]
+    affected = impact(catalog, "customers.nation", column="region_name", namespace=settings.namespace)
+    assert [(a.name, a.owner, a.columns) for a in affected] == [
+        ("sales.revenue_by_nation", "sales-analytics", ("region_name",))
+    ]

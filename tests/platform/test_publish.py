@@ -2,6 +2,7 @@
 
 import json
 import uuid
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -51,15 +52,18 @@ def test_good_batch_is_one_commit_with_metadata_and_lineage(settings: Settings):
     assert commit["lakemesh.codeVersion"] == "abc123"
     assert json.loads(commit["lakemesh.inputs"]) == {"customers.nation": 4}
 
-    with Catalog(settings.catalog) as catalog:
-        entry = catalog.product("customers.customer", namespace=settings.namespace)
-        assert entry.current_version == "0"
-        assert entry.owner == "customer-data"
-        assert entry.last_run.state == "COMPLETE"
-        assert entry.checks and all(entry.checks.values())
-        events = catalog._db.execute("SELECT event_type, payload FROM events ORDER BY id").fetchall()
-    assert [e["event_type"] for e in events] == ["START", "COMPLETE"]
-    complete = json.loads(events[1]["payload"])
+    catalog = Catalog(settings.catalog_url)
+    entry = catalog.product("customers.customer", namespace=settings.namespace)
+    assert entry.current_version == "0"
+    assert entry.owner == "customer-data"
+    assert entry.last_run["state"] == "COMPLETED"
+    assert entry.checks and all(entry.checks.values())
+    assert [v.version for v in entry.versions] == ["0"]
+    assert entry.contract["contractId"] == "urn:lakemesh:customers:customer"
+    assert {c["name"]: c.get("classification") for c in entry.contract["columns"]}["phone"] == "pii"
+    events, _ = catalog.events()
+    assert [e["eventType"] for e in events] == ["COMPLETE", "START"]  # newest first
+    complete = events[0]
     assert complete["inputs"][0]["facets"]["version"]["datasetVersion"] == "4"
     assert [f["name"] for f in complete["outputs"][0]["facets"]["schema"]["fields"]][:2] == ["customer_key", "name"]
 
@@ -120,11 +124,10 @@ def test_bad_batch_is_refused_quarantined_and_loses_nothing(settings: Settings, 
     assert set(quarantined["_lakemesh_run_id"]) == {RUN_BAD}
     assert check in quarantined["_lakemesh_failed_checks"][0]
 
-    with Catalog(settings.catalog) as catalog:
-        entry = catalog.product("customers.customer", namespace=settings.namespace)
+    entry = Catalog(settings.catalog_url).product("customers.customer", namespace=settings.namespace)
     assert entry.current_version == "0"
-    assert entry.last_run.state == "FAIL"
-    assert check in entry.last_run.error
+    assert entry.last_run["state"] == "FAILED"
+    assert check in entry.last_run["facets"]["errorMessage"]["message"]
     assert entry.checks[check] is False
 
 
@@ -155,7 +158,7 @@ def test_standard_openlineage_config_replaces_the_catalog(settings: Settings, tm
     lines = [json.loads(line) for line in events.read_text().splitlines()]
     assert [e["eventType"] for e in lines] == ["START", "COMPLETE"]
     assert lines[1]["outputs"][0]["name"] == "customers.customer"
-    assert not settings.catalog.exists()
+    assert not Path(settings.catalog_url.removeprefix("sqlite:///")).exists()
 
 
 def test_arrow_batches_are_gated_and_written_as_given(settings: Settings):

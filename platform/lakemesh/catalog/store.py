@@ -349,14 +349,15 @@ class Catalog:
                 .limit(1)
             )
             last = self._runs_json(db, [last_id]).get(last_id) if last_id else None
-            checks = {
-                a.assertion
-                if not a.column_name or a.column_name in a.assertion
-                else f"{a.column_name}.{a.assertion}": (a.success)
-                for a in db.execute(
-                    sa.select(m.assertions).where(m.assertions.c.run_id == last_id, m.assertions.c.dataset_id == row.id)
-                )
-            }
+            results = db.execute(
+                sa.select(m.assertions).where(m.assertions.c.run_id == last_id, m.assertions.c.dataset_id == row.id)
+            ).all()
+        names = [a.assertion for a in results]
+        # an assertion reported for several columns (`not_null` on a and b) is shown once per column
+        checks = {
+            f"{a.column_name}.{a.assertion}" if names.count(a.assertion) > 1 else a.assertion: a.success
+            for a in results
+        }
         return ProductEntry(
             namespace=row.namespace,
             name=row.name,
@@ -725,11 +726,6 @@ class _Ingestion:
                 }
         if rows:
             self.db.execute(m.column_lineage.insert(), list(rows.values()))
-
-
-def _check_name(assertion: str, column: str) -> str:
-    """Assertions that do not name their column (`not_null`) are shown as `<column>.<assertion>`."""
-    return assertion if not column or column in assertion else f"{column}.{assertion}"
 
 
 def _earliest(*times: datetime | None) -> datetime | None:
