@@ -1,0 +1,110 @@
+"""Catalog fixtures: a store on SQLite or a real PostgreSQL, and a real uvicorn server in front of it.
+
+PostgreSQL comes from `LAKEMESH_TEST_POSTGRES_URL` (`.ci/run` starts Debian's
+server and sets it); without it, a throwaway cluster is started from the
+PostgreSQL binaries on this machine. Every test gets its own database.
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from glob import glob
+from pathlib import Path
+
+import psycopg
+import pytest
+import uvicorn
+from lakemesh.catalog import Catalog
+from lakemesh.catalog.api import create_app
+
+TOKEN = "s3cret-token"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _pg_bin(name: str) -> str:
+    found = shutil.which(name, path=os.pathsep.join(sorted(glob("/usr/lib/postgresql/*/bin"), reverse=True)))
+    if found is None:
+        pytest.fail("PostgreSQL server binaries not found: install Debian's `postgresql` package (.ci/run does)")
+    return found
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url() -> Iterator[str]:
+    """A superuser URL on a running PostgreSQL server."""
+    if url := os.environ.get("LAKEMESH_TEST_POSTGRES_URL"):
+        yield url
+        return
+    data = Path(tempfile.mkdtemp(prefix="lakemesh-pg-"))
+    port = free_port()
+    as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []  # initdb refuses root
+    if as_postgres:
+        shutil.chown(data, "postgres")
+    subprocess.run(
+        [*as_postgres, _pg_bin("initdb"), "-D", str(data / "db"), "-U", "postgres", "-A", "trust"],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [*as_postgres, _pg_bin("pg_ctl"), "-D", str(data / "db"), "-l", str(data / "log"), "-w", "-o",
+         f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off", "start"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([*as_postgres, _pg_bin("pg_ctl"), "-D", str(data / "db"), "-m", "fast", "stop"], check=False)
+        shutil.rmtree(data, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty catalog database: a SQLite file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'catalog.sqlite'}"
+        return
+    admin = request.getfixturevalue("postgres_admin_url")
+    name = f"lakemesh_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin, autocommit=True) as db:
+        db.execute(f'CREATE DATABASE "{name}"')
+    url = admin.rsplit("/", 1)[0] + f"/{name}"
+    yield url
+    Catalog(url).engine.dispose()
+    with psycopg.connect(admin, autocommit=True) as db:
+        db.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@dataclass
+class Server:
+    url: str
+    catalog: Catalog
+
+
+@pytest.fixture
+def server(catalog_url: str) -> Iterator[Server]:
+    """The catalog app served by uvicorn on a free loopback port, with a write token."""
+    catalog = Catalog(catalog_url)
+    port = free_port()
+    config = uvicorn.Config(create_app(catalog, token=TOKEN), host="127.0.0.1", port=port, log_level="warning")
+    running = uvicorn.Server(config)
+    thread = threading.Thread(target=running.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not running.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("the catalog server did not start")
+        time.sleep(0.02)
+    yield Server(url=f"http://127.0.0.1:{port}", catalog=catalog)
+    running.should_exit = True
+    thread.join(timeout=10)

@@ -1,0 +1,174 @@
+"""The catalog store on SQLite and PostgreSQL: migrations, ingestion, lineage graphs, column lineage, impact."""
+
+import uuid
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from lakemesh.catalog import (
+    Catalog,
+    InvalidNodeId,
+    NotFound,
+    column_lineage_graph,
+    column_sources,
+    impact,
+    lineage_graph,
+    product_lineage,
+)
+from lakemesh.catalog.store import _MIGRATIONS
+
+from .events import NS, chain, column_lineage, dataset, facet, run_event
+
+
+def _nodes(graph: dict) -> set[str]:
+    return {node["id"] for node in graph["graph"]}
+
+
+def test_a_new_database_is_migrated_to_head_and_migrations_run_both_ways(catalog_url: str):
+    catalog = Catalog(catalog_url)
+    with catalog.engine.connect() as db:
+        assert db.scalar(sa.text("SELECT version_num FROM alembic_version")) == "0001"
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    with catalog.engine.begin() as db:
+        config.attributes["connection"] = db
+        command.downgrade(config, "base")
+        assert "datasets" not in sa.inspect(db).get_table_names()
+        command.upgrade(config, "head")
+        assert {"datasets", "jobs", "job_io", "runs", "events", "column_lineage"} <= set(
+            sa.inspect(db).get_table_names()
+        )
+
+
+def test_runs_datasets_versions_and_unknown_facets(catalog_url: str):
+    catalog = Catalog(catalog_url)
+    run_id = str(uuid.uuid4())
+    custom = facet(anything={"nested": [1, 2]})
+    complete = run_event(
+        "load",
+        run_id=run_id,
+        outputs=[dataset("orders", columns=("id", "amount"), version=facet(datasetVersion="7"), acme_custom=custom)],
+        event_time="2026-11-20T10:05:00Z",
+        run_facets={"acme_run": facet(ticket="OPS-1")},
+    )
+    start = run_event("load", run_id=run_id, event_type="START", outputs=[dataset("orders")])
+    catalog.ingest(complete)  # out of order: a late START must not reopen the finished run
+    catalog.ingest(start)
+
+    (run,), _ = catalog.job_runs("etl", "load")
+    assert run["state"] == "COMPLETED"
+    assert (run["startedAt"], run["endedAt"], run["durationMs"]) == (
+        "2026-11-20T10:00:00Z",
+        "2026-11-20T10:05:00Z",
+        300000,
+    )
+    assert run["facets"]["acme_run"]["ticket"] == "OPS-1"
+    found = catalog.dataset(NS, "orders")
+    assert found["currentVersion"] == "7"
+    assert [f["name"] for f in found["fields"]] == ["id", "amount"]
+    assert found["facets"]["acme_custom"] == custom
+    versions, total = catalog.dataset_versions(NS, "orders")
+    assert total == 1 and versions[0]["createdByRun"]["id"] == run_id
+    events, total = catalog.events()
+    assert total == 2 and events[0]["outputs"][0]["facets"]["acme_custom"] == custom  # stored verbatim
+
+
+def test_marquez_lineage_graph_walks_jobs_both_ways_up_to_depth(catalog_url: str):
+    catalog = Catalog(catalog_url)
+    for event in chain(4):  # ds0 -> job1 -> ds1 -> job2 -> ds2 -> job3 -> ds3 -> job4 -> ds4
+        catalog.ingest(event)
+    depth0 = lineage_graph(catalog, f"dataset:{NS}:ds2", depth=0)
+    assert _nodes(depth0) == {f"dataset:{NS}:ds{i}" for i in (1, 2, 3)} | {"job:etl:job2", "job:etl:job3"}
+    depth1 = lineage_graph(catalog, f"dataset:{NS}:ds2", depth=1)
+    assert _nodes(depth1) == {f"dataset:{NS}:ds{i}" for i in range(5)} | {f"job:etl:job{i}" for i in range(1, 5)}
+    node = next(n for n in depth1["graph"] if n["id"] == f"dataset:{NS}:ds2")
+    assert node["inEdges"] == [{"origin": "job:etl:job2", "destination": f"dataset:{NS}:ds2"}]
+    assert node["outEdges"] == [{"origin": f"dataset:{NS}:ds2", "destination": "job:etl:job3"}]
+    job = next(n for n in depth1["graph"] if n["id"] == "job:etl:job3")
+    assert job["data"]["inputs"] == [{"namespace": NS, "name": "ds2"}]
+    assert _nodes(lineage_graph(catalog, "job:etl:job1", depth=0)) == {
+        "job:etl:job1",
+        f"dataset:{NS}:ds0",
+        f"dataset:{NS}:ds1",
+    }
+
+
+@pytest.mark.parametrize(
+    ("node_id", "error"),
+    [
+        ("ds2", InvalidNodeId),
+        ("table:warehouse://db:ds2", InvalidNodeId),
+        ("dataset:nocolon", InvalidNodeId),
+        (f"dataset:{NS}:missing", NotFound),
+        (f"datasetField:{NS}:ds2:missing_column", NotFound),
+    ],
+)
+def test_bad_node_ids_are_refused(catalog_url: str, node_id: str, error: type):
+    catalog = Catalog(catalog_url)
+    for event in chain(2):
+        catalog.ingest(event)
+    with pytest.raises(error, match="nodeId"):
+        lineage_graph(catalog, node_id)
+
+
+def test_column_lineage_graph_and_sources(catalog_url: str):
+    catalog = Catalog(catalog_url)
+    for event in chain(3):
+        catalog.ingest(event)
+    upstream = column_lineage_graph(catalog, f"datasetField:{NS}:ds3:c", depth=10)
+    assert _nodes(upstream) == {f"datasetField:{NS}:ds{i}:c" for i in range(4)}
+    top = next(n for n in upstream["graph"] if n["id"] == f"datasetField:{NS}:ds3:c")
+    assert [(f["dataset"], f["field"]) for f in top["data"]["inputFields"]] == [("ds2", "c")]
+    limited = column_lineage_graph(catalog, f"dataset:{NS}:ds3", depth=1)
+    assert _nodes(limited) == {f"datasetField:{NS}:ds3:c", f"datasetField:{NS}:ds2:c"}
+    both = column_lineage_graph(catalog, f"datasetField:{NS}:ds1:c", depth=5, with_downstream=True)
+    assert _nodes(both) == {f"datasetField:{NS}:ds{i}:c" for i in range(4)}
+    source = column_sources(catalog, "ds3", "c", namespace=NS)
+    path = []
+    while source.inputs:
+        (source,) = source.inputs
+        path.append(source.dataset)
+    assert path == ["ds2", "ds1", "ds0"]
+
+
+def test_impact_of_a_product_and_of_one_column(catalog_url: str):
+    catalog = Catalog(catalog_url)
+    owned = {"ownership": facet(owners=[{"name": "team:finance", "type": "OWNER"}])}
+    catalog.ingest(run_event("make_a", outputs=[dataset("a", columns=("x", "y"))]))
+    catalog.ingest(
+        run_event(
+            "make_b",
+            inputs=[dataset("a")],
+            outputs=[
+                dataset(
+                    "b",
+                    columns=("bx", "by"),
+                    columnLineage=column_lineage({"bx": [("a", "x")], "by": [("a", "y")]}),
+                    **owned,
+                )
+            ],
+        )
+    )
+    catalog.ingest(
+        run_event(
+            "make_c",
+            inputs=[dataset("b")],
+            outputs=[dataset("c", columns=("cx",), columnLineage=column_lineage({"cx": [("b", "bx")]}))],
+        )
+    )
+    catalog.ingest(
+        run_event("make_d", inputs=[dataset("a")], outputs=[dataset("d", columns=("z",))])
+    )  # no column lineage
+
+    everything = impact(catalog, "a", namespace=NS)
+    assert [(e.name, e.hops) for e in everything] == [("b", 1), ("d", 1), ("c", 2)]
+    assert everything[0].owner == "finance"
+    on_x = impact(catalog, "a", column="x", namespace=NS)
+    assert [(e.name, e.columns) for e in on_x] == [("b", ("bx",)), ("d", ()), ("c", ("cx",))]
+    on_y = impact(catalog, "a", column="y", namespace=NS)
+    assert [(e.name, e.columns) for e in on_y] == [("b", ("by",)), ("d", ())]  # c reads bx only
+    with pytest.raises(NotFound, match="no column 'nope'"):
+        impact(catalog, "a", column="nope", namespace=NS)
+    tree = product_lineage(catalog, "c", direction="upstream", depth=5, namespace=NS)
+    assert [tree.children[0].name, tree.children[0].children[0].name] == ["b", "a"]
