@@ -60,6 +60,7 @@ class _EncodedSlashes:
 
 Limit = Annotated[int, Query(ge=1, le=1000)]
 Offset = Annotated[int, Query(ge=0)]
+Depth = Annotated[int, Query(ge=0, le=graph.MAX_DEPTH)]
 
 
 def create_app(
@@ -163,8 +164,6 @@ def create_app(
     @app.get("/api/v1/jobs/runs/{run_id}", dependencies=reads, tags=["Jobs"])
     def get_run(run_id: str) -> dict[str, Any]:
         return catalog.run(unquote(run_id))
-
-    Depth = Annotated[int, Query(ge=0, le=graph.MAX_DEPTH)]
 
     @app.get("/api/v1/lineage", dependencies=reads, tags=["Lineage"])
     def get_lineage(node_id: Annotated[str, Query(alias="nodeId")], depth: Depth = 20) -> dict[str, Any]:

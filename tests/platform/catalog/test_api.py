@@ -1,0 +1,225 @@
+"""The catalog over HTTP with real clients: openlineage-python's HTTP transport in, marquez-python out."""
+
+import gzip
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+from lakemesh import load_contract, publish
+from lakemesh.catalog.store import Catalog
+from lakemesh.column_lineage import declared_column_lineage
+from lakemesh.landing import landing_path, read_landing
+from lakemesh.lineage import InputRef
+from marquez_client import MarquezClient
+from openlineage.client.transport.http import HttpConfig, HttpTransport
+
+from domains.customers.products import customer
+
+from ...conftest import PROJECT_DIR
+from .conftest import TOKEN, Server, free_port
+from .events import NS, chain, dataset, run_event
+
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def _transport(server: Server, **config) -> HttpTransport:
+    return HttpTransport(
+        HttpConfig.from_dict(
+            {"type": "http", "url": server.url, "auth": {"type": "api_key", "apiKey": TOKEN}, **config}
+        )
+    )
+
+
+def _stored(catalog: Catalog) -> tuple[int, int]:
+    """How many events and datasets the catalog holds."""
+    events = catalog.events(limit=1)[1]
+    datasets = sum(catalog.datasets(ns["name"])[1] for ns in catalog.namespaces()[0])
+    return events, datasets
+
+
+def test_platform_publish_over_the_openlineage_http_transport(server: Server, settings, monkeypatch):
+    for name, value in {
+        "TYPE": "http",
+        "URL": server.url,
+        "AUTH__TYPE": "api_key",
+        "AUTH__APIKEY": TOKEN,
+    }.items():
+        monkeypatch.setenv(f"OPENLINEAGE__TRANSPORT__{name}", value)
+    contract = load_contract(PROJECT_DIR / "contracts" / "customers" / "customer.yaml")
+    landing = InputRef(namespace="file", name=str(landing_path(settings.landing, "customer")))
+    frame = customer.fn(read_landing(settings.landing, "customer").lazy()).collect()
+    run_id = str(uuid.uuid4())
+    publish(
+        frame,
+        contract=contract,
+        settings=settings,
+        run_id=run_id,
+        extra_inputs=[landing],
+        column_lineage=declared_column_lineage(customer.columns, inputs={"customer": landing}),
+    )
+
+    marquez = MarquezClient(server.url)
+    assert settings.namespace in {ns["name"] for ns in marquez.list_namespaces()["namespaces"]}
+    listed = marquez.list_datasets(settings.namespace)["datasets"]
+    assert [d["name"] for d in listed] == ["customers.customer"]
+    product = marquez.get_dataset(settings.namespace, "customers.customer")
+    assert [f["name"] for f in product["fields"]] == [c.name for c in contract.columns]
+    assert product["currentVersion"] == "0" and product["facets"]["contract"]["contractVersion"] == "1.0.0"
+    (version,) = marquez.list_dataset_versions(settings.namespace, "customers.customer")["versions"]
+    assert version["version"] == "0" and version["createdByRun"]["state"] == "COMPLETED"
+    (job,) = marquez.list_jobs("lakemesh")["jobs"]
+    assert job["name"] == "customers.customer" and job["inputs"] == [{"namespace": "file", "name": landing.name}]
+    assert marquez.get_job("lakemesh", "customers.customer")["outputs"] == [
+        {"namespace": settings.namespace, "name": "customers.customer"}
+    ]
+    (run,) = marquez.list_job_runs("lakemesh", "customers.customer")["runs"]
+    assert run["state"] == "COMPLETED" and run["facets"]["parent"]["run"]["runId"] == run_id
+    fields = marquez.get_column_lineage_by_dataset(settings.namespace, "customers.customer", depth=5)["graph"]
+    phone = next(n for n in fields if n["id"].endswith(":customers.customer:phone"))
+    assert [(f["dataset"], f["field"]) for f in phone["data"]["inputFields"]] == [(landing.name, "c_phone")]
+    events = marquez.list_events()["events"]
+    assert [e["eventType"] for e in events] == ["COMPLETE", "START"]
+    assert [e["eventType"] for e in marquez.list_events(namespace="lakemesh")["events"]] == ["COMPLETE", "START"]
+
+
+def test_marquez_lineage_and_search_endpoints(server: Server):
+    transport = _transport(server, compression="gzip")
+    for event in chain(3):
+        transport.emit(event)
+    graph = requests.get(f"{server.url}/api/v1/lineage", params={"nodeId": f"dataset:{NS}:ds1", "depth": 0}).json()
+    assert {n["id"] for n in graph["graph"]} == {
+        f"dataset:{NS}:ds0",
+        f"dataset:{NS}:ds1",
+        f"dataset:{NS}:ds2",
+        "job:etl:job1",
+        "job:etl:job2",
+    }
+    found = requests.get(f"{server.url}/api/v1/search", params={"q": "ds", "filter": "dataset"}).json()
+    assert found["totalCount"] == 4 and [r["nodeId"] for r in found["results"]][:2] == [
+        f"dataset:{NS}:ds0",
+        f"dataset:{NS}:ds1",
+    ]
+    wildcard = requests.get(f"{server.url}/api/v1/search", params={"q": "job%2"}).json()
+    assert [r["name"] for r in wildcard["results"]] == ["job2"]
+    impact = requests.get(f"{server.url}/api/v1/products/ds1/impact", params={"column": "c"}).json()["impact"]
+    assert [(i["name"], i["hops"], i["columns"]) for i in impact] == [("ds2", 1, ["c"]), ("ds3", 2, ["c"])]
+
+
+BAD_POSTS = {
+    "malformed JSON": (b'{"eventType": "START", ', {}, 400, "not valid JSON"),
+    "JSON that is not an event": (b'{"hello": "world"}', {}, 422, "'eventTime' is a required property"),
+    "a JSON array": (b"[1, 2]", {}, 422, "is a JSON object, got a JSON list"),
+    "missing run id": ("no_run_id", {}, 422, "run: 'runId' is a required property"),
+    "missing event time": ("no_event_time", {}, 422, "'eventTime' is a required property"),
+    "run id not a UUID": ("bad_run_id", {}, 422, "run.runId: 'run-1' is not a valid uuid"),
+    "facet without _producer": ("bad_facet", {}, 422, "'_producer' is a required property"),
+    "oversized body": ("oversized", {}, 413, "at most"),
+    "oversized after gzip": ("zip_bomb", {"Content-Encoding": "gzip"}, 413, "decompressed body exceeds"),
+    "no token": ("valid", {"Authorization": None}, 401, "Bearer <token>"),
+    "wrong token": ("valid", {"Authorization": "Bearer wrong"}, 401, "Bearer <token>"),
+}
+
+
+def _bad_body(kind: str | bytes) -> bytes:
+    if isinstance(kind, bytes):
+        return kind
+    event = run_event("load", outputs=[dataset("orders", columns=("id",))])
+    if kind == "no_run_id":
+        del event["run"]["runId"]
+    elif kind == "no_event_time":
+        del event["eventTime"]
+    elif kind == "bad_run_id":
+        event["run"]["runId"] = "run-1"
+    elif kind == "bad_facet":
+        del event["outputs"][0]["facets"]["schema"]["_producer"]
+    elif kind == "oversized":
+        event["job"]["facets"]["padding"] = {"_producer": "x:y", "_schemaURL": "x:y", "text": "x" * 6_000_000}
+    elif kind == "zip_bomb":
+        return gzip.compress(b" " * 20_000_000 + json.dumps(event).encode())
+    return json.dumps(event).encode()
+
+
+@pytest.mark.parametrize("case", list(BAD_POSTS), ids=list(BAD_POSTS))
+def test_bad_posts_are_refused_with_a_message_and_store_nothing(server: Server, case: str):
+    body, headers, status, message = BAD_POSTS[case]
+    before = _stored(server.catalog)
+    sent = {"Content-Type": "application/json", **AUTH, **headers}
+    response = requests.post(
+        f"{server.url}/api/v1/lineage", data=_bad_body(body), headers={k: v for k, v in sent.items() if v}
+    )
+    assert response.status_code == status, response.text
+    assert message in response.json()["message"]
+    assert _stored(server.catalog) == before
+    good = requests.post(f"{server.url}/api/v1/lineage", json=run_event("load"), headers=AUTH)
+    assert good.status_code == 201  # still serving, and writes work
+
+
+def test_oversized_chunked_body_is_refused(server: Server):
+    def chunks():
+        for _ in range(7):
+            yield b"x" * 1_000_000
+
+    response = requests.post(f"{server.url}/api/v1/lineage", data=chunks(), headers=AUTH)
+    assert response.status_code == 413 and "exceeds" in response.json()["message"]
+    assert _stored(server.catalog) == (0, 0)
+
+
+BAD_READS = {
+    "nodeId that does not parse": ("/api/v1/lineage", {"nodeId": "orders"}, 400, "does not parse"),
+    "nodeId of an unknown kind": ("/api/v1/lineage", {"nodeId": f"table:{NS}:ds1"}, 400, "does not parse"),
+    "nodeId that does not exist": ("/api/v1/lineage", {"nodeId": f"dataset:{NS}:nope"}, 404, "names no dataset"),
+    "missing nodeId": ("/api/v1/lineage", {}, 400, "nodeId: Field required"),
+    "negative depth": ("/api/v1/lineage", {"nodeId": f"dataset:{NS}:ds1", "depth": -1}, 400, "depth: Input should be"),
+    "absurd depth": ("/api/v1/lineage", {"nodeId": f"dataset:{NS}:ds1", "depth": 10**9}, 400, "less than or equal"),
+    "non-numeric depth": ("/api/v1/lineage", {"nodeId": f"dataset:{NS}:ds1", "depth": "deep"}, 400, "valid integer"),
+    "column lineage of a bad node": ("/api/v1/column-lineage", {"nodeId": "datasetField:x"}, 400, "does not parse"),
+    "SQL quote and comment": ("/api/v1/search", {"q": "ds1' OR 1=1 --"}, 400, "contains"),
+    "SQL statement": ("/api/v1/search", {"q": "x; DROP TABLE datasets"}, 400, "contains ;"),
+    "unknown namespace": ("/api/v1/namespaces/nope/datasets", {}, 404, "no namespace 'nope'"),
+    "unknown dataset": (f"/api/v1/namespaces/{NS.replace('/', '%2F')}/datasets/nope", {}, 404, "no dataset 'nope'"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_READS), ids=list(BAD_READS))
+def test_bad_reads_get_a_4xx_with_a_message(server: Server, case: str):
+    for event in chain(1):
+        server.catalog.ingest(event)
+    path, params, status, message = BAD_READS[case]
+    response = requests.get(server.url + path, params=params)
+    assert response.status_code == status, response.text
+    assert message in response.json()["message"]
+    assert _stored(server.catalog) == (1, 2)  # nothing dropped or changed
+    assert requests.get(f"{server.url}/api/v1/namespaces").status_code == 200
+
+
+def test_cli_serves_on_loopback_with_a_token(tmp_path):
+    port = free_port()
+    env = {**os.environ, "LAKEMESH_CATALOG_TOKEN": TOKEN, "LAKEMESH_LAKEHOUSE": str(tmp_path / "lakehouse")}
+    url = f"sqlite:///{tmp_path / 'served.sqlite'}"
+    lakemesh = str(Path(sys.executable).with_name("lakemesh"))
+    command = [lakemesh, "catalog", "serve", "--port", str(port), "--url", url]
+    process = subprocess.Popen(command, env=env, cwd=PROJECT_DIR, stderr=subprocess.PIPE)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                requests.get(f"{base}/api/v1/namespaces", timeout=1)
+                break
+            except requests.ConnectionError:
+                assert process.poll() is None, process.stderr.read().decode()
+                assert time.monotonic() < deadline, "the server did not start"
+                time.sleep(0.2)
+        assert requests.post(f"{base}/api/v1/lineage", json=run_event("load")).status_code == 401
+        assert requests.post(f"{base}/api/v1/lineage", json=run_event("load"), headers=AUTH).status_code == 201
+        assert [n["name"] for n in requests.get(f"{base}/api/v1/namespaces").json()["namespaces"]] == ["etl"]
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    assert Catalog(url).events()[1] == 1
