@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from glob import glob
 from pathlib import Path
@@ -91,12 +92,11 @@ class Server:
     catalog: Catalog
 
 
-@pytest.fixture
-def server(catalog_url: str) -> Iterator[Server]:
-    """The catalog app served by uvicorn on a free loopback port, with a write token."""
-    catalog = Catalog(catalog_url)
+@contextmanager
+def serving(catalog: Catalog, **options) -> Iterator[str]:
+    """The catalog app served by uvicorn on a free loopback port; yields its base URL."""
     port = free_port()
-    config = uvicorn.Config(create_app(catalog, token=TOKEN), host="127.0.0.1", port=port, log_level="warning")
+    config = uvicorn.Config(create_app(catalog, **options), host="127.0.0.1", port=port, log_level="warning")
     running = uvicorn.Server(config)
     thread = threading.Thread(target=running.run, daemon=True)
     thread.start()
@@ -105,6 +105,16 @@ def server(catalog_url: str) -> Iterator[Server]:
         if time.monotonic() > deadline or not thread.is_alive():
             pytest.fail("the catalog server did not start")
         time.sleep(0.02)
-    yield Server(url=f"http://127.0.0.1:{port}", catalog=catalog)
-    running.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        running.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def server(catalog_url: str) -> Iterator[Server]:
+    """A catalog server with a write token, on SQLite or PostgreSQL."""
+    catalog = Catalog(catalog_url)
+    with serving(catalog, token=TOKEN) as url:
+        yield Server(url=url, catalog=catalog)

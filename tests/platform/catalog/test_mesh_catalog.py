@@ -1,0 +1,123 @@
+"""The catalog over a real mesh run: its events replayed over HTTP, read back by Marquez's client,
+and the product page rendered in headless Chromium."""
+
+import shutil
+import struct
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import requests
+from lakemesh.catalog import Catalog
+from lakemesh.mesh import load_workspace, materialize_mesh
+from lakemesh.settings import Settings
+from marquez_client import MarquezClient
+from openlineage.client.transport.http import HttpConfig, HttpTransport
+
+from ...conftest import PROJECT_DIR
+from .conftest import TOKEN, Server, serving
+
+pytestmark = pytest.mark.slow
+
+ARTIFACTS = PROJECT_DIR / "test-artifacts" / "catalog"
+UPSTREAM = {"customers.customer", "customers.nation", "sales.line_items", "sales.orders", "supply.suppliers"}
+
+
+@pytest.fixture(scope="module")
+def mesh(tmp_path_factory: pytest.TempPathFactory, tpch_landing: Path) -> Iterator[Settings]:
+    """The sample mesh materialized once into its own lakehouse, with the embedded SQLite catalog."""
+    root = tmp_path_factory.mktemp("mesh")
+    shutil.copytree(tpch_landing, root / "landing")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("LAKEMESH_LAKEHOUSE", str(root / "lakehouse"))
+        env.setenv("LAKEMESH_LANDING", str(root / "landing"))
+        env.setenv("LAKEMESH_PROJECT_DIR", str(PROJECT_DIR))
+        for name in ("OPENLINEAGE_URL", "OPENLINEAGE_CONFIG", "OPENLINEAGE__TRANSPORT__TYPE", "LAKEMESH_CATALOG_URL"):
+            env.delenv(name, raising=False)
+        with dg.instance_for_test() as instance:
+            assert materialize_mesh(load_workspace(PROJECT_DIR), instance=instance).success
+        yield Settings.from_env()
+
+
+def test_mesh_events_replayed_over_http_read_the_same_through_marquez(mesh: Settings, server: Server):
+    embedded = Catalog(mesh.catalog_url)
+    events, total = embedded.events(limit=1000)
+    transport = HttpTransport(
+        HttpConfig.from_dict({"type": "http", "url": server.url, "auth": {"type": "api_key", "apiKey": TOKEN}})
+    )
+    for event in reversed(events):  # oldest first, as they were emitted
+        transport.emit(event)
+
+    marquez = MarquezClient(server.url)
+    assert marquez.list_events(limit=1000)["totalCount"] == total
+    products = [d["name"] for d in marquez.list_datasets(mesh.namespace)["datasets"]]
+    assert products == sorted(p.name for p in embedded.products())
+    for name in products:
+        assert server.catalog.product(name).checks == embedded.product(name).checks
+        assert marquez.get_dataset(mesh.namespace, name)["currentVersion"] == embedded.product(name).current_version
+
+    columns = marquez.get_column_lineage_by_dataset(mesh.namespace, "sales.revenue_by_nation", depth=1)["graph"]
+    revenue = next(n for n in columns if n["id"].endswith("sales.revenue_by_nation:revenue"))
+    assert {(f["dataset"], f["field"]) for f in revenue["data"]["inputFields"]} == {
+        ("sales.line_items", "extended_price"),
+        ("sales.line_items", "discount"),
+    }
+    graph = requests.get(
+        f"{server.url}/api/v1/lineage",
+        params={"nodeId": f"dataset:{mesh.namespace}:sales.revenue_by_nation", "depth": 0},
+    ).json()["graph"]
+    node = next(n for n in graph if n["id"] == f"dataset:{mesh.namespace}:sales.revenue_by_nation")
+    assert node["inEdges"] == [{"origin": "job:lakemesh:sales.revenue_by_nation", "destination": node["id"]}]
+    job = next(n for n in graph if n["id"] == "job:lakemesh:sales.revenue_by_nation")
+    assert {d["name"] for d in job["data"]["inputs"]} == UPSTREAM
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    header = path.read_bytes()[:24]
+    assert header[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+    return struct.unpack(">II", header[16:24])
+
+
+def _chromium(*args: str) -> subprocess.CompletedProcess:
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.fail("headless Chromium not found: install Debian's `chromium` package (.ci/run does)")
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-extensions",
+        "--no-first-run",
+        "--hide-scrollbars",
+        "--window-size=1400,1900",
+    ]
+    return subprocess.run([browser, *flags, *args], capture_output=True, text=True, timeout=120, check=True)
+
+
+def test_product_page_in_headless_chromium(mesh: Settings):
+    with serving(Catalog(mesh.catalog_url)) as url:
+        page = f"{url}/products/sales.revenue_by_nation"
+        dom = _chromium("--dump-dom", page).stdout
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        screenshot = ARTIFACTS / "sales.revenue_by_nation.png"
+        screenshot.unlink(missing_ok=True)
+        _chromium(f"--screenshot={screenshot}", page)
+        index = _chromium("--dump-dom", f"{url}/?q=revenue").stdout
+        missing = requests.get(f"{url}/products/sales.nope")
+
+    assert _png_size(screenshot) == (1400, 1900)
+    assert screenshot.stat().st_size > 20_000  # a rendered page, not a blank one
+    assert '<h1 id="product-name">sales.revenue_by_nation</h1>' in dom
+    assert 'id="owner">sales-analytics<' in dom
+    for column in ("region_name", "nation_name", "order_year", "revenue"):
+        assert f"<code>{column}</code>" in dom
+    for product in UPSTREAM:
+        assert f'<a class="upstream" href="/products/{product}">{product}</a>' in dom
+        assert f'data-dataset="{product}"' in dom  # a box in the lineage picture, linking to the product
+    assert "<svg" in dom and "fresh:" in dom and "Delta version" in dom
+    assert "sales.revenue_by_nation" in index and "customers.customer" not in index
+    assert missing.status_code == 404 and "no dataset named &#39;sales.nope&#39;" in missing.text
