@@ -52,6 +52,18 @@ Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # SQLite only auto-in
 
 metadata = sa.MetaData()
 
+
+def _named_entity() -> list[sa.Column]:
+    """The columns datasets and jobs share: an integer id, the OpenLineage (namespace, name), timestamps."""
+    return [
+        sa.Column("id", Id, primary_key=True, autoincrement=True),
+        sa.Column("namespace", NAME, nullable=False),
+        sa.Column("name", NAME, nullable=False),
+        sa.Column("created_at", UtcDateTime, nullable=False),
+        sa.Column("updated_at", UtcDateTime, nullable=False),
+    ]
+
+
 namespaces = sa.Table(
     "namespaces",
     metadata,
@@ -63,11 +75,7 @@ namespaces = sa.Table(
 datasets = sa.Table(
     "datasets",
     metadata,
-    sa.Column("id", Id, primary_key=True, autoincrement=True),
-    sa.Column("namespace", NAME, nullable=False),
-    sa.Column("name", NAME, nullable=False),
-    sa.Column("created_at", UtcDateTime, nullable=False),
-    sa.Column("updated_at", UtcDateTime, nullable=False),
+    *_named_entity(),
     sa.Column("description", sa.Text),
     sa.Column("owner", sa.String(255)),
     sa.Column("contract", sa.JSON),
@@ -93,11 +101,7 @@ dataset_versions = sa.Table(
 jobs = sa.Table(
     "jobs",
     metadata,
-    sa.Column("id", Id, primary_key=True, autoincrement=True),
-    sa.Column("namespace", NAME, nullable=False),
-    sa.Column("name", NAME, nullable=False),
-    sa.Column("created_at", UtcDateTime, nullable=False),
-    sa.Column("updated_at", UtcDateTime, nullable=False),
+    *_named_entity(),
     sa.Column("description", sa.Text),
     sa.Column("location", sa.Text),
     sa.Column("facets", sa.JSON),

@@ -11,6 +11,8 @@ the HTTP API serves as they are.
 from __future__ import annotations
 
 import fcntl
+import json
+import sqlite3
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -77,11 +79,41 @@ def _engine(url: str) -> sa.Engine:
 
         with database.with_suffix(".migrate.lock").open("w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # step processes open the same file side by side
+            legacy = _set_aside_unversioned(database)
             _migrate(engine)
+            if legacy is not None:
+                _replay(legacy, engine)
     else:
         engine = sa.create_engine(url, pool_size=10, pool_pre_ping=True)
         _migrate(engine)
     return engine
+
+
+def _set_aside_unversioned(database: Path) -> Path | None:
+    """An embedded catalog written before migrations existed is moved aside, to be replayed into a new one."""
+    if not database.is_file():
+        return None
+    with sqlite3.connect(database) as db:
+        tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if "events" not in tables or "alembic_version" in tables:
+        return None
+    legacy = database.with_name(f"{database.name}.unversioned")
+    database.rename(legacy)
+    for suffix in ("-wal", "-shm"):
+        database.with_name(database.name + suffix).unlink(missing_ok=True)
+    return legacy
+
+
+def _replay(legacy: Path, engine: sa.Engine) -> None:
+    """Rebuild everything from the old file's stored events: the catalog is derived from them alone."""
+    with sqlite3.connect(legacy) as old, engine.begin() as db:
+        for (payload,) in old.execute("SELECT payload FROM events ORDER BY id"):
+            _Ingestion(db, _upsert_dialect(engine), json.loads(payload)).run()
+
+
+def _upsert_dialect(engine: sa.Engine) -> Any:
+    """The `insert` with ON CONFLICT clauses for the engine's database."""
+    return postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
 
 
 def _migrate(engine: sa.Engine) -> None:
@@ -161,16 +193,13 @@ class Catalog:
         self.url = catalog_url(target)
         self.engine = _engine(self.url)
 
-    def _insert(self) -> Any:
-        return postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
-
     # -- ingestion ---------------------------------------------------------------------------
 
     def ingest(self, event: Any) -> None:
         """Store one OpenLineage run event (an `openlineage-python` event or its JSON dict), all or nothing."""
         payload = event if isinstance(event, dict) else Serde.to_dict(event)
         with self.engine.begin() as db:
-            _Ingestion(db, self._insert(), payload).run()
+            _Ingestion(db, _upsert_dialect(self.engine), payload).run()
 
     # -- Marquez-shaped lookups ----------------------------------------------------------------
 

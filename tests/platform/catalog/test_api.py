@@ -22,7 +22,7 @@ from openlineage.client.transport.http import HttpConfig, HttpTransport
 from domains.customers.products import customer
 
 from ...conftest import PROJECT_DIR
-from .conftest import TOKEN, Server, free_port
+from .conftest import TOKEN, Server, free_port, serving
 from .events import NS, chain, dataset, run_event
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -223,3 +223,13 @@ def test_cli_serves_on_loopback_with_a_token(tmp_path):
         process.terminate()
         process.wait(timeout=10)
     assert Catalog(url).events()[1] == 1
+
+
+def test_reads_can_be_protected_by_the_token_too(tmp_path):
+    catalog = Catalog(tmp_path / "catalog.sqlite")
+    catalog.ingest(run_event("load"))
+    with serving(catalog, token=TOKEN, protect_reads=True) as url:
+        for path in ("/api/v1/namespaces", "/api/v1/events", "/"):
+            refused = requests.get(url + path)
+            assert refused.status_code == 401 and "Bearer <token>" in refused.json()["message"]
+            assert requests.get(url + path, headers=AUTH).status_code == 200

@@ -1,5 +1,7 @@
 """The catalog store on SQLite and PostgreSQL: migrations, ingestion, lineage graphs, column lineage, impact."""
 
+import json
+import sqlite3
 import uuid
 
 import pytest
@@ -172,3 +174,14 @@ def test_impact_of_a_product_and_of_one_column(catalog_url: str):
         impact(catalog, "a", column="nope", namespace=NS)
     tree = product_lineage(catalog, "c", direction="upstream", depth=5, namespace=NS)
     assert [tree.children[0].name, tree.children[0].children[0].name] == ["b", "a"]
+
+
+def test_an_embedded_catalog_from_before_migrations_is_rebuilt_from_its_events(tmp_path):
+    old = tmp_path / "catalog.sqlite"
+    with sqlite3.connect(old) as db:
+        db.execute("CREATE TABLE events (id INTEGER PRIMARY KEY, payload TEXT NOT NULL)")
+        db.executemany("INSERT INTO events (payload) VALUES (?)", [(json.dumps(e),) for e in chain(2)])
+    catalog = Catalog(old)
+    assert [d["name"] for d in catalog.datasets(NS)[0]] == ["ds0", "ds1", "ds2"]
+    assert catalog.events()[1] == 2
+    assert (tmp_path / "catalog.sqlite.unversioned").is_file()  # the old file is kept, not deleted
