@@ -16,9 +16,10 @@ from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import unquote
 
+import orjson
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -125,57 +126,57 @@ def create_app(
     reads = [Depends(read_access)]
 
     @app.get("/api/v1/namespaces", dependencies=reads, tags=["Namespaces"])
-    def list_namespaces(limit: Limit = 100, offset: Offset = 0) -> dict[str, Any]:
+    def list_namespaces(limit: Limit = 100, offset: Offset = 0) -> Response:
         found, total = catalog.namespaces(limit=limit, offset=offset)
-        return {"namespaces": found, "totalCount": total}
+        return _json({"namespaces": found, "totalCount": total})
 
     @app.get("/api/v1/namespaces/{namespace}", dependencies=reads, tags=["Namespaces"])
-    def get_namespace(namespace: str) -> dict[str, Any]:
-        return catalog.namespace(unquote(namespace))
+    def get_namespace(namespace: str) -> Response:
+        return _json(catalog.namespace(unquote(namespace)))
 
     @app.get("/api/v1/namespaces/{namespace}/datasets", dependencies=reads, tags=["Datasets"])
-    def list_datasets(namespace: str, limit: Limit = 100, offset: Offset = 0) -> dict[str, Any]:
+    def list_datasets(namespace: str, limit: Limit = 100, offset: Offset = 0) -> Response:
         found, total = catalog.datasets(unquote(namespace), limit=limit, offset=offset)
-        return {"datasets": found, "totalCount": total}
+        return _json({"datasets": found, "totalCount": total})
 
     @app.get("/api/v1/namespaces/{namespace}/datasets/{dataset}", dependencies=reads, tags=["Datasets"])
-    def get_dataset(namespace: str, dataset: str) -> dict[str, Any]:
-        return catalog.dataset(unquote(namespace), unquote(dataset))
+    def get_dataset(namespace: str, dataset: str) -> Response:
+        return _json(catalog.dataset(unquote(namespace), unquote(dataset)))
 
     @app.get("/api/v1/namespaces/{namespace}/datasets/{dataset}/versions", dependencies=reads, tags=["Datasets"])
-    def list_dataset_versions(namespace: str, dataset: str, limit: Limit = 100, offset: Offset = 0) -> dict[str, Any]:
+    def list_dataset_versions(namespace: str, dataset: str, limit: Limit = 100, offset: Offset = 0) -> Response:
         found, total = catalog.dataset_versions(unquote(namespace), unquote(dataset), limit=limit, offset=offset)
-        return {"versions": found, "totalCount": total}
+        return _json({"versions": found, "totalCount": total})
 
     @app.get("/api/v1/namespaces/{namespace}/jobs", dependencies=reads, tags=["Jobs"])
-    def list_jobs(namespace: str, limit: Limit = 100, offset: Offset = 0) -> dict[str, Any]:
+    def list_jobs(namespace: str, limit: Limit = 100, offset: Offset = 0) -> Response:
         found, total = catalog.jobs(unquote(namespace), limit=limit, offset=offset)
-        return {"jobs": found, "totalCount": total}
+        return _json({"jobs": found, "totalCount": total})
 
     @app.get("/api/v1/namespaces/{namespace}/jobs/{job}", dependencies=reads, tags=["Jobs"])
-    def get_job(namespace: str, job: str) -> dict[str, Any]:
-        return catalog.job(unquote(namespace), unquote(job))
+    def get_job(namespace: str, job: str) -> Response:
+        return _json(catalog.job(unquote(namespace), unquote(job)))
 
     @app.get("/api/v1/namespaces/{namespace}/jobs/{job}/runs", dependencies=reads, tags=["Jobs"])
-    def list_job_runs(namespace: str, job: str, limit: Limit = 100, offset: Offset = 0) -> dict[str, Any]:
+    def list_job_runs(namespace: str, job: str, limit: Limit = 100, offset: Offset = 0) -> Response:
         found, total = catalog.job_runs(unquote(namespace), unquote(job), limit=limit, offset=offset)
-        return {"runs": found, "totalCount": total}
+        return _json({"runs": found, "totalCount": total})
 
     @app.get("/api/v1/jobs/runs/{run_id}", dependencies=reads, tags=["Jobs"])
-    def get_run(run_id: str) -> dict[str, Any]:
-        return catalog.run(unquote(run_id))
+    def get_run(run_id: str) -> Response:
+        return _json(catalog.run(unquote(run_id)))
 
     @app.get("/api/v1/lineage", dependencies=reads, tags=["Lineage"])
-    def get_lineage(node_id: Annotated[str, Query(alias="nodeId")], depth: Depth = 20) -> dict[str, Any]:
-        return graph.lineage_graph(catalog, node_id, depth=depth)
+    def get_lineage(node_id: Annotated[str, Query(alias="nodeId")], depth: Depth = 20) -> Response:
+        return _json(graph.lineage_graph(catalog, node_id, depth=depth))
 
     @app.get("/api/v1/column-lineage", dependencies=reads, tags=["Lineage"])
     def get_column_lineage(
         node_id: Annotated[str, Query(alias="nodeId")],
         depth: Depth = 20,
         with_downstream: Annotated[bool, Query(alias="withDownstream")] = False,
-    ) -> dict[str, Any]:
-        return graph.column_lineage_graph(catalog, node_id, depth=depth, with_downstream=with_downstream)
+    ) -> Response:
+        return _json(graph.column_lineage_graph(catalog, node_id, depth=depth, with_downstream=with_downstream))
 
     @app.get("/api/v1/search", dependencies=reads, tags=["Search"])
     def search(
@@ -183,33 +184,38 @@ def create_app(
         kind: Annotated[str | None, Query(alias="filter", pattern="^(?i:dataset|job)$")] = None,
         sort: Annotated[str, Query(pattern="^(?i:name|updated_at)$")] = "name",
         limit: Limit = 10,
-    ) -> dict[str, Any]:
+    ) -> Response:
         results, total = catalog.search(
             checked_search_term(q), kind=kind.lower() if kind else None, sort=sort.lower(), limit=limit
         )
-        return {"totalCount": total, "results": results}
+        return _json({"totalCount": total, "results": results})
 
     @app.get("/api/v1/events/lineage", dependencies=reads, tags=["Lineage"])
     @app.get("/api/v1/events", dependencies=reads, tags=["Lineage"])
-    def list_events(limit: Limit = 100, offset: Offset = 0) -> dict[str, Any]:
+    def list_events(limit: Limit = 100, offset: Offset = 0) -> Response:
         found, total = catalog.events(limit=limit, offset=offset)
-        return {"events": found, "totalCount": total}
+        return _json({"events": found, "totalCount": total})
 
     @app.get("/api/v1/events/{namespace:path}", dependencies=reads, tags=["Lineage"])
-    def list_namespace_events(namespace: str, limit: Limit = 100, offset: Offset = 0) -> dict[str, Any]:
+    def list_namespace_events(namespace: str, limit: Limit = 100, offset: Offset = 0) -> Response:
         found, total = catalog.events(namespace=unquote(namespace), limit=limit, offset=offset)
-        return {"events": found, "totalCount": total}
+        return _json({"events": found, "totalCount": total})
 
     # -- Lakemesh additions ------------------------------------------------------------------------
 
     @app.get("/api/v1/products/{product}/impact", dependencies=reads, tags=["Products"])
-    def get_impact(product: str, column: str | None = None) -> dict[str, Any]:
+    def get_impact(product: str, column: str | None = None) -> Response:
         """Every downstream dataset, domain and owner a change to the product (or one column) reaches."""
         found = graph.impact(catalog, unquote(product), column=column)
-        return {"impact": [entry.__dict__ for entry in found]}
+        return _json({"impact": [entry.__dict__ for entry in found]})
 
     app.include_router(page_routes(catalog, read_access=read_access))
     return _EncodedSlashes(app)
+
+
+def _json(document: Any) -> Response:
+    """Serialize with orjson: lineage graphs run to thousands of nodes, too many for FastAPI's encoder."""
+    return Response(orjson.dumps(document), media_type="application/json")
 
 
 def checked_search_term(term: str) -> str:
