@@ -43,11 +43,14 @@ def synthetic_mesh(seed: int = 7) -> list[tuple[str, list[str], str]]:
     five = set(rng.sample(range(len(produced)), 5000))  # 4,000 jobs read 4 inputs, 5,000 read 5
     for n, (domain, index) in enumerate(produced):
         inputs: set[str] = set()
+        if index < 2 * SOURCES_PER_DOMAIN:
+            inputs.add(f"d{domain}.t{index - SOURCES_PER_DOMAIN}")  # every source is read by someone
+        window = range(max(0, index - WINDOW) if index >= 2 * SOURCES_PER_DOMAIN else 0, index)
         while len(inputs) < (5 if n in five else 4):
             if rng.random() < CROSS_DOMAIN:
                 inputs.add(f"d{rng.randrange(DOMAINS)}.t{rng.randrange(PER_DOMAIN)}")
             else:
-                inputs.add(f"d{domain}.t{rng.randrange(max(0, index - WINDOW), index)}")
+                inputs.add(f"d{domain}.t{rng.choice(window)}")
         jobs.append((f"d{domain}.job{index}", sorted(inputs), f"d{domain}.t{index}"))
     return jobs
 

@@ -7,7 +7,7 @@ graph it returns, on SQLite and PostgreSQL alike.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -31,6 +31,18 @@ __all__ = [
 ]
 
 MAX_DEPTH = 100
+# what a dataset node of a graph shows: no facets or contract, which are the bulk of a dataset row
+NODE_COLUMNS = (
+    "id",
+    "namespace",
+    "name",
+    "created_at",
+    "updated_at",
+    "description",
+    "fields",
+    "current_version",
+    "last_modified_at",
+)
 Direction = Literal["upstream", "downstream"]
 
 
@@ -98,8 +110,13 @@ def _chunks(ids: Iterable[int], size: int = 5000) -> Iterable[list[int]]:
         yield ids[start : start + size]
 
 
-def _rows(db: sa.Connection, table: sa.Table, ids: Iterable[int]) -> dict[int, sa.Row]:
-    return {row.id: row for chunk in _chunks(ids) for row in db.execute(sa.select(table).where(table.c.id.in_(chunk)))}
+def _rows(
+    db: sa.Connection, table: sa.Table, ids: Iterable[int], *, columns: Sequence[str] | None = None
+) -> dict[int, sa.Row]:
+    selected = [table.c[name] for name in columns] if columns else [table]
+    return {
+        row.id: row for chunk in _chunks(ids) for row in db.execute(sa.select(*selected).where(table.c.id.in_(chunk)))
+    }
 
 
 def _io_of_jobs(db: sa.Connection, job_ids: Iterable[int]) -> list[sa.Row]:
@@ -167,7 +184,7 @@ def _graph_nodes(
         in_edges[destination].append(edge)
         ds = datasets[e.dataset_id]
         io[e.job_id][e.direction].append({"namespace": ds.namespace, "name": ds.name})
-    latest = catalog._runs_json(db, [r.latest_run_id for r in jobs.values() if r.latest_run_id])
+    latest = catalog._runs_json(db, [r.latest_run_id for r in jobs.values() if r.latest_run_id], summary=True)
     nodes = [
         {"id": node_id[("d", i)], "type": "DATASET", "data": {**dataset_node_json(r), "type": "DATASET"}}
         for i, r in datasets.items()

@@ -20,6 +20,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
@@ -54,12 +55,19 @@ def catalog_url(target: str | Path) -> str:
 
 def iso(value: datetime | None) -> str | None:
     """ISO-8601 in UTC with a `Z`, the way Marquez writes timestamps."""
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
+    if value is None:
+        return None
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None).isoformat() + "Z"  # graphs format thousands of these
 
 
 def _parse_time(value: str) -> datetime:
     parsed = datetime.fromisoformat(value)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+_JSON_CODEC = {"json_serializer": lambda value: orjson.dumps(value).decode(), "json_deserializer": orjson.loads}
 
 
 @cache
@@ -68,7 +76,7 @@ def _engine(url: str) -> sa.Engine:
     if url.startswith("sqlite"):
         database = Path(sa.make_url(url).database or "")
         database.parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"timeout": 60})
+        engine = sa.create_engine(url, connect_args={"timeout": 60}, **_JSON_CODEC)
 
         @sa.event.listens_for(engine, "connect")
         def _sqlite_pragmas(connection: Any, _record: Any) -> None:
@@ -84,7 +92,7 @@ def _engine(url: str) -> sa.Engine:
             if legacy is not None:
                 _replay(legacy, engine)
     else:
-        engine = sa.create_engine(url, pool_size=10, pool_pre_ping=True)
+        engine = sa.create_engine(url, pool_size=10, pool_pre_ping=True, **_JSON_CODEC)
         _migrate(engine)
     return engine
 
@@ -427,17 +435,21 @@ class Catalog:
         return row
 
     @staticmethod
-    def _runs_json(db: sa.Connection, run_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    def _runs_json(db: sa.Connection, run_ids: Iterable[str], *, summary: bool = False) -> dict[str, dict[str, Any]]:
+        """Runs in Marquez's shape; a `summary` (for graph nodes) leaves out facets and dataset versions."""
         ids = list(dict.fromkeys(run_ids))
         if not ids:
             return {}
         r, io, d, j = m.runs, m.run_io, m.datasets, m.jobs
+        columns = [c for c in r.c if not (summary and c.name == "facets")]
         rows = db.execute(
-            sa.select(r, j.c.namespace.label("job_namespace"), j.c.name.label("job_name"))
+            sa.select(*columns, j.c.namespace.label("job_namespace"), j.c.name.label("job_name"))
             .join(j, j.c.id == r.c.job_id)
             .where(r.c.run_id.in_(ids))
         ).all()
         versions: dict[str, dict[str, list]] = {i: {"input": [], "output": []} for i in ids}
+        if summary:
+            return {row.run_id: _run_json(row, versions[row.run_id]) for row in rows}
         for row in db.execute(
             sa.select(io.c.run_id, io.c.direction, io.c.version, d.c.namespace, d.c.name)
             .join(d, d.c.id == io.c.dataset_id)
@@ -571,7 +583,7 @@ def _run_json(row: sa.Row, versions: Mapping[str, list]) -> dict[str, Any]:
         "inputDatasetVersions": versions["input"],
         "outputDatasetVersions": versions["output"],
         "context": {},
-        "facets": row.facets or {},
+        "facets": row._mapping.get("facets") or {},
     }
 
 
