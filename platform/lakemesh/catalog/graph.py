@@ -22,6 +22,7 @@ __all__ = [
     "Impact",
     "InvalidNodeId",
     "LineageNode",
+    "ProductGraph",
     "column_lineage_graph",
     "column_sources",
     "impact",
@@ -58,7 +59,7 @@ class _Node:
     field: str | None = None
 
 
-def check_depth(depth: int) -> int:
+def _check_depth(depth: int) -> int:
     if depth < 0 or depth > MAX_DEPTH:
         raise ValueError(f"depth must be between 0 and {MAX_DEPTH}, got {depth}")
     return depth
@@ -140,7 +141,7 @@ def _jobs_of_datasets(db: sa.Connection, dataset_ids: Iterable[int], direction: 
 
 def lineage_graph(catalog: Catalog, node_id: str, *, depth: int = 20) -> dict[str, Any]:
     """`GET /api/v1/lineage`: jobs up to `depth` hops from the node, either direction, with their datasets."""
-    check_depth(depth)
+    _check_depth(depth)
     with catalog.engine.connect() as db:
         start = _resolve(db, node_id)
         if start.kind == "job":
@@ -252,7 +253,7 @@ def product_lineage(
     catalog: Catalog, name: str, *, direction: Direction, depth: int, namespace: str | None = None
 ) -> LineageNode:
     """The datasets `depth` job hops up- or downstream of one dataset, as a tree."""
-    check_depth(depth)
+    _check_depth(depth)
     with catalog.engine.connect() as db:
         root = _product_id(db, catalog, name, namespace)
         links = _directed_levels(db, root, direction, depth)
@@ -285,7 +286,7 @@ class ProductGraph:
 
 def product_graph(catalog: Catalog, name: str, *, depth: int = 3, namespace: str | None = None) -> ProductGraph:
     """Upstream and downstream of one product within `depth` job hops, for the product page."""
-    check_depth(depth)
+    _check_depth(depth)
     with catalog.engine.connect() as db:
         root = _product_id(db, catalog, name, namespace)
         up = _directed_levels(db, root, "upstream", depth)
@@ -358,7 +359,7 @@ def column_lineage_graph(
     catalog: Catalog, node_id: str, *, depth: int = 20, with_downstream: bool = False
 ) -> dict[str, Any]:
     """`GET /api/v1/column-lineage`: field nodes upstream (and downstream on request) of a node."""
-    check_depth(depth)
+    _check_depth(depth)
     with catalog.engine.connect() as db:
         start = _start_fields(db, _resolve(db, node_id))
         links = _walk_columns(db, start, "upstream", depth)
