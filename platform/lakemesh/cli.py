@@ -23,7 +23,6 @@ from rich.table import Table
 from rich.tree import Tree
 
 from lakemesh.catalog import Catalog, ColumnSource, LineageNode, NotFound, column_sources, impact, product_lineage
-from lakemesh.catalog.api import DEFAULT_MAX_BODY_BYTES
 from lakemesh.catalog.graph import MAX_DEPTH
 from lakemesh.contracts import load_contracts
 from lakemesh.dbt import prepare_dbt
@@ -301,7 +300,9 @@ def catalog_serve(
         typer.Option(envvar="LAKEMESH_CATALOG_TOKEN", help="bearer token required for writes", show_default=False),
     ] = None,
     protect_reads: Annotated[bool, typer.Option(help="require the token for reads as well")] = False,
-    max_body_bytes: Annotated[int, typer.Option(min=1024)] = DEFAULT_MAX_BODY_BYTES,
+    max_body_bytes: Annotated[
+        int | None, typer.Option(min=1024, help="largest accepted request body (default 5 MiB)", show_default=False)
+    ] = None,
 ) -> None:
     """Serve the catalog: OpenLineage ingestion, the Marquez-compatible API and product pages."""
     from lakemesh.catalog.server import serve
@@ -312,7 +313,7 @@ def catalog_serve(
         port=port,
         token=token,
         protect_reads=protect_reads,
-        max_body_bytes=max_body_bytes,
+        **({"max_body_bytes": max_body_bytes} if max_body_bytes else {}),
     )
 
 

@@ -27,7 +27,7 @@ def _subtype(node: Node) -> str:
     steps = [n.expression for n in node.walk()]
     if any(step.find(exp.AggFunc) for step in steps):
         return "AGGREGATION"
-    passes_on = all(isinstance(s.unalias() if isinstance(s, exp.Alias) else s, exp.Column | exp.Table) for s in steps)
+    passes_on = all(isinstance(step.unalias(), exp.Column | exp.Table) for step in steps)
     return "IDENTITY" if passes_on else "TRANSFORMATION"
 
 

@@ -14,7 +14,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 
 from lakemesh.catalog import model as m
-from lakemesh.catalog.store import Catalog, NotFound, dataset_node_json, job_node_json
+from lakemesh.catalog.store import Catalog, NotFound, dataset_node_json, job_node_json, runs_json
 
 __all__ = [
     "MAX_DEPTH",
@@ -185,7 +185,7 @@ def _graph_nodes(
         in_edges[destination].append(edge)
         ds = datasets[e.dataset_id]
         io[e.job_id][e.direction].append({"namespace": ds.namespace, "name": ds.name})
-    latest = catalog._runs_json(db, [r.latest_run_id for r in jobs.values() if r.latest_run_id], summary=True)
+    latest = runs_json(db, [r.latest_run_id for r in jobs.values() if r.latest_run_id], summary=True)
     nodes = [
         {"id": node_id[("d", i)], "type": "DATASET", "data": {**dataset_node_json(r), "type": "DATASET"}}
         for i, r in datasets.items()

@@ -31,7 +31,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from lakemesh.catalog import model as m
 
-__all__ = ["Catalog", "NotFound", "ProductEntry", "VersionEntry", "catalog_url", "iso"]
+__all__ = ["Catalog", "NotFound", "ProductEntry", "VersionEntry", "catalog_url", "iso", "runs_json"]
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 _STATES = {"START": "RUNNING", "RUNNING": "RUNNING", "COMPLETE": "COMPLETED", "FAIL": "FAILED", "ABORT": "ABORTED"}
@@ -249,7 +249,7 @@ class Catalog:
             rows = db.execute(
                 sa.select(v).where(where).order_by(v.c.created_at.desc()).limit(limit).offset(offset)
             ).all()
-            created_by = self._runs_json(db, [r.run_id for r in rows])
+            created_by = runs_json(db, [r.run_id for r in rows])
             return [_version_json(dataset, r, created_by.get(r.run_id)) for r in rows], total
 
     def jobs(self, namespace: str, *, limit: int = 100, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
@@ -281,12 +281,12 @@ class Catalog:
             ids = db.scalars(
                 sa.select(m.runs.c.run_id).where(where).order_by(m.runs.c.created_at.desc()).limit(limit).offset(offset)
             ).all()
-            by_id = self._runs_json(db, ids)
+            by_id = runs_json(db, ids)
         return [by_id[i] for i in ids], total
 
     def run(self, run_id: str) -> dict[str, Any]:
         with self.engine.connect() as db:
-            found = self._runs_json(db, [run_id])
+            found = runs_json(db, [run_id])
         if run_id not in found:
             raise NotFound(f"no run {run_id!r}")
         return found[run_id]
@@ -385,7 +385,7 @@ class Catalog:
                 .order_by(r.c.updated_at.desc())
                 .limit(1)
             )
-            last = self._runs_json(db, [last_id]).get(last_id) if last_id else None
+            last = runs_json(db, [last_id]).get(last_id) if last_id else None
             results = db.execute(
                 sa.select(m.assertions).where(m.assertions.c.run_id == last_id, m.assertions.c.dataset_id == row.id)
             ).all()
@@ -434,36 +434,6 @@ class Catalog:
             raise NotFound(f"no dataset {name!r} in namespace {namespace!r}")
         return row
 
-    @staticmethod
-    def _runs_json(db: sa.Connection, run_ids: Iterable[str], *, summary: bool = False) -> dict[str, dict[str, Any]]:
-        """Runs in Marquez's shape; a `summary` (for graph nodes) leaves out facets and dataset versions."""
-        ids = list(dict.fromkeys(run_ids))
-        if not ids:
-            return {}
-        r, io, d, j = m.runs, m.run_io, m.datasets, m.jobs
-        columns = [c for c in r.c if not (summary and c.name == "facets")]
-        rows = db.execute(
-            sa.select(*columns, j.c.namespace.label("job_namespace"), j.c.name.label("job_name"))
-            .join(j, j.c.id == r.c.job_id)
-            .where(r.c.run_id.in_(ids))
-        ).all()
-        versions: dict[str, dict[str, list]] = {i: {"input": [], "output": []} for i in ids}
-        if summary:
-            return {row.run_id: _run_json(row, versions[row.run_id]) for row in rows}
-        for row in db.execute(
-            sa.select(io.c.run_id, io.c.direction, io.c.version, d.c.namespace, d.c.name)
-            .join(d, d.c.id == io.c.dataset_id)
-            .where(io.c.run_id.in_(ids))
-            .order_by(d.c.name)
-        ):
-            versions[row.run_id][row.direction].append(
-                {
-                    "datasetVersionId": {"namespace": row.namespace, "name": row.name, "version": row.version},
-                    "facets": {},
-                }
-            )
-        return {row.run_id: _run_json(row, versions[row.run_id]) for row in rows}
-
     def _jobs_json(self, db: sa.Connection, rows: list[sa.Row]) -> list[dict[str, Any]]:
         if not rows:
             return []
@@ -476,11 +446,41 @@ class Catalog:
             .order_by(d.c.name)
         ):
             by_job[link.job_id][link.direction].append({"namespace": link.namespace, "name": link.name})
-        latest = self._runs_json(db, [row.latest_run_id for row in rows if row.latest_run_id])
+        latest = runs_json(db, [row.latest_run_id for row in rows if row.latest_run_id])
         return [_job_json(row, by_job[row.id], latest.get(row.latest_run_id)) for row in rows]
 
 
 # -- JSON in Marquez's shapes ---------------------------------------------------------------------
+
+
+def runs_json(db: sa.Connection, run_ids: Iterable[str], *, summary: bool = False) -> dict[str, dict[str, Any]]:
+    """Runs in Marquez's shape; a `summary` (for graph nodes) leaves out facets and dataset versions."""
+    ids = list(dict.fromkeys(run_ids))
+    if not ids:
+        return {}
+    r, io, d, j = m.runs, m.run_io, m.datasets, m.jobs
+    columns = [c for c in r.c if not (summary and c.name == "facets")]
+    rows = db.execute(
+        sa.select(*columns, j.c.namespace.label("job_namespace"), j.c.name.label("job_name"))
+        .join(j, j.c.id == r.c.job_id)
+        .where(r.c.run_id.in_(ids))
+    ).all()
+    versions: dict[str, dict[str, list]] = {i: {"input": [], "output": []} for i in ids}
+    if summary:
+        return {row.run_id: _run_json(row, versions[row.run_id]) for row in rows}
+    for row in db.execute(
+        sa.select(io.c.run_id, io.c.direction, io.c.version, d.c.namespace, d.c.name)
+        .join(d, d.c.id == io.c.dataset_id)
+        .where(io.c.run_id.in_(ids))
+        .order_by(d.c.name)
+    ):
+        versions[row.run_id][row.direction].append(
+            {
+                "datasetVersionId": {"namespace": row.namespace, "name": row.name, "version": row.version},
+                "facets": {},
+            }
+        )
+    return {row.run_id: _run_json(row, versions[row.run_id]) for row in rows}
 
 
 def _namespace_json(row: sa.Row) -> dict[str, Any]:
@@ -667,7 +667,7 @@ class _Ingestion:
             "started_at": _earliest(
                 existing and existing.started_at, self.when if self.event_type == "START" else None
             ),
-            "ended_at": self.when if state in _TERMINAL and self.event_type in ("COMPLETE", "FAIL", "ABORT") else None,
+            "ended_at": self.when if self.event_type in ("COMPLETE", "FAIL", "ABORT") else None,
             "parent_run_id": (facets.get("parent") or {}).get("run", {}).get("runId"),
             "error": (facets.get("errorMessage") or {}).get("message"),
             "nominal_start_time": _parse_time(nominal["nominalStartTime"]) if "nominalStartTime" in nominal else None,
