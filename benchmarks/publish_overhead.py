@@ -69,7 +69,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
 
-    from lakemesh.landing import generate_tpch
+    from sample.tpch import generate as generate_tpch
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

@@ -4,8 +4,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from lakemesh.landing import generate_tpch
 from lakemesh.settings import Settings
+
+from sample.tpch import generate as generate_tpch
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 TEST_SCALE_FACTOR = 0.01

@@ -2,42 +2,64 @@
 
 The public API: declare producers (`data_product`), build a domain's Dagster
 code location (`domain_definitions`), publish through the one gated path
-(`publish`), and read products back (`read`).
+(`publish`), read products back (`read`), and the errors a user tells apart.
 
-The Dagster-facing names are imported on first use, so `lakemesh.catalog` (the
-catalog server) and the publish path load without Dagster and dbt, which take
-seconds to import.
+Every name is imported on first use, so the CLI, the catalog server and a
+consumer's `lakemesh.read` start without Dagster and dbt, which take seconds.
 """
 
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-# imported now: the submodule `lakemesh.publish` would otherwise shadow the function once loaded
-from lakemesh.publish import ContractViolation, PublishResult, publish
-
 _HOMES = {
     "Catalog": "lakemesh.catalog",
     "Contract": "lakemesh.contracts",
-    "ContractError": "lakemesh.contracts",
     "load_contract": "lakemesh.contracts",
     "load_contracts": "lakemesh.contracts",
-    "data_product": "lakemesh.dagster_assets",
-    "DefinitionsError": "lakemesh.definitions",
-    "domain_definitions": "lakemesh.definitions",
-    "LandingError": "lakemesh.landing",
-    "read": "lakemesh.reader",
+    "PublishResult": "lakemesh.producers.publish",
+    "publish": "lakemesh.producers.publish",
+    "data_product": "lakemesh.producers.python",
+    "domain_definitions": "lakemesh.orchestration.definitions",
+    "read": "lakemesh.storage.reader",
     "Settings": "lakemesh.settings",
+    **{
+        name: "lakemesh.errors"
+        for name in (
+            "AccessRefused",
+            "BreakingChange",
+            "CatalogUnreachable",
+            "CheckError",
+            "CommitConflict",
+            "ContractInvalid",
+            "ContractViolation",
+            "DefinitionsInvalid",
+            "LakemeshError",
+            "LandingDataBad",
+            "ProductNotFound",
+            "TableUnreadable",
+            "VersionNotFound",
+        )
+    },
 }
 
 __all__ = [
+    "AccessRefused",
+    "BreakingChange",
     "Catalog",
+    "CatalogUnreachable",
+    "CheckError",
+    "CommitConflict",
     "Contract",
-    "ContractError",
+    "ContractInvalid",
     "ContractViolation",
-    "DefinitionsError",
-    "LandingError",
+    "DefinitionsInvalid",
+    "LakemeshError",
+    "LandingDataBad",
+    "ProductNotFound",
     "PublishResult",
     "Settings",
+    "TableUnreadable",
+    "VersionNotFound",
     "data_product",
     "domain_definitions",
     "load_contract",
@@ -48,12 +70,27 @@ __all__ = [
 
 if TYPE_CHECKING:
     from lakemesh.catalog import Catalog
-    from lakemesh.contracts import Contract, ContractError, load_contract, load_contracts
-    from lakemesh.dagster_assets import data_product
-    from lakemesh.definitions import DefinitionsError, domain_definitions
-    from lakemesh.landing import LandingError
-    from lakemesh.reader import read
+    from lakemesh.contracts import Contract, load_contract, load_contracts
+    from lakemesh.errors import (
+        AccessRefused,
+        BreakingChange,
+        CatalogUnreachable,
+        CheckError,
+        CommitConflict,
+        ContractInvalid,
+        ContractViolation,
+        DefinitionsInvalid,
+        LakemeshError,
+        LandingDataBad,
+        ProductNotFound,
+        TableUnreadable,
+        VersionNotFound,
+    )
+    from lakemesh.orchestration.definitions import domain_definitions
+    from lakemesh.producers.publish import PublishResult, publish
+    from lakemesh.producers.python import data_product
     from lakemesh.settings import Settings
+    from lakemesh.storage.reader import read
 
 
 def __getattr__(name: str) -> Any:

@@ -6,11 +6,12 @@ location, the CLI and a test all agree without passing paths around.
 
 from __future__ import annotations
 
+import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Settings", "find_project_dir", "split_product_name"]
+__all__ = ["Settings", "find_project_dir", "quarantine_dataset", "split_product_name"]
 
 _REMOTE_SCHEMES = ("s3://", "s3a://", "gs://", "az://", "abfs://", "abfss://")
 
@@ -37,14 +38,18 @@ class Settings:
     landing: Path
     catalog_url: str
     duckdb_dir: Path
+    outbox_dir: Path
     project_dir: Path
+    storage_options: dict[str, str] = field(default_factory=dict, repr=False)
+    """Passed to every deltalake call (object-store credentials, endpoints): `LAKEMESH_STORAGE_OPTIONS` as JSON."""
 
     @classmethod
     def from_env(cls, *, project_dir: Path | None = None) -> Settings:
         """Read `LAKEMESH_*` variables; local sidecars default to folders in the lakehouse.
 
         The catalog is `LAKEMESH_CATALOG_URL` (any SQLAlchemy URL, e.g. PostgreSQL) when set, else the
-        SQLite file `LAKEMESH_CATALOG` (default `<lakehouse>/_catalog.sqlite`).
+        SQLite file `LAKEMESH_CATALOG` (default `<lakehouse>/_catalog.sqlite`). Undelivered lineage
+        events wait in `LAKEMESH_OUTBOX` (default `<lakehouse>/_outbox`).
         """
         lakehouse = os.environ.get("LAKEMESH_LAKEHOUSE", "./lakehouse")
         remote = lakehouse.startswith(_REMOTE_SCHEMES)
@@ -57,7 +62,9 @@ class Settings:
             catalog_url=os.environ.get("LAKEMESH_CATALOG_URL")
             or f"sqlite:///{Path(os.environ.get('LAKEMESH_CATALOG', local_root / '_catalog.sqlite')).resolve()}",
             duckdb_dir=Path(os.environ.get("LAKEMESH_DUCKDB_DIR", local_root / "_duckdb")).resolve(),
+            outbox_dir=Path(os.environ.get("LAKEMESH_OUTBOX", local_root / "_outbox")).resolve(),
             project_dir=project_dir or find_project_dir(),
+            storage_options=_storage_options(os.environ.get("LAKEMESH_STORAGE_OPTIONS")),
         )
 
     @property
@@ -78,6 +85,24 @@ class Settings:
     def duckdb_path(self, domain: str) -> Path:
         """One DuckDB file per domain: DuckDB allows one writer per file."""
         return self.duckdb_dir / f"dbt_{domain}.duckdb"  # not `<domain>.duckdb`: that would shadow the schema
+
+
+def _storage_options(text: str | None) -> dict[str, str]:
+    if not text:
+        return {}
+    try:
+        options = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"LAKEMESH_STORAGE_OPTIONS must be a JSON object of strings: {error}") from None
+    if not isinstance(options, dict) or not all(isinstance(v, str) for v in options.values()):
+        raise ValueError("LAKEMESH_STORAGE_OPTIONS must be a JSON object of strings")
+    return options
+
+
+def quarantine_dataset(product: str) -> str:
+    """The lineage name of a product's quarantine: `<domain>._quarantine_<product>`, private to the domain."""
+    domain, name = split_product_name(product)
+    return f"{domain}._quarantine_{name}"
 
 
 def split_product_name(product: str) -> tuple[str, str]:

@@ -6,8 +6,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from lakemesh.contracts import ContractError, load_contract, load_contracts
-from lakemesh.schema import compile_schema, contract_checks
+from lakemesh import ContractInvalid, load_contract, load_contracts
+from lakemesh.quality import compile_schema
 
 CONTRACTS = Path(__file__).resolve().parents[2] / "contracts"
 FILES = sorted(CONTRACTS.glob("*/*.yaml"))
@@ -38,10 +38,10 @@ def test_contract_passes_datacontract_lint(path: Path):
 @pytest.mark.parametrize("path", FILES, ids=lambda p: f"{p.parent.name}.{p.stem}")
 def test_contract_compiles_to_a_pandera_schema(path: Path):
     contract = load_contract(path)
-    schema = compile_schema(contract)
+    schema = compile_schema(contract.plan)
     assert list(schema.columns) == [c.name for c in contract.columns]
     assert schema.strict is True
-    assert contract_checks(contract)[0].name == "schema"
+    assert contract.plan.checks[0].name == "schema"
 
 
 def test_customer_pii_columns_are_classified():
@@ -61,7 +61,7 @@ def _write(tmp_path: Path, text: str, *, domain: str = "sales", product: str = "
 
 def test_malformed_yaml_names_file_and_line(tmp_path: Path):
     path = _write(tmp_path, "apiVersion: v3.2.0\nkind: [DataContract\n")
-    with pytest.raises(ContractError) as error:
+    with pytest.raises(ContractInvalid) as error:
         load_contract(path)
     assert str(path) in str(error.value)
     assert "not valid YAML" in str(error.value)
@@ -71,7 +71,7 @@ def test_malformed_yaml_names_file_and_line(tmp_path: Path):
 def test_invalid_odcs_names_the_field(tmp_path: Path):
     text = (CONTRACTS / "sales" / "orders.yaml").read_text().replace("logicalType: integer", "logicalType: int64", 1)
     path = _write(tmp_path, text)
-    with pytest.raises(ContractError) as error:
+    with pytest.raises(ContractInvalid) as error:
         load_contract(path)
     assert error.value.field_path == "schema[0].properties[0].logicalType"
     assert str(path) in str(error.value) and "not valid ODCS" in str(error.value)
@@ -79,13 +79,13 @@ def test_invalid_odcs_names_the_field(tmp_path: Path):
 
 def test_missing_required_odcs_field_is_named(tmp_path: Path):
     text = (CONTRACTS / "sales" / "orders.yaml").read_text().replace("version: 1.0.0\n", "", 1)
-    with pytest.raises(ContractError, match=r"'version' is a required property"):
+    with pytest.raises(ContractInvalid, match=r"'version' is a required property"):
         load_contract(_write(tmp_path, text))
 
 
 def test_platform_fields_are_checked(tmp_path: Path):
     text = (CONTRACTS / "sales" / "orders.yaml").read_text().replace("value: merge", "value: upsert")
-    with pytest.raises(ContractError) as error:
+    with pytest.raises(ContractInvalid) as error:
         load_contract(_write(tmp_path, text))
     assert error.value.field_path == "customProperties.writeMode"
     assert "upsert" in str(error.value)
@@ -93,5 +93,5 @@ def test_platform_fields_are_checked(tmp_path: Path):
 
 def test_contract_must_sit_in_its_domain_folder(tmp_path: Path):
     text = (CONTRACTS / "sales" / "orders.yaml").read_text()
-    with pytest.raises(ContractError, match=r"field 'domain': must be 'supply'"):
+    with pytest.raises(ContractInvalid, match=r"field 'domain': must be 'supply'"):
         load_contract(_write(tmp_path, text, domain="supply"))

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from lakemesh import DefinitionsError, LandingError, domain_definitions
-from lakemesh.landing import read_landing
-from lakemesh.mesh import load_workspace
+from lakemesh import AccessRefused, DefinitionsInvalid, LandingDataBad, domain_definitions
+from lakemesh.orchestration.mesh import load_workspace
 from lakemesh.settings import Settings
+from lakemesh.storage.landing import read_landing
 
 from domains.customers import products as customers_products
 from domains.sales import products as sales_products
@@ -70,7 +70,7 @@ def test_reading_another_domains_non_public_product_is_refused(tmp_path: Path, s
     project = _copy_project(tmp_path)
     model = project / "dbt_project" / "models" / "sales" / "revenue_by_nation.sql"
     model.write_text(model.read_text() + "\n-- {{ source('supply', 'part_suppliers') }}\n")
-    with pytest.raises(DefinitionsError) as refused:
+    with pytest.raises(AccessRefused) as refused:
         domain_definitions("sales", products=sales_products, project_dir=project)
     message = str(refused.value)
     assert "sales.revenue_by_nation reads supply.part_suppliers" in message
@@ -81,7 +81,7 @@ def test_contract_without_producer_is_refused(tmp_path: Path, settings: Settings
     project = _copy_project(tmp_path)
     (project / "dbt_project" / "models" / "customers" / "nation.sql").unlink()
     with pytest.raises(
-        DefinitionsError, match=r"customers.nation: contract .* says producer 'dbt' but it is produced by nothing"
+        DefinitionsInvalid, match=r"customers.nation: contract .* says producer 'dbt' but it is produced by nothing"
     ):
         domain_definitions("customers", products=customers_products, project_dir=project)
 
@@ -96,12 +96,12 @@ def test_invalid_contract_stops_the_load_naming_file_and_field(tmp_path: Path, s
 
 def test_missing_landing_file_names_path_and_reason(settings: Settings):
     (settings.landing / "customer.parquet").unlink()
-    with pytest.raises(LandingError, match=r"customer.parquet: file not found"):
+    with pytest.raises(LandingDataBad, match=r"customer.parquet: file not found"):
         read_landing(settings.landing, "customer")
 
 
 def test_corrupt_landing_file_names_path_and_reason(settings: Settings):
     path = settings.landing / "orders.parquet"
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
-    with pytest.raises(LandingError, match=r"orders.parquet: not a readable Parquet file"):
+    with pytest.raises(LandingDataBad, match=r"orders.parquet: not a readable Parquet file"):
         read_landing(settings.landing, "orders")

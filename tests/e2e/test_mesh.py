@@ -9,7 +9,7 @@ import pytest
 from deltalake import DeltaTable
 from lakemesh import Catalog, read
 from lakemesh.catalog import column_sources, impact, product_lineage
-from lakemesh.mesh import load_workspace, materialize_mesh
+from lakemesh.orchestration.mesh import load_workspace, materialize_mesh
 from lakemesh.settings import Settings
 
 from ..conftest import PROJECT_DIR

@@ -8,8 +8,8 @@ import polars as pl
 import pytest
 from deltalake import DeltaTable
 from lakemesh import Catalog, ContractViolation, load_contract, publish, read
-from lakemesh.landing import read_landing
 from lakemesh.settings import Settings
+from lakemesh.storage.landing import read_landing
 
 from domains.customers.products import customer
 from domains.sales.products import orders as orders_producer

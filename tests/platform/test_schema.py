@@ -3,8 +3,7 @@
 import polars as pl
 import pytest
 from lakemesh import load_contract
-from lakemesh.schema import polars_dtype
-from lakemesh.validation import validate
+from lakemesh.quality import polars_dtype, validate
 
 from ..conftest import PROJECT_DIR
 
@@ -12,7 +11,7 @@ LINE_ITEMS = load_contract(PROJECT_DIR / "contracts" / "sales" / "line_items.yam
 
 
 def test_physical_types_map_to_polars():
-    types = {c.name: polars_dtype(c) for c in LINE_ITEMS.columns}
+    types = {c.name: polars_dtype(c.type) for c in LINE_ITEMS.plan.columns}
     assert types["order_key"] == pl.Int64
     assert types["line_number"] == pl.Int32
     assert types["quantity"] == pl.Decimal(15, 2)

@@ -13,9 +13,8 @@ import pytest
 import requests
 from lakemesh import load_contract, publish
 from lakemesh.catalog.store import Catalog
-from lakemesh.column_lineage import declared_column_lineage
-from lakemesh.landing import landing_path, read_landing
-from lakemesh.lineage import InputRef
+from lakemesh.lineage import InputRef, declared_column_lineage
+from lakemesh.storage.landing import landing_path, read_landing
 from marquez_client import MarquezClient
 from openlineage.client.transport.http import HttpConfig, HttpTransport
 

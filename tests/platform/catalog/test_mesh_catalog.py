@@ -11,7 +11,7 @@ import dagster as dg
 import pytest
 import requests
 from lakemesh.catalog import Catalog
-from lakemesh.mesh import load_workspace, materialize_mesh
+from lakemesh.orchestration.mesh import load_workspace, materialize_mesh
 from lakemesh.settings import Settings
 from marquez_client import MarquezClient
 from openlineage.client.transport.http import HttpConfig, HttpTransport

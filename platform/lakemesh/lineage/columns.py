@@ -15,7 +15,7 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 from sqlglot.lineage import Node, lineage
 
-from lakemesh.lineage import ColumnInput, InputRef
+from lakemesh.lineage.events import ColumnInput, InputRef
 
 __all__ = ["declared_column_lineage", "sql_column_lineage"]
 

@@ -9,15 +9,13 @@ from types import ModuleType
 import dagster as dg
 
 from lakemesh.contracts import Contract, load_contracts
-from lakemesh.dagster_assets import DataProduct, python_product_asset
-from lakemesh.dbt import dbt_product_assets, domain_models, prepare_dbt
+from lakemesh.errors import AccessRefused, DefinitionsInvalid
+from lakemesh.orchestration.maintenance import maintenance_job
+from lakemesh.producers.dbt import dbt_product_assets, domain_models, prepare_dbt
+from lakemesh.producers.python import DataProduct, python_product_asset
 from lakemesh.settings import Settings, split_product_name
 
-__all__ = ["DefinitionsError", "check_access", "domain_definitions"]
-
-
-class DefinitionsError(ValueError):
-    """A domain whose code and contracts do not agree; definitions refuse to load."""
+__all__ = ["check_access", "domain_definitions"]
 
 
 def check_access(reader: Contract, upstream: Iterable[str], contracts: Mapping[str, Contract]) -> None:
@@ -25,9 +23,9 @@ def check_access(reader: Contract, upstream: Iterable[str], contracts: Mapping[s
     for product in upstream:
         source = contracts.get(product)
         if source is None:
-            raise DefinitionsError(f"{reader.name} reads {product}, which has no contract in contracts/")
+            raise DefinitionsInvalid(f"{reader.name} reads {product}, which has no contract in contracts/")
         if source.domain != reader.domain and source.access != "public":
-            raise DefinitionsError(
+            raise AccessRefused(
                 f"{reader.name} reads {source.name}, which is {source.access} to the {source.domain} domain: "
                 f"another domain may only read public products (contract {source.path})"
             )
@@ -50,7 +48,7 @@ def domain_definitions(
     contracts = load_contracts(settings.project_dir / "contracts")
     own = {name: c for name, c in contracts.items() if c.domain == domain}
     if not own:
-        raise DefinitionsError(f"domain {domain!r} has no contracts in contracts/{domain}/")
+        raise DefinitionsInvalid(f"domain {domain!r} has no contracts in contracts/{domain}/")
 
     python = {f"{domain}.{p.name}": p for p in (_producers(products) if products else [])}
     models = domain_models(prepare_dbt(settings, contracts), domain)
@@ -60,19 +58,19 @@ def domain_definitions(
         made_by = [kind for kind, found in (("python", python), ("dbt", dbt)) if name in found]
         if made_by != [contract.producer]:
             where = " and ".join(made_by) or "nothing"
-            raise DefinitionsError(
+            raise DefinitionsInvalid(
                 f"{name}: contract {contract.path} says producer '{contract.producer}' but it is produced by {where}"
             )
     for name in [*python, *dbt]:
         if name not in own:
-            raise DefinitionsError(
+            raise DefinitionsInvalid(
                 f"{name} has a producer but no contract at contracts/{'/'.join(split_product_name(name))}.yaml"
             )
     for name, product in python.items():
         check_access(own[name], product.inputs.values(), contracts)
         unknown = sorted(set(product.columns) - {c.name for c in own[name].columns})
         if unknown:
-            raise DefinitionsError(
+            raise DefinitionsInvalid(
                 f"{name} declares column lineage for {unknown}, which its contract {own[name].path} does not have"
             )
     for model in models:
@@ -81,4 +79,4 @@ def domain_definitions(
     assets = [python_product_asset(p, own[name], settings=settings) for name, p in python.items()]
     if models:
         assets.append(dbt_product_assets(domain, models, contracts, settings=settings))
-    return dg.Definitions(assets=assets)
+    return dg.Definitions(assets=assets, jobs=[maintenance_job(domain, own.values(), settings=settings)])

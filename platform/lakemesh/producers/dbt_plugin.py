@@ -16,7 +16,7 @@ from dbt.adapters.duckdb.plugins import BasePlugin
 from dbt.adapters.duckdb.utils import SourceConfig
 from deltalake import DeltaTable
 
-from lakemesh.landing import read_landing
+from lakemesh.storage.landing import read_landing
 
 __all__ = ["Plugin"]
 

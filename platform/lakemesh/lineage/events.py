@@ -1,22 +1,19 @@
-"""OpenLineage events for every publish, sent through the standard `openlineage-python` client.
+"""OpenLineage events for every publish: START, then COMPLETE (from the commit's own facts) or FAIL.
 
-By default events go to the embedded catalog through `CatalogTransport`, a
-client transport like any other; setting the standard OpenLineage configuration
-(`OPENLINEAGE_URL`, `OPENLINEAGE_CONFIG`, `OPENLINEAGE__TRANSPORT__*`, or an
-`openlineage.yml`) sends them wherever that says instead.
+Events carry the product's schema, contract, ownership, column lineage, the
+data-quality assertions of the gate and, on COMPLETE, the Delta version
+committed and the row count; inputs carry the Delta version read. A refusal's
+FAIL event also names the quarantine, a private dataset of the owning domain.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import attr
-from openlineage.client import OpenLineageClient
 from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
 from openlineage.client.facet_v2 import (
     DatasetFacet,
@@ -31,33 +28,16 @@ from openlineage.client.facet_v2 import (
     parent_run,
     schema_dataset,
 )
-from openlineage.client.transport.transport import Config, Transport
 from openlineage.client.uuid import generate_new_uuid
 
-from lakemesh.catalog import Catalog
 from lakemesh.contracts import Contract
-from lakemesh.schema import contract_checks
-from lakemesh.settings import Settings
+from lakemesh.lineage.transport import LineageEmitter
+from lakemesh.settings import Settings, quarantine_dataset
 
-__all__ = [
-    "PRODUCER",
-    "CatalogTransport",
-    "CatalogTransportConfig",
-    "ColumnInput",
-    "ContractDatasetFacet",
-    "InputRef",
-    "PublishLineage",
-    "lineage_client",
-]
+__all__ = ["JOB_NAMESPACE", "PRODUCER", "ColumnInput", "ContractDatasetFacet", "InputRef", "PublishLineage"]
 
 PRODUCER = "https://github.com/lakemesh/lakemesh"
 JOB_NAMESPACE = "lakemesh"
-_STANDARD_ENV = (
-    "OPENLINEAGE_URL",
-    "OPENLINEAGE_CONFIG",
-    "OPENLINEAGE_DISABLED",
-    "OPENLINEAGE__TRANSPORT__TYPE",
-)
 
 
 @attr.define
@@ -114,44 +94,6 @@ class ContractDatasetFacet(DatasetFacet):
         return f"{PRODUCER}/spec/ContractDatasetFacet.json"
 
 
-@attr.define
-class CatalogTransportConfig(Config):
-    """Which catalog to write to: a SQLite path or a database URL."""
-
-    url: str = ""
-
-    @classmethod
-    def from_dict(cls, params: dict[str, Any]) -> CatalogTransportConfig:
-        return cls(url=params.get("url") or Settings.from_env().catalog_url)
-
-
-class CatalogTransport(Transport):
-    """Delivers events into the embedded catalog; selectable as transport type
-    `lakemesh.lineage.CatalogTransport` in any OpenLineage configuration."""
-
-    kind = "lakemesh"
-    config_class = CatalogTransportConfig
-
-    def __init__(self, config: CatalogTransportConfig) -> None:
-        self.config = config
-
-    def emit(self, event: Any) -> None:
-        Catalog(self.config.url).ingest(event)
-
-
-def _standard_config_present() -> bool:
-    if any(os.environ.get(name) for name in _STANDARD_ENV):
-        return True
-    return any(p.is_file() for p in (Path.cwd() / "openlineage.yml", Path.home() / ".openlineage" / "openlineage.yml"))
-
-
-def lineage_client(settings: Settings) -> OpenLineageClient:
-    """The standard client: the embedded catalog unless OpenLineage is configured otherwise."""
-    if _standard_config_present():
-        return OpenLineageClient()
-    return OpenLineageClient(transport=CatalogTransport(CatalogTransportConfig(url=settings.catalog_url)))
-
-
 @dataclass(frozen=True, kw_only=True)
 class InputRef:
     """A dataset a run read: a product at a Delta version, or a landing file."""
@@ -206,11 +148,11 @@ def _now() -> str:
 
 
 class PublishLineage:
-    """START, then COMPLETE or FAIL, for one publish of one product."""
+    """START, then COMPLETE or FAIL, for one publish of one product; never raises for a transport failure."""
 
     def __init__(
         self,
-        client: OpenLineageClient,
+        emitter: LineageEmitter,
         *,
         settings: Settings,
         contract: Contract,
@@ -218,13 +160,15 @@ class PublishLineage:
         column_lineage: Mapping[str, Sequence[ColumnInput]] | None = None,
         parent_run_id: str | None = None,
         parent_job: str | None = None,
+        run_id: str | None = None,
     ) -> None:
-        self.client = client
+        """`run_id` defaults to a new UUID; a retried publish passes its first attempt's, so its events close it."""
+        self.emitter = emitter
         self.settings = settings
         self.contract = contract
         self.inputs = list(inputs)
         self.column_lineage = dict(column_lineage or {})
-        self.run_id = str(generate_new_uuid())
+        self.run_id = run_id or str(generate_new_uuid())
         self._parent = (parent_run_id, parent_job)
 
     def _run(self, extra: Mapping[str, Any] | None = None) -> Run:
@@ -247,7 +191,7 @@ class PublishLineage:
         self,
         facets: Mapping[str, Any] | None = None,
         output_facets: Mapping[str, Any] | None = None,
-    ):
+    ) -> OutputDataset:
         contract = self.contract
         base = {
             "schema": schema_dataset.SchemaDatasetFacet(
@@ -261,9 +205,7 @@ class PublishLineage:
                     for i, c in enumerate(contract.columns)
                 ]
             ),
-            "ownership": ownership_dataset.OwnershipDatasetFacet(
-                owners=[ownership_dataset.Owner(name=f"team:{contract.owner}", type="OWNER")]
-            ),
+            "ownership": _owners(contract),
             "documentation": documentation_dataset.DocumentationDatasetFacet(description=contract.description),
             "contract": ContractDatasetFacet.of(contract, location=self.settings.table_uri(contract.name)),
         }
@@ -276,8 +218,25 @@ class PublishLineage:
             outputFacets=dict(output_facets or {}),
         )
 
+    def _quarantine(self) -> OutputDataset:
+        """The refused rows' table: private to the owning domain, whatever the product's access."""
+        contract = self.contract
+        facet = ContractDatasetFacet.of(contract, location=self.settings.quarantine_uri(contract.name))
+        facet.contractId, facet.access = f"{contract.id}:quarantine", "private"
+        return OutputDataset(
+            namespace=self.settings.namespace,
+            name=quarantine_dataset(contract.name),
+            facets={
+                "ownership": _owners(contract),
+                "documentation": documentation_dataset.DocumentationDatasetFacet(
+                    description=f"Rows of {contract.name} refused by its contract (private to {contract.domain})."
+                ),
+                "contract": facet,
+            },
+        )
+
     def _emit(self, state: RunState, run: Run, outputs: list[OutputDataset]) -> None:
-        self.client.emit(
+        self.emitter.emit(
             RunEvent(
                 eventType=state,
                 eventTime=_now(),
@@ -300,14 +259,21 @@ class PublishLineage:
         stats = {"outputStatistics": output_statistics_output_dataset.OutputStatisticsOutputDatasetFacet(rowCount=rows)}
         self._emit(RunState.COMPLETE, self._run(), [self._output(facets, stats)])
 
-    def fail(self, message: str, *, assertions: Mapping[str, bool] | None = None) -> None:
+    def fail(self, message: str, *, assertions: Mapping[str, bool] | None = None, quarantined: bool = False) -> None:
         error = error_message_run.ErrorMessageRunFacet(message=message, programmingLanguage="python")
         facets = {"dataQualityAssertions": _assertions(self.contract, assertions)} if assertions else {}
-        self._emit(RunState.FAIL, self._run({"errorMessage": error}), [self._output(facets)])
+        outputs = [self._output(facets), *([self._quarantine()] if quarantined else [])]
+        self._emit(RunState.FAIL, self._run({"errorMessage": error}), outputs)
+
+
+def _owners(contract: Contract) -> Any:
+    return ownership_dataset.OwnershipDatasetFacet(
+        owners=[ownership_dataset.Owner(name=f"team:{contract.owner}", type="OWNER")]
+    )
 
 
 def _assertions(contract: Contract, outcome: Mapping[str, bool]) -> Any:
-    columns = {c.name: c.column for c in contract_checks(contract)}
+    columns = {check.name: check.column for check in contract.plan.checks}
     return data_quality_assertions_dataset.DataQualityAssertionsDatasetFacet(
         assertions=[
             data_quality_assertions_dataset.Assertion(assertion=name, success=ok, column=columns.get(name))

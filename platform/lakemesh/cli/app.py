@@ -1,4 +1,8 @@
-"""The `lakemesh` command: run the sample mesh, look things up in the catalog, read products."""
+"""The `lakemesh` command: run the mesh, maintain storage, look things up in the catalog, read products.
+
+A `LakemeshError` is printed as its message alone (exit code 2); `--debug`
+shows the traceback.
+"""
 
 from __future__ import annotations
 
@@ -25,17 +29,38 @@ from rich.tree import Tree
 from lakemesh.catalog import Catalog, ColumnSource, LineageNode, NotFound, column_sources, impact, product_lineage
 from lakemesh.catalog.graph import MAX_DEPTH
 from lakemesh.contracts import load_contracts
-from lakemesh.dbt import prepare_dbt
-from lakemesh.landing import generate_tpch
+from lakemesh.errors import LakemeshError
 from lakemesh.settings import Settings
+from lakemesh.storage.landing import landing_generator
 
-__all__ = ["app"]
+__all__ = ["app", "main"]
 
-app = typer.Typer(help="Lakemesh: contract-guarded Delta Lake data products.", no_args_is_help=True)
+app = typer.Typer(
+    help="Lakemesh: contract-guarded Delta Lake data products.", no_args_is_help=True, pretty_exceptions_enable=False
+)
 catalog_app = typer.Typer(help="Look up products, their runs, checks and lineage.", no_args_is_help=True)
 app.add_typer(catalog_app, name="catalog")
 T = TypeVar("T")
 console = Console(width=None if sys.stdout.isatty() else 120)
+
+
+_debug = {"on": False}
+
+
+@app.callback()
+def _options(debug: Annotated[bool, typer.Option("--debug", help="show tracebacks of errors")] = False) -> None:
+    _debug["on"] = debug
+
+
+def main() -> None:
+    """The console script: the app, with the platform's errors as one message and exit code 2."""
+    try:
+        app()
+    except LakemeshError as error:
+        if _debug["on"]:
+            raise
+        Console(stderr=True).print(f"[red]error:[/red] {error}", highlight=False, markup=False, soft_wrap=True)
+        sys.exit(2)
 
 
 def _settings() -> Settings:
@@ -44,16 +69,20 @@ def _settings() -> Settings:
 
 @app.command()
 def generate(scale_factor: Annotated[float, typer.Option("--scale-factor", "-s")] = 0.1, force: bool = False) -> None:
-    """Generate TPC-H with tpchgen-cli into the landing zone."""
+    """Fill the landing zone with the project's landing generator (the sample's TPC-H)."""
     settings = _settings()
     started = time.perf_counter()
-    generate_tpch(settings.landing, scale_factor=scale_factor, force=force)
-    console.print(f"TPC-H SF {scale_factor} in {settings.landing} ({time.perf_counter() - started:.1f}s)")
+    landing_generator(settings.project_dir)(settings.landing, scale_factor=scale_factor, force=force)
+    console.print(
+        f"landing data at scale factor {scale_factor} in {settings.landing} ({time.perf_counter() - started:.1f}s)"
+    )
 
 
 @app.command()
 def prepare() -> None:
     """Generate the dbt sources from the contracts and parse the dbt project (the manifest Dagster loads)."""
+    from lakemesh.producers.dbt import prepare_dbt
+
     settings = _settings()
     manifest = prepare_dbt(settings, load_contracts(settings.project_dir / "contracts"))
     console.print(f"dbt manifest ready: {len(manifest['nodes'])} nodes")
@@ -64,18 +93,18 @@ def run(
     scale_factor: Annotated[float, typer.Option("--scale-factor", "-s")] = 0.1,
     regenerate: bool = False,
 ) -> None:
-    """Generate TPC-H, materialize every asset of every domain, and print the published products."""
+    """Fill the landing zone, materialize every asset of every domain, and print the published products."""
     import dagster as dg
 
-    from lakemesh.mesh import load_workspace, materialize_mesh, mesh_status
+    from lakemesh.orchestration.mesh import load_workspace, materialize_mesh, mesh_status
 
     settings = _settings()
     os.environ.setdefault("DAGSTER_HOME", str(settings.project_dir / ".dagster"))
     Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    with console.status(f"generating TPC-H at scale factor {scale_factor}"):
-        generate_tpch(settings.landing, scale_factor=scale_factor, force=regenerate)
+    with console.status(f"generating landing data at scale factor {scale_factor}"):
+        landing_generator(settings.project_dir)(settings.landing, scale_factor=scale_factor, force=regenerate)
     timings["generate"] = time.perf_counter() - started
     with console.status("loading code locations (contracts, dbt manifest)"):
         locations = load_workspace(settings.project_dir)
@@ -324,6 +353,47 @@ def read(
     limit: Annotated[int, typer.Option()] = 10,
 ) -> None:
     """Print the first rows of a published product."""
-    from lakemesh.reader import read as read_product
+    from lakemesh.storage.reader import read as read_product
 
     console.print(read_product(product, version=version, settings=_settings()).head(limit))
+
+
+@app.command()
+def maintain(
+    products: Annotated[list[str] | None, typer.Argument(help="<domain>.<product> (default: every product)")] = None,
+) -> None:
+    """Compact, checkpoint and vacuum products beyond their contracts' retention; remove orphan files."""
+    from lakemesh.errors import ProductNotFound
+    from lakemesh.orchestration.maintenance import maintain_products
+
+    settings = _settings()
+    contracts = load_contracts(settings.project_dir / "contracts")
+    unknown = sorted(set(products or ()) - set(contracts))
+    if unknown:
+        raise ProductNotFound(f"no contract for {', '.join(unknown)} in {settings.project_dir / 'contracts'}")
+    chosen = [contracts[name] for name in products] if products else list(contracts.values())
+    table = Table(title="storage maintenance")
+    for heading in ("table", "version", "readable from", "files compacted", "files removed"):
+        table.add_column(heading)
+    for done in maintain_products(chosen, settings=settings):
+        where = done.uri.removeprefix(settings.lakehouse + "/")
+        table.add_row(
+            where, str(done.version), str(done.oldest_kept), str(done.compacted_files), str(done.removed_files)
+        )
+    console.print(table)
+
+
+@catalog_app.command("sync")
+def catalog_sync() -> None:
+    """Deliver the lineage events waiting in the outbox (kept when the catalog could not be reached)."""
+    from lakemesh.errors import CatalogUnreachable
+    from lakemesh.lineage import LineageEmitter
+
+    settings = _settings()
+    delivery = LineageEmitter.for_settings(settings).flush()
+    if delivery.waiting:
+        raise CatalogUnreachable(
+            f"{delivery.delivered} event(s) delivered, {delivery.waiting} still waiting in {settings.outbox_dir}: "
+            f"{delivery.error}"
+        )
+    console.print(f"{delivery.delivered} event(s) delivered; the outbox is empty")

@@ -18,7 +18,7 @@ from dagster import DagsterEventType
 from lakemesh.catalog import Catalog, NotFound
 from lakemesh.contracts import load_contracts
 from lakemesh.settings import Settings
-from lakemesh.tables import current_version, read_table
+from lakemesh.storage.delta import current_version, read_table
 
 __all__ = ["ProductStatus", "load_workspace", "materialize_mesh", "mesh_status"]
 
@@ -102,8 +102,11 @@ def mesh_status(settings: Settings) -> list[ProductStatus]:
     statuses = []
     for name, contract in load_contracts(settings.project_dir / "contracts").items():
         uri = settings.table_uri(name)
-        version = current_version(uri)
-        rows = read_table(uri).select(pl.len()).collect().item() if version is not None else None
+        options = settings.storage_options
+        version = current_version(uri, storage_options=options)
+        rows = (
+            read_table(uri, storage_options=options).select(pl.len()).collect().item() if version is not None else None
+        )
         try:
             entry = catalog.product(name, namespace=settings.namespace)
             last_state = entry.last_run["state"] if entry.last_run else None

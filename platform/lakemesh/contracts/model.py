@@ -1,8 +1,9 @@
 """Data contracts: one ODCS v3 YAML file per product, read into a typed model.
 
-The file is checked twice: against the standard's JSON Schema (so every field
-error names its path) and by the `open-data-contract-standard` pydantic model.
-The platform's own fields live in `customProperties`.
+The file is checked three times: against the standard's JSON Schema (so every
+field error names its path), by the `open-data-contract-standard` pydantic
+model, and by compiling its check plan (so a rule that cannot be evaluated
+refuses to load). The platform's own fields live in `customProperties`.
 """
 
 from __future__ import annotations
@@ -23,10 +24,12 @@ from open_data_contract_standard.model import (
     SchemaProperty,
 )
 
+from lakemesh.contracts.plan import CheckPlan, compile_plan
+from lakemesh.errors import ContractInvalid
+
 __all__ = [
     "Column",
     "Contract",
-    "ContractError",
     "QualityRule",
     "load_contract",
     "load_contracts",
@@ -39,15 +42,6 @@ Producer = Literal["python", "dbt", "spark"]
 _WRITE_MODES = ("overwrite", "append", "merge")
 _ACCESS_LEVELS = ("public", "internal", "private")
 _PRODUCERS = ("python", "dbt", "spark")
-
-
-class ContractError(ValueError):
-    """A contract file that cannot be used; the message names the file and the field."""
-
-    def __init__(self, path: Path | str, field_path: str, reason: str) -> None:
-        self.path = Path(path)
-        self.field_path = field_path
-        super().__init__(f"{path}: field '{field_path}': {reason}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,6 +57,8 @@ class QualityRule:
     threshold: Any
     unit: str
     description: str | None
+    where: str
+    """The rule's field path in the contract file, for messages."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -103,7 +99,10 @@ class Contract:
     access: Access
     producer: Producer
     freshness_hours: float | None
+    retention_hours: float
+    retain_versions: int
     document: OpenDataContractStandard = field(repr=False, compare=False)
+    plan: CheckPlan = field(repr=False, compare=False)
 
     @property
     def name(self) -> str:
@@ -114,6 +113,15 @@ class Contract:
     def primary_key(self) -> tuple[str, ...]:
         keyed = [c for c in self.columns if c.primary_key]
         return tuple(c.name for c in sorted(keyed, key=lambda c: c.primary_key_position or 0))
+
+    @property
+    def major_version(self) -> int:
+        """The semantic version's major number: a breaking change needs it raised."""
+        return int(self.version.split(".")[0])
+
+    def to_json(self) -> str:
+        """The ODCS document as compact JSON, as it is kept with every published version."""
+        return self.document.model_dump_json(exclude_none=True, by_alias=True)
 
     def column(self, name: str) -> Column:
         for column in self.columns:
@@ -139,7 +147,22 @@ def _custom_properties(props: list[Any] | None) -> dict[str, Any]:
     return {p.property: p.value for p in props or [] if p.property}
 
 
-_HOURS_PER_UNIT = {"h": 1, "hour": 1, "hours": 1, "d": 24, "day": 24, "days": 24, "m": 1 / 60}
+_HOURS_PER_UNIT = {
+    "m": 1 / 60,
+    "h": 1,
+    "hour": 1,
+    "hours": 1,
+    "d": 24,
+    "day": 24,
+    "days": 24,
+    "w": 24 * 7,
+    "y": 24 * 365,
+}
+_SEMVER = re.compile(r"\d+\.\d+\.\d+")
+DEFAULT_RETENTION_HOURS = 7 * 24.0
+"""Old versions stay readable a week by default: Delta's own default for removed files."""
+DEFAULT_RETAIN_VERSIONS = 10
+"""And the newest ten versions are kept readable whatever their age."""
 
 
 def load_contract(path: Path | str) -> Contract:
@@ -148,37 +171,39 @@ def load_contract(path: Path | str) -> Contract:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ContractError(path, "<file>", "the file does not exist") from None
+        raise ContractInvalid(path, "<file>", "the file does not exist") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "<file>"
-        raise ContractError(path, where, f"not valid YAML: {getattr(exc, 'problem', exc)}") from None
+        raise ContractInvalid(path, where, f"not valid YAML: {getattr(exc, 'problem', exc)}") from None
     if not isinstance(raw, dict):
-        raise ContractError(path, "<root>", "a contract is a YAML mapping")
+        raise ContractInvalid(path, "<root>", "a contract is a YAML mapping")
 
     validator = jsonschema.Draft202012Validator(_odcs_json_schema())
     errors = sorted(validator.iter_errors(raw), key=lambda e: (len(e.absolute_path), e.message))
     if errors:
         first = errors[0]
-        raise ContractError(path, _field_path(first.absolute_path), f"not valid ODCS: {first.message}")
+        raise ContractInvalid(path, _field_path(first.absolute_path), f"not valid ODCS: {first.message}")
     try:
         document = OpenDataContractStandard(**raw)
     except Exception as exc:  # pydantic.ValidationError carries the location
         loc = exc.errors()[0]["loc"] if hasattr(exc, "errors") else ()
-        raise ContractError(path, _field_path(loc), f"not valid ODCS: {exc}") from None
+        raise ContractInvalid(path, _field_path(loc), f"not valid ODCS: {exc}") from None
     return _to_contract(path, document)
 
 
 def _to_contract(path: Path, doc: OpenDataContractStandard) -> Contract:
     domain, product = path.parent.name, path.stem
 
-    def fail(field_path: str, reason: str) -> ContractError:
-        return ContractError(path, field_path, reason)
+    def fail(field_path: str, reason: str) -> ContractInvalid:
+        return ContractInvalid(path, field_path, reason)
 
     if doc.kind != "DataContract":
         raise fail("kind", f"must be 'DataContract', got {doc.kind!r}")
     if doc.domain != domain:
         raise fail("domain", f"must be {domain!r} (the contract's folder), got {doc.domain!r}")
+    if not _PRODUCT_NAME.fullmatch(product) or not _PRODUCT_NAME.fullmatch(domain):
+        raise fail("dataProduct", f"domain and product names are lower-case snake_case, got {domain}.{product}")
     if doc.dataProduct != product:
         raise fail("dataProduct", f"must be {product!r} (the file name), got {doc.dataProduct!r}")
     if not doc.schema_ or len(doc.schema_) != 1:
@@ -223,16 +248,24 @@ def _to_contract(path: Path, doc: OpenDataContractStandard) -> Contract:
     if len(set(rule_names)) != len(rule_names):
         raise fail("quality", f"quality rule names must be unique, got {rule_names}")
 
-    freshness = None
-    for i, sla in enumerate(doc.slaProperties or []):
-        if sla.property == "freshness":
-            unit = (sla.unit or "h").lower()
-            if unit not in _HOURS_PER_UNIT or not isinstance(sla.value, int | float):
-                raise fail(f"slaProperties[{i}]", "freshness needs a number and a unit of m, h or d")
-            freshness = float(sla.value) * _HOURS_PER_UNIT[unit]
+    if not _SEMVER.fullmatch(doc.version or ""):
+        raise fail("version", f"must be a semantic version such as 1.0.0, got {doc.version!r}")
+    sla = {}
+    for i, prop in enumerate(doc.slaProperties or []):
+        if prop.property in ("freshness", "retention"):
+            unit = (prop.unit or "h").lower()
+            if unit not in _HOURS_PER_UNIT or not isinstance(prop.value, int | float) or prop.value <= 0:
+                raise fail(
+                    f"slaProperties[{i}]", f"{prop.property} needs a positive number and a unit of m, h, d, w or y"
+                )
+            sla[prop.property] = float(prop.value) * _HOURS_PER_UNIT[unit]
+    retain_versions = custom.get("retainVersions", DEFAULT_RETAIN_VERSIONS)
+    if not isinstance(retain_versions, int) or isinstance(retain_versions, bool) or retain_versions < 1:
+        raise fail("customProperties.retainVersions", f"must be a whole number of at least 1, got {retain_versions!r}")
 
     description = doc.description
     text = (description.purpose or description.usage or "") if description else ""
+    plan = compile_plan(f"{domain}.{product}", columns, quality, fail=fail)
     return Contract(
         path=path,
         id=doc.id or "",
@@ -247,8 +280,11 @@ def _to_contract(path: Path, doc: OpenDataContractStandard) -> Contract:
         write_mode=write_mode,
         access=access,
         producer=producer,
-        freshness_hours=freshness,
+        freshness_hours=sla.get("freshness"),
+        retention_hours=sla.get("retention", DEFAULT_RETENTION_HOURS),
+        retain_versions=retain_versions,
         document=doc,
+        plan=plan,
     )
 
 
@@ -283,6 +319,7 @@ _OPERATORS = (
     "mustBeBetween",
     "mustNotBeBetween",
 )
+_PRODUCT_NAME = re.compile(r"[a-z][a-z0-9_]*")
 _RULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _METRICS = ("nullValues", "missingValues", "invalidValues", "duplicateValues", "rowCount")
 
@@ -313,6 +350,7 @@ def _to_rule(rule: DataQuality, column: str | None, where: str, fail: Any) -> Qu
         threshold=threshold,
         unit=rule.unit or "rows",
         description=rule.description,
+        where=where,
     )
 
 

@@ -1,0 +1,116 @@
+"""The errors a Lakemesh user must tell apart, under one base class.
+
+Each names what went wrong and where (file, product, table, version) in its
+first line; the CLI prints that line alone (exit code 2) and the traceback only
+with `--debug`. Anything that is not a `LakemeshError` is a bug of the platform.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lakemesh.quality.report import ValidationReport
+
+__all__ = [
+    "AccessRefused",
+    "BreakingChange",
+    "CatalogUnreachable",
+    "CheckError",
+    "CommitConflict",
+    "ContractInvalid",
+    "ContractViolation",
+    "DefinitionsInvalid",
+    "LakemeshError",
+    "LandingDataBad",
+    "ProductNotFound",
+    "TableUnreadable",
+    "VersionNotFound",
+]
+
+
+class LakemeshError(Exception):
+    """Base of every error the platform reports to a person rather than crashing with."""
+
+
+class ContractInvalid(LakemeshError, ValueError):
+    """A contract file that cannot be used; the message names the file and the field."""
+
+    def __init__(self, path: Path | str, field_path: str, reason: str) -> None:
+        self.path = Path(path)
+        self.field_path = field_path
+        super().__init__(f"{path}: field '{field_path}': {reason}")
+
+
+class ContractViolation(LakemeshError):
+    """A batch the contract refused: nothing was published, the failing rows are in quarantine."""
+
+    def __init__(
+        self,
+        report: ValidationReport,
+        *,
+        kept_version: int | None,
+        quarantine: str,
+        quarantine_error: str | None = None,
+    ) -> None:
+        self.report = report
+        self.kept_version = kept_version
+        self.quarantine = quarantine
+        contract = report.contract
+        kept = f"version {kept_version} stays current" if kept_version is not None else "nothing was published"
+        where = (
+            f"the failing rows could NOT be quarantined ({quarantine_error})"
+            if quarantine_error
+            else f"failing rows quarantined in {quarantine}"
+        )
+        lines = [
+            f"{contract.name} refused by its contract {contract.id} v{contract.version}: "
+            f"{len(report.failures)} check(s) failed on a batch of {report.rows} rows; {kept}; {where}"
+        ]
+        lines += [f"  - {failure.describe()}" for failure in report.failures]
+        super().__init__("\n".join(lines))
+
+
+class CheckError(LakemeshError):
+    """A check that could not be evaluated: a fault of the rule or the platform, never of the data."""
+
+
+class BreakingChange(LakemeshError):
+    """A contract change that breaks the published product's readers without a new major version."""
+
+
+class AccessRefused(LakemeshError):
+    """A product reading another domain's non-public product; names both ends."""
+
+
+class DefinitionsInvalid(LakemeshError):
+    """A domain whose code and contracts disagree (a product without a producer, or the reverse)."""
+
+
+class LandingDataBad(LakemeshError):
+    """A landing file that is missing or unreadable; the message names the path and the reason."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        self.path = path
+        super().__init__(f"landing file {path}: {reason}")
+
+
+class ProductNotFound(LakemeshError, LookupError):
+    """A product that has no contract, or was never published."""
+
+
+class VersionNotFound(LakemeshError, LookupError):
+    """A Delta version of a product that does not exist (or is no longer kept)."""
+
+
+class TableUnreadable(LakemeshError):
+    """A Delta table whose log cannot be read; names the table and, when known, the version."""
+
+
+class CommitConflict(LakemeshError):
+    """A Delta commit that lost to a concurrent writer and could not be retried."""
+
+
+class CatalogUnreachable(LakemeshError):
+    """The catalog could not be reached; published data is unaffected, events wait in the outbox."""

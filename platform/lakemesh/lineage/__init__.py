@@ -1,0 +1,22 @@
+"""Lineage: OpenLineage events of every publish, their transports and outbox, and column lineage."""
+
+from lakemesh.lineage.columns import declared_column_lineage, sql_column_lineage
+from lakemesh.lineage.events import JOB_NAMESPACE, PRODUCER, ColumnInput, ContractDatasetFacet, InputRef, PublishLineage
+from lakemesh.lineage.outbox import Delivery, Outbox
+from lakemesh.lineage.transport import CatalogTransport, LineageEmitter, lineage_client
+
+__all__ = [
+    "JOB_NAMESPACE",
+    "PRODUCER",
+    "CatalogTransport",
+    "ColumnInput",
+    "ContractDatasetFacet",
+    "Delivery",
+    "InputRef",
+    "LineageEmitter",
+    "Outbox",
+    "PublishLineage",
+    "declared_column_lineage",
+    "lineage_client",
+    "sql_column_lineage",
+]

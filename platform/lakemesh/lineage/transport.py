@@ -1,0 +1,95 @@
+"""Where lineage events go: the embedded catalog by default, any OpenLineage transport by configuration.
+
+`CatalogTransport` is a client transport like any other (selectable as type
+`lakemesh.lineage.transport.CatalogTransport`); setting the standard
+OpenLineage configuration (`OPENLINEAGE_URL`, `OPENLINEAGE_CONFIG`,
+`OPENLINEAGE__TRANSPORT__*`, or an `openlineage.yml`) sends events wherever it
+says instead. `LineageEmitter` never lets a transport failure reach the
+publish: the event waits in the outbox.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import attr
+from openlineage.client import OpenLineageClient
+from openlineage.client.serde import Serde
+from openlineage.client.transport.transport import Config, Transport
+
+from lakemesh.lineage.outbox import Delivery, Outbox
+from lakemesh.settings import Settings
+
+__all__ = ["CatalogTransport", "CatalogTransportConfig", "LineageEmitter", "lineage_client"]
+
+log = logging.getLogger(__name__)
+_STANDARD_ENV = ("OPENLINEAGE_URL", "OPENLINEAGE_CONFIG", "OPENLINEAGE_DISABLED", "OPENLINEAGE__TRANSPORT__TYPE")
+
+
+@attr.define
+class CatalogTransportConfig(Config):
+    """Which catalog to write to: a SQLite path or a database URL."""
+
+    url: str = ""
+
+    @classmethod
+    def from_dict(cls, params: dict[str, Any]) -> CatalogTransportConfig:
+        return cls(url=params.get("url") or Settings.from_env().catalog_url)
+
+
+class CatalogTransport(Transport):
+    """Delivers events into the embedded catalog."""
+
+    kind = "lakemesh"
+    config_class = CatalogTransportConfig
+
+    def __init__(self, config: CatalogTransportConfig) -> None:
+        self.config = config
+
+    def emit(self, event: Any) -> None:
+        from lakemesh.catalog import Catalog  # SQLAlchemy and the store load only when events are sent
+
+        Catalog(self.config.url).ingest(event)
+
+
+def _standard_config_present() -> bool:
+    if any(os.environ.get(name) for name in _STANDARD_ENV):
+        return True
+    return any(p.is_file() for p in (Path.cwd() / "openlineage.yml", Path.home() / ".openlineage" / "openlineage.yml"))
+
+
+def lineage_client(settings: Settings) -> OpenLineageClient:
+    """The standard client: the embedded catalog unless OpenLineage is configured otherwise."""
+    if _standard_config_present():
+        return OpenLineageClient()
+    return OpenLineageClient(transport=CatalogTransport(CatalogTransportConfig(url=settings.catalog_url)))
+
+
+class LineageEmitter:
+    """Sends events through the client, in order; what cannot be sent waits in the outbox."""
+
+    def __init__(self, client: OpenLineageClient, outbox: Outbox) -> None:
+        self.client = client
+        self.outbox = outbox
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> LineageEmitter:
+        return cls(lineage_client(settings), Outbox(settings.outbox_dir))
+
+    def flush(self) -> Delivery:
+        """Deliver what waits in the outbox, oldest first."""
+        return self.outbox.deliver(self.client.transport.emit)
+
+    def emit(self, event: Any) -> bool:
+        """Send one event after any older ones; True if it was delivered, False if it waits in the outbox."""
+        if self.flush().waiting == 0:
+            try:
+                self.client.emit(event)
+                return True
+            except Exception as error:  # any transport failure: the event must not be lost
+                log.warning("lineage event kept in the outbox %s: %s", self.outbox.folder, error)
+        self.outbox.put(Serde.to_dict(event))
+        return False

@@ -1,0 +1,1 @@
+"""Orchestration: Dagster definitions per domain, the whole-mesh run, and storage maintenance jobs."""

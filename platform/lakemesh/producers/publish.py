@@ -1,0 +1,240 @@
+"""The one path every product takes into the lakehouse: validate, gate schema changes, commit once, record lineage.
+
+Whatever produced the data (a Python asset, a dbt model, Spark), it is
+published here and nowhere else. The gate runs before anything is written: a
+refused batch leaves the current Delta version untouched and its failing rows
+in the domain's quarantine; a contract change that breaks the product's readers
+is refused unless its major version went up. An accepted batch becomes one
+atomic Delta commit, exactly once per producing step, recording its run,
+contract, code version and inputs. Lineage never decides the outcome: COMPLETE
+is sent after the commit from the commit's own facts, and an event the
+transport cannot take waits in the outbox.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+from deltalake import DeltaTable
+
+from lakemesh.contracts import Contract
+from lakemesh.contracts.compatibility import ContractChange, breaking_changes
+from lakemesh.errors import BreakingChange, ContractViolation, ProductNotFound
+from lakemesh.lineage import ColumnInput, InputRef, LineageEmitter, PublishLineage
+from lakemesh.quality import ValidationReport, as_polars, validate
+from lakemesh.settings import Settings
+from lakemesh.storage.delta import (
+    StepTransaction,
+    commit_metadata,
+    last_published_contract,
+    open_table,
+    write_table,
+)
+from lakemesh.storage.quarantine import write_quarantine
+
+__all__ = ["PublishResult", "publish"]
+
+_LINEAGE_RUNS = uuid.UUID("6f1c7a52-5d0e-4d55-9a37-1b8f0f3c2a10")
+
+
+@dataclass(frozen=True, kw_only=True)
+class PublishResult:
+    """What a publish produced, for Dagster metadata and for the caller."""
+
+    product: str
+    uri: str
+    version: int
+    duplicate: bool
+    """True when an earlier attempt of the same step had committed `version` already: nothing was written."""
+    rows: int
+    contract_id: str
+    contract_version: str
+    inputs: Mapping[str, int]
+    report: ValidationReport
+    lineage_run_id: str
+    validate_seconds: float
+    write_seconds: float
+
+
+def _existing_table(uri: str, settings: Settings) -> DeltaTable | None:
+    try:
+        return open_table(uri, storage_options=settings.storage_options)
+    except ProductNotFound:
+        return None
+
+
+def _readers(contract: Contract, changes: Sequence[ContractChange], settings: Settings) -> list[str]:
+    """Every downstream product, domain and owner reading a changed column, as the catalog knows them."""
+    from lakemesh.catalog import Catalog, NotFound, impact
+
+    try:
+        catalog = Catalog(settings.catalog_url)
+        found = {}
+        for column in sorted({c.column for c in changes}, key=lambda c: c or ""):
+            try:
+                affected = impact(catalog, contract.name, column=column, namespace=settings.namespace)
+            except NotFound:  # a column the catalog has not seen: then every reader of the product counts
+                affected = impact(catalog, contract.name, namespace=settings.namespace)
+            for entry in affected:
+                found.setdefault(entry.name, (entry.domain, entry.owner, set()))[2].add(column or "*")
+    except NotFound:
+        return []
+    except Exception as error:  # the catalog is down: the change is refused all the same
+        return [f"(readers unknown: the catalog could not be read: {str(error).splitlines()[0]})"]
+    return [
+        f"{name} (domain {domain}, owner {owner or 'unknown'}; reads {', '.join(sorted(columns))})"
+        for name, (domain, owner, columns) in sorted(found.items())
+    ]
+
+
+def _schema_gate(table: DeltaTable | None, contract: Contract, settings: Settings) -> bool:
+    """Refuse a breaking contract change without a new major version; True when the schema is to be replaced."""
+    previous = last_published_contract(table) if table is not None else None
+    if previous is None or previous == contract.document.model_dump(mode="json", exclude_none=True, by_alias=True):
+        return False
+    changes = breaking_changes(previous, contract)
+    if not changes:
+        return False
+    old_major = int(str(previous.get("version", "0")).split(".")[0])
+    if contract.major_version > old_major:
+        return True
+    readers = _readers(contract, changes, settings)
+    lines = [
+        f"{contract.name}: contract v{contract.version} ({contract.path}) breaks the published "
+        f"v{previous.get('version')} without a new major version; nothing was written. Breaking changes:",
+        *(f"  - {change.message} ({change.path})" for change in changes),
+        "Readers affected: " + ("; ".join(readers) if readers else "none known to the catalog"),
+        f"Raise the major version (to {old_major + 1}.0.0) once the readers are ready, or make the change additive.",
+    ]
+    raise BreakingChange("\n".join(lines))
+
+
+def publish(
+    data: Any,
+    *,
+    contract: Contract,
+    settings: Settings,
+    run_id: str,
+    step: str = "publish",
+    code_version: str | None = None,
+    inputs: Mapping[str, int] | None = None,
+    extra_inputs: Sequence[InputRef] = (),
+    column_lineage: Mapping[str, Sequence[ColumnInput]] | None = None,
+    parent_job: str | None = None,
+) -> PublishResult:
+    """Validate `data` against `contract` and, only if it passes, commit it as the product's next version.
+
+    `run_id` and `step` identify the producing step: publishing again for the
+    same pair returns the version already committed. `inputs` maps each
+    upstream product read to the Delta version read; `extra_inputs` are other
+    datasets (landing files) to show in lineage; `column_lineage` maps output
+    columns to the input columns they are computed from. Raises
+    `ContractViolation` (nothing written, rows quarantined), `BreakingChange`,
+    `CommitConflict`.
+    """
+    inputs = dict(inputs or {})
+    unknown = sorted(set(column_lineage or {}) - {c.name for c in contract.columns})
+    if unknown:
+        raise ValueError(f"column lineage for {contract.name} names columns its contract does not have: {unknown}")
+    transaction = StepTransaction(app_id=f"lakemesh/{contract.name}/{run_id}/{step}")
+    lineage = PublishLineage(
+        LineageEmitter.for_settings(settings),
+        settings=settings,
+        contract=contract,
+        inputs=[InputRef(namespace=settings.namespace, name=p, version=str(v)) for p, v in inputs.items()]
+        + list(extra_inputs),
+        column_lineage=column_lineage,
+        parent_run_id=run_id,
+        parent_job=parent_job,
+        run_id=str(uuid.uuid5(_LINEAGE_RUNS, transaction.app_id)),
+    )
+    lineage.start()
+    uri = settings.table_uri(contract.name)
+    try:
+        frame = as_polars(data, contract.plan)
+        table = _existing_table(uri, settings)
+        started = time.perf_counter()
+        keyed_append = contract.write_mode == "append" and contract.primary_key and table is not None
+        existing = pl.scan_delta(table).select(contract.primary_key) if keyed_append else None
+        report = validate(frame, contract, existing_keys=existing)
+        validated = time.perf_counter()
+        if not report.passed:
+            raise _refuse(frame, report, table=table, lineage=lineage, settings=settings, run_id=run_id)
+        replace_schema = _schema_gate(table, contract, settings)
+        committed = write_table(
+            uri,
+            frame.select(c.name for c in contract.columns).to_arrow(),
+            mode=contract.write_mode,
+            primary_key=contract.primary_key,
+            metadata=commit_metadata(
+                run_id=run_id,
+                contract_id=contract.id,
+                contract_version=contract.version,
+                contract_json=contract.to_json(),
+                code_version=code_version,
+                inputs=inputs,
+            ),
+            step=transaction,
+            replace_schema=replace_schema,
+            storage_options=settings.storage_options,
+        )
+        written = time.perf_counter()
+    except ContractViolation:
+        raise
+    except Exception as error:
+        lineage.fail(f"{type(error).__name__}: {error}")
+        raise
+    lineage.complete(version=committed.version, rows=frame.height, assertions=report.outcome())
+    return PublishResult(
+        product=contract.name,
+        uri=uri,
+        version=committed.version,
+        duplicate=committed.duplicate,
+        rows=frame.height,
+        contract_id=contract.id,
+        contract_version=contract.version,
+        inputs=inputs,
+        report=report,
+        lineage_run_id=lineage.run_id,
+        validate_seconds=validated - started,
+        write_seconds=written - validated,
+    )
+
+
+def _refuse(
+    frame: pl.DataFrame,
+    report: ValidationReport,
+    *,
+    table: DeltaTable | None,
+    lineage: PublishLineage,
+    settings: Settings,
+    run_id: str,
+) -> ContractViolation:
+    """Quarantine the failing rows and say why; a quarantine that cannot be written never hides the refusal."""
+    contract = report.contract
+    quarantine = settings.quarantine_uri(contract.name)
+    try:
+        write_quarantine(
+            quarantine,
+            frame if report.failing_rows is None else frame[report.failing_rows],
+            run_id=run_id,
+            product=contract.name,
+            failed_checks=report.summary(),
+            storage_options=settings.storage_options,
+        )
+        failure = None
+    except Exception as error:  # any storage error: report it inside the refusal
+        failure = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+    violation = ContractViolation(
+        report,
+        kept_version=table.version() if table is not None else None,
+        quarantine=quarantine,
+        quarantine_error=failure,
+    )
+    lineage.fail(str(violation), assertions=report.outcome(), quarantined=failure is None)
+    return violation

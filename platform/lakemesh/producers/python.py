@@ -1,0 +1,123 @@
+"""Python producers: a decorated function that returns a DataFrame becomes a product's Dagster asset.
+
+A domain team writes a function that returns a DataFrame (polars preferred;
+pandas and Arrow accepted) and decorates it with `@data_product`; the platform
+turns it into a Dagster asset that reads its inputs from the upstream
+products' Delta tables (pinning the versions read), calls it, and publishes the
+result through `lakemesh.publish`.
+"""
+
+import hashlib
+import inspect
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import dagster as dg
+from dagster import AssetExecutionContext
+
+from lakemesh.contracts import Contract
+from lakemesh.lineage import InputRef, declared_column_lineage
+from lakemesh.orchestration.assets import check_specs, pin_inputs, product_spec, publish_events
+from lakemesh.settings import Settings, split_product_name
+from lakemesh.storage.delta import read_table
+from lakemesh.storage.landing import landing_path, read_landing
+
+__all__ = ["DataProduct", "data_product", "python_product_asset"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class DataProduct:
+    """A Python producer: the function, the product it makes and what it reads."""
+
+    fn: Callable[..., Any]
+    name: str
+    inputs: Mapping[str, str]
+    landing: Sequence[str]
+    columns: Mapping[str, str | Sequence[str]]
+
+    def code_version(self) -> str:
+        return hashlib.sha256(inspect.getsource(self.fn).encode()).hexdigest()[:16]
+
+
+def data_product(
+    fn: Callable[..., Any] | None = None,
+    *,
+    name: str | None = None,
+    inputs: Mapping[str, str] | Sequence[str] = (),
+    landing: Sequence[str] = (),
+    columns: Mapping[str, str | Sequence[str]] | None = None,
+) -> Any:
+    """Declare a Python producer of the product `name` (default: the function's name).
+
+    `inputs` are upstream products (`"<domain>.<product>"`), passed as polars
+    LazyFrames to the parameter of the product's short name, or to the key
+    when given as a mapping; `landing` tables arrive as LazyFrames by table name.
+    `columns` declares column lineage: `{"out_column": "param.in_column"}` (or a
+    list of sources), sent to the catalog with every publish.
+    """
+
+    def wrap(function: Callable[..., Any]) -> DataProduct:
+        mapped = dict(inputs) if isinstance(inputs, Mapping) else {split_product_name(p)[1]: p for p in inputs}
+        params = set(inspect.signature(function).parameters)
+        expected = set(mapped) | set(landing)
+        if params != expected:
+            raise TypeError(f"{function.__qualname__} takes {sorted(params)} but declares inputs {sorted(expected)}")
+        declared = dict(columns or {})
+        for column, sources in declared.items():
+            for source in [sources] if isinstance(sources, str) else sources:
+                param, dot, field = source.partition(".")
+                if param not in expected or not dot or not field:
+                    raise TypeError(
+                        f"{function.__qualname__}: column {column!r} is declared from {source!r}; "
+                        f"a source is '<input>.<column>' with <input> one of {sorted(expected)}"
+                    )
+        return DataProduct(
+            fn=function, name=name or function.__name__, inputs=mapped, landing=tuple(landing), columns=declared
+        )
+
+    return wrap(fn) if fn is not None else wrap
+
+
+def python_product_asset(product: DataProduct, contract: Contract, *, settings: Settings) -> dg.AssetsDefinition:
+    """A Dagster asset that runs a `@data_product` function and publishes what it returns."""
+    spec = product_spec(contract, settings=settings, deps=list(product.inputs.values()), kinds={"python", "polars"})
+
+    @dg.multi_asset(
+        name=f"{contract.domain}__{contract.product}",
+        specs=[spec.replace_attributes(code_version=product.code_version())],
+        check_specs=check_specs(contract),
+    )
+    def _asset(context: AssetExecutionContext):
+        run_settings = Settings.from_env(project_dir=settings.project_dir)  # the env of this run decides
+        pinned = pin_inputs(list(product.inputs.values()), settings=run_settings, reader=contract.name)
+        frames: dict[str, Any] = {
+            param: read_table(
+                run_settings.table_uri(upstream),
+                version=pinned[upstream],
+                storage_options=run_settings.storage_options,
+            )
+            for param, upstream in product.inputs.items()
+        }
+        frames |= {table: read_landing(run_settings.landing, table).lazy() for table in product.landing}
+        refs = {
+            param: InputRef(namespace=run_settings.namespace, name=upstream, version=str(pinned[upstream]))
+            for param, upstream in product.inputs.items()
+        }
+        refs |= {
+            t: InputRef(namespace="file", name=str(landing_path(run_settings.landing, t))) for t in product.landing
+        }
+        context.log.info(f"{contract.name}: inputs {json.dumps(pinned)}, landing {list(product.landing)}")
+        yield from publish_events(
+            context,
+            product.fn(**frames),
+            contract=contract,
+            settings=run_settings,
+            code_version=product.code_version(),
+            inputs=pinned,
+            extra_inputs=[refs[t] for t in product.landing],
+            column_lineage=declared_column_lineage(product.columns, inputs=refs),
+        )
+
+    return _asset

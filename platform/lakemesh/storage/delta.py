@@ -1,0 +1,239 @@
+"""Delta Lake I/O for products: versioned reads, exactly-once commits, errors that name the table.
+
+Every commit of a product carries a Delta application transaction (`txn`)
+keyed by the producing step: a retried or re-delivered publish of the same step
+finds it and returns the version it already committed instead of writing again.
+A commit that loses to a concurrent writer is retried with backoff (append,
+merge) or reported (overwrite). Every deltalake call takes the lakehouse's
+`storage_options`, so an object-store lakehouse works with explicit credentials.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import polars as pl
+import pyarrow as pa
+from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
+from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
+
+from lakemesh.errors import CommitConflict, ProductNotFound, TableUnreadable, VersionNotFound
+
+__all__ = [
+    "APP_ID_KEY",
+    "CONTRACT_KEY",
+    "Committed",
+    "StepTransaction",
+    "commit_metadata",
+    "current_version",
+    "history",
+    "last_published_contract",
+    "open_table",
+    "read_table",
+    "write_table",
+]
+
+APP_ID_KEY = "lakemesh.appId"
+CONTRACT_KEY = "lakemesh.contract"
+_MAX_ATTEMPTS = 6
+_PAST_END = "not the same as the specified end version"
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
+def _loads(uri: str, version: int, storage_options: Mapping[str, str] | None) -> bool | None:
+    """Whether the log reads up to `version`: True, False (damaged), None (no such version)."""
+    try:
+        DeltaTable(uri, version=version, storage_options=dict(storage_options or {}))
+        return True
+    except DeltaError as error:
+        return None if _PAST_END in str(error) else False
+
+
+def _damaged_version(uri: str, storage_options: Mapping[str, str] | None) -> int | None:
+    """The first log entry that does not read. Versions that load form a prefix, so search for its end."""
+    good, probe = -1, 0
+    while _loads(uri, probe, storage_options) is True:
+        good, probe = probe, probe * 2 + 1
+    while probe - good > 1:
+        middle = (good + probe) // 2
+        good, probe = (middle, probe) if _loads(uri, middle, storage_options) is True else (good, middle)
+    return probe if _loads(uri, probe, storage_options) is False else None
+
+
+def open_table(uri: str, *, version: int | None = None, storage_options: Mapping[str, str] | None = None) -> DeltaTable:
+    """The Delta table at `uri` (at `version`), or an error that names the table and the version."""
+    options = dict(storage_options or {})
+    try:
+        return DeltaTable(uri, version=version, storage_options=options)
+    except TableNotFoundError:
+        raise ProductNotFound(f"no Delta table at {uri}: the product has never been published") from None
+    except DeltaError as error:
+        if version is not None and _PAST_END in str(error):
+            latest = DeltaTable(uri, storage_options=options).version()
+            raise VersionNotFound(f"{uri} has no version {version}; the latest is {latest}") from None
+        damaged = _damaged_version(uri, options)
+        at = f"at version {damaged} (_delta_log/{damaged:020d}.json)" if damaged is not None else ""
+        raise TableUnreadable(f"the Delta log of {uri} is damaged {at}: {_first_line(error)}".strip()) from None
+
+
+def current_version(uri: str, *, storage_options: Mapping[str, str] | None = None) -> int | None:
+    """The table's latest committed version, or None when nothing was ever published."""
+    try:
+        return open_table(uri, storage_options=storage_options).version()
+    except ProductNotFound:
+        return None
+
+
+def read_table(
+    uri: str, *, version: int | None = None, storage_options: Mapping[str, str] | None = None
+) -> pl.LazyFrame:
+    """A lazy scan of one Delta version (the latest when `version` is None)."""
+    return pl.scan_delta(open_table(uri, version=version, storage_options=storage_options))
+
+
+def history(uri: str, *, limit: int | None = None, storage_options: Mapping[str, str] | None = None) -> list[dict]:
+    """Commit log entries, newest first, with the platform's commit metadata in them."""
+    return open_table(uri, storage_options=storage_options).history(limit)
+
+
+def last_published_contract(table: DeltaTable) -> dict | None:
+    """The ODCS document the product's latest publish was made under (kept in its commit metadata)."""
+    for commit in table.history():
+        if CONTRACT_KEY in commit:
+            return json.loads(commit[CONTRACT_KEY])
+    return None
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepTransaction:
+    """The Delta application transaction of one publish: the producing step, and its sequence in that step."""
+
+    app_id: str
+    sequence: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class Committed:
+    """The version a publish committed, and whether an earlier attempt of the same step had committed it."""
+
+    version: int
+    duplicate: bool
+
+
+def commit_metadata(
+    *,
+    run_id: str,
+    contract_id: str,
+    contract_version: str,
+    contract_json: str,
+    code_version: str | None,
+    inputs: Mapping[str, int],
+) -> dict[str, str]:
+    """What every product commit records, so a version can be traced to its run, contract and inputs."""
+    return {
+        "lakemesh.runId": run_id,
+        "lakemesh.contractId": contract_id,
+        "lakemesh.contractVersion": contract_version,
+        CONTRACT_KEY: contract_json,
+        "lakemesh.codeVersion": code_version or "",
+        "lakemesh.inputs": json.dumps(dict(sorted(inputs.items()))),
+    }
+
+
+def _committed_by(table: DeltaTable, step: StepTransaction) -> int | None:
+    """The version an earlier attempt of this step committed, if its transaction is in the log."""
+    done = table.transaction_version(step.app_id)
+    if done is None or done < step.sequence:
+        return None
+    return next(c["version"] for c in table.history() if c.get(APP_ID_KEY) == step.app_id)
+
+
+def _commit_once(
+    uri: str,
+    data: pa.Table,
+    *,
+    mode: Literal["overwrite", "append", "merge"],
+    primary_key: Sequence[str],
+    replace_schema: bool,
+    commit: CommitProperties,
+    options: dict[str, str],
+) -> int:
+    try:
+        table: DeltaTable | None = DeltaTable(uri, storage_options=options)
+    except TableNotFoundError:
+        table = None
+    if table is None:
+        write_deltalake(uri, data, mode="overwrite", commit_properties=commit, storage_options=options)
+        return DeltaTable(uri, storage_options=options).version()
+    if mode == "merge" and not replace_schema:
+        predicate = " AND ".join(f"target.{key} = source.{key}" for key in primary_key)
+        merger = table.merge(
+            data, predicate, source_alias="source", target_alias="target", merge_schema=True, commit_properties=commit
+        )
+        merger.when_matched_update_all().when_not_matched_insert_all().execute()
+    else:
+        write_deltalake(
+            table,
+            data,
+            mode="append" if mode == "append" and not replace_schema else "overwrite",
+            schema_mode="overwrite" if replace_schema else "merge",
+            commit_properties=commit,
+        )
+    return table.version()  # the table object holds the snapshot its own commit created
+
+
+def write_table(
+    uri: str,
+    data: pa.Table,
+    *,
+    mode: Literal["overwrite", "append", "merge"],
+    primary_key: Sequence[str],
+    metadata: Mapping[str, str],
+    step: StepTransaction,
+    replace_schema: bool = False,
+    storage_options: Mapping[str, str] | None = None,
+) -> Committed:
+    """Commit `data` once for `step`: one atomic Delta commit carrying the step's application transaction.
+
+    New columns evolve the table in every mode; `replace_schema` (a new major
+    contract version) replaces the table's schema and content instead.
+    """
+    options = dict(storage_options or {})
+    commit = CommitProperties(
+        custom_metadata={**metadata, APP_ID_KEY: step.app_id},
+        app_transactions=[Transaction(step.app_id, step.sequence, int(time.time() * 1000))],
+    )
+    for attempt in range(1, _MAX_ATTEMPTS + 1):
+        try:
+            table = DeltaTable(uri, storage_options=options)
+        except TableNotFoundError:
+            table = None
+        if table is not None and (version := _committed_by(table, step)) is not None:
+            return Committed(version=version, duplicate=True)
+        try:
+            version = _commit_once(
+                uri,
+                data,
+                mode=mode,
+                primary_key=primary_key,
+                replace_schema=replace_schema,
+                commit=commit,
+                options=options,
+            )
+            return Committed(version=version, duplicate=False)
+        except CommitFailedError as error:
+            if (mode == "overwrite" and not replace_schema) or attempt == _MAX_ATTEMPTS:
+                raise CommitConflict(
+                    f"{uri}: a concurrent writer committed first ({_first_line(error)}); "
+                    f"this {mode} wrote nothing after {attempt} attempt(s)"
+                ) from None
+            time.sleep(min(2.0, 0.05 * 2**attempt) * (0.5 + random.random()))
+    raise AssertionError("unreachable")

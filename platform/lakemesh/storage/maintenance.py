@@ -1,0 +1,72 @@
+"""Bounded storage: checkpoint, compact small files, vacuum beyond the retention, remove orphans.
+
+A version stays readable (time travel) while it is younger than the contract's
+retention or among its newest `retainVersions`; files only older versions
+need are vacuumed. Files no commit references (left by a failed or conflicting
+commit) are removed once older than a grace period, so a concurrent writer's
+files in flight are never touched.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from deltalake import DeltaTable
+
+from lakemesh.storage.delta import open_table
+
+__all__ = ["ORPHAN_GRACE_HOURS", "Maintenance", "maintain_table"]
+
+ORPHAN_GRACE_HOURS = 1
+"""An unreferenced file younger than this may belong to a commit in flight: it is left alone."""
+_LOG_RETENTION_HOURS = 30 * 24  # Delta's default `delta.logRetentionDuration`
+
+
+@dataclass(frozen=True, kw_only=True)
+class Maintenance:
+    """What one maintenance pass did to one table."""
+
+    uri: str
+    version: int
+    oldest_kept: int
+    compacted_files: int
+    removed_files: int
+
+
+def _oldest_kept(table: DeltaTable, *, retention_hours: float, retain_versions: int) -> int:
+    """The oldest version that must stay readable."""
+    latest = table.version()
+    by_count = max(0, latest - retain_versions + 1)
+    cutoff_ms = (time.time() - retention_hours * 3600) * 1000
+    young = [c["version"] for c in table.history() if c["timestamp"] >= cutoff_ms]
+    return min([by_count, *young])
+
+
+def maintain_table(
+    uri: str,
+    *,
+    retention_hours: float,
+    retain_versions: int,
+    orphan_grace_hours: float = ORPHAN_GRACE_HOURS,
+    storage_options: Mapping[str, str] | None = None,
+) -> Maintenance:
+    """Compact, checkpoint and vacuum one table, keeping every version inside the retention readable."""
+    table = open_table(uri, storage_options=storage_options)
+    metrics = table.optimize.compact()
+    compacted = int(metrics.get("numFilesRemoved", 0))
+    oldest = _oldest_kept(table, retention_hours=retention_hours, retain_versions=retain_versions)
+    table.create_checkpoint()
+    if retention_hours <= _LOG_RETENTION_HOURS:  # log entries older than that are not needed for time travel
+        table.cleanup_metadata()
+    removed = table.vacuum(
+        retention_hours=orphan_grace_hours,
+        dry_run=False,
+        enforce_retention_duration=False,
+        full=True,
+        keep_versions=list(range(oldest, table.version() + 1)),
+    )
+    return Maintenance(
+        uri=uri, version=table.version(), oldest_kept=oldest, compacted_files=compacted, removed_files=len(removed)
+    )
