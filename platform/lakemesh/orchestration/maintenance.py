@@ -4,7 +4,6 @@ The same pass runs from `lakemesh maintain` and from a Dagster job in each
 domain's code location (`<domain>__maintenance`), so operators can schedule it.
 """
 
-
 from collections.abc import Iterable
 
 import dagster as dg

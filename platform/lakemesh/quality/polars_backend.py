@@ -57,6 +57,7 @@ def polars_dtype(kind: ColumnType) -> pl.DataType:
 def as_polars(data: Any, plan: CheckPlan) -> pl.DataFrame:
     """What producers return (polars, Arrow, pandas) as one polars frame, with timestamps in UTC.
 
+    pandas columns are cast to their contract types where no value changes.
     A `timestamp` column holds UTC wall-clock time without a zone and a
     `timestamptz` column UTC with the zone, whatever the host's time zone or the
     zone the producer's data came in (DuckDB hands TIMESTAMPTZ over in the
@@ -70,7 +71,7 @@ def as_polars(data: Any, plan: CheckPlan) -> pl.DataFrame:
     elif isinstance(data, pa_arrow.Table | pa_arrow.RecordBatch | pa_arrow.RecordBatchReader):
         frame = pl.from_arrow(data.read_all() if isinstance(data, pa_arrow.RecordBatchReader) else data)
     elif type(data).__module__.startswith("pandas"):
-        frame = pl.from_pandas(data)
+        frame = _lossless_casts(pl.from_pandas(data), plan)
     else:
         raise TypeError(
             f"a product is a polars, Arrow or pandas DataFrame; the producer returned {type(data).__name__}"
@@ -86,6 +87,22 @@ def as_polars(data: Any, plan: CheckPlan) -> pl.DataFrame:
             (utc if spec.type.kind == "timestamptz" else utc.dt.replace_time_zone(None)).dt.cast_time_unit("us")
         )
     return frame.with_columns(fixes) if fixes else frame
+
+
+def _lossless_casts(frame: pl.DataFrame, plan: CheckPlan) -> pl.DataFrame:
+    """pandas has no date or decimal type: cast a column to its contract type where that loses nothing."""
+    fixed = []
+    for spec in plan.columns:
+        current, target = frame.schema.get(spec.name), polars_dtype(spec.type)
+        if current is None or current == target:
+            continue
+        try:
+            cast = frame[spec.name].cast(target, strict=True)
+        except pl.exceptions.PolarsError:
+            continue
+        if cast.cast(current).equals(frame[spec.name]):
+            fixed.append(cast)
+    return frame.with_columns(fixed) if fixed else frame
 
 
 def _strictly_ascending(columns: list[str]) -> pl.Expr:
