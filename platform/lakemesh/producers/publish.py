@@ -31,6 +31,7 @@ from lakemesh.settings import Settings
 from lakemesh.storage.delta import (
     StepTransaction,
     commit_metadata,
+    committed_version,
     last_published_contract,
     open_table,
     write_table,
@@ -159,7 +160,12 @@ def publish(
         frame = as_polars(data, contract.plan)
         table = _existing_table(uri, settings)
         started = time.perf_counter()
-        keyed_append = contract.write_mode == "append" and contract.primary_key and table is not None
+        keyed_append = (
+            contract.write_mode == "append"
+            and contract.primary_key
+            and table is not None
+            and committed_version(table, transaction) is None  # a retry's keys are its own first attempt's
+        )
         existing = pl.scan_delta(table).select(contract.primary_key) if keyed_append else None
         report = validate(frame, contract, existing_keys=existing)
         validated = time.perf_counter()

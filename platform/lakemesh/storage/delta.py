@@ -30,6 +30,7 @@ __all__ = [
     "Committed",
     "StepTransaction",
     "commit_metadata",
+    "committed_version",
     "current_version",
     "history",
     "last_published_contract",
@@ -148,7 +149,7 @@ def commit_metadata(
     }
 
 
-def _committed_by(table: DeltaTable, step: StepTransaction) -> int | None:
+def committed_version(table: DeltaTable, step: StepTransaction) -> int | None:
     """The version an earlier attempt of this step committed, if its transaction is in the log."""
     done = table.transaction_version(step.app_id)
     if done is None or done < step.sequence:
@@ -216,7 +217,7 @@ def write_table(
             table = DeltaTable(uri, storage_options=options)
         except TableNotFoundError:
             table = None
-        if table is not None and (version := _committed_by(table, step)) is not None:
+        if table is not None and (version := committed_version(table, step)) is not None:
             return Committed(version=version, duplicate=True)
         try:
             version = _commit_once(
