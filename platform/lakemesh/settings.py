@@ -11,20 +11,24 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lakemesh.errors import LakemeshError
+
 __all__ = ["Settings", "find_project_dir", "quarantine_dataset", "split_product_name"]
 
 _REMOTE_SCHEMES = ("s3://", "s3a://", "gs://", "az://", "abfs://", "abfss://")
 
 
-def find_project_dir(start: Path | None = None) -> Path:
-    """The repository root: the nearest folder holding `workspace.yaml`."""
+def find_project_dir(start: Path | None = None, *, required: bool = True) -> Path | None:
+    """The repository root: the nearest folder holding `workspace.yaml` and `contracts/`."""
     if env := os.environ.get("LAKEMESH_PROJECT_DIR"):
         return Path(env).resolve()
     here = (start or Path.cwd()).resolve()
     for folder in (here, *here.parents):
         if (folder / "workspace.yaml").is_file() and (folder / "contracts").is_dir():
             return folder
-    raise FileNotFoundError(
+    if not required:
+        return None
+    raise LakemeshError(
         f"no Lakemesh project (a folder with workspace.yaml and contracts/) at or above {here}; "
         "run from the repository or set LAKEMESH_PROJECT_DIR"
     )
@@ -39,7 +43,8 @@ class Settings:
     catalog_url: str
     duckdb_dir: Path
     outbox_dir: Path
-    project_dir: Path
+    project_root: Path | None
+    """The repository (contracts, dbt project, workspace); None for a consumer reading from elsewhere."""
     storage_options: dict[str, str] = field(default_factory=dict, repr=False)
     """Passed to every deltalake call (object-store credentials, endpoints): `LAKEMESH_STORAGE_OPTIONS` as JSON."""
 
@@ -63,9 +68,14 @@ class Settings:
             or f"sqlite:///{Path(os.environ.get('LAKEMESH_CATALOG', local_root / '_catalog.sqlite')).resolve()}",
             duckdb_dir=Path(os.environ.get("LAKEMESH_DUCKDB_DIR", local_root / "_duckdb")).resolve(),
             outbox_dir=Path(os.environ.get("LAKEMESH_OUTBOX", local_root / "_outbox")).resolve(),
-            project_dir=project_dir or find_project_dir(),
+            project_root=project_dir or find_project_dir(required=False),
             storage_options=_storage_options(os.environ.get("LAKEMESH_STORAGE_OPTIONS")),
         )
+
+    @property
+    def project_dir(self) -> Path:
+        """The repository root, for everything but reading products."""
+        return self.project_root or find_project_dir()
 
     @property
     def namespace(self) -> str:

@@ -24,6 +24,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from rich.table import Table
+from rich.text import Text
 from rich.tree import Tree
 
 from lakemesh.catalog import Catalog, ColumnSource, LineageNode, NotFound, column_sources, impact, product_lineage
@@ -59,7 +60,7 @@ def main() -> None:
     except LakemeshError as error:
         if _debug["on"]:
             raise
-        Console(stderr=True).print(f"[red]error:[/red] {error}", highlight=False, markup=False, soft_wrap=True)
+        Console(stderr=True).print(Text.assemble(("error: ", "red"), str(error)), highlight=False, soft_wrap=True)
         sys.exit(2)
 
 
