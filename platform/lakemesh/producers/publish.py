@@ -159,9 +159,11 @@ def publish(
     try:
         frame = as_polars(data, contract.plan)
         table = _existing_table(uri, settings)
+        replace_schema = _schema_gate(table, contract, settings)
         started = time.perf_counter()
         keyed_append = (
-            contract.write_mode == "append"
+            not replace_schema  # a new major version starts the table over
+            and contract.write_mode == "append"
             and contract.primary_key
             and table is not None
             and committed_version(table, transaction) is None  # a retry's keys are its own first attempt's
@@ -171,7 +173,6 @@ def publish(
         validated = time.perf_counter()
         if not report.passed:
             raise _refuse(frame, report, table=table, lineage=lineage, settings=settings, run_id=run_id)
-        replace_schema = _schema_gate(table, contract, settings)
         committed = write_table(
             uri,
             frame.select(c.name for c in contract.columns).to_arrow(),
