@@ -1,7 +1,9 @@
 """Publishing `sales.line_items` through the whole gate vs a bare `write_deltalake` of the same Arrow table.
 
 Interleaved runs (these machines swing ±30%), medians, and each side's peak RSS
-measured in a fresh child process. Prints ratios; asserts nothing.
+measured in a fresh child process. Prints ratios; asserts nothing. Then the
+cost of an append's primary-key check (the batch's keys against the table's)
+for tables of 1, 5 and 10 times the batch, against the gate without it.
 
     uv run python benchmarks/publish_overhead.py --scale-factor 1 --runs 5
 """
@@ -42,6 +44,38 @@ else:
 seconds = time.perf_counter() - started
 peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps({"seconds": seconds, "rows": frame.height, "peak_mb": peak_mb, **detail}))
+"""
+
+KEY_CHECK = r"""
+import json, sys, time
+from pathlib import Path
+import polars as pl
+from deltalake import write_deltalake
+landing, root, project, multiples = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], sys.argv[4]
+runs = int(sys.argv[5])
+sys.path.insert(0, project)
+from domains.sales.products import line_items
+from lakemesh import load_contract
+from lakemesh.quality import validate
+contract = load_contract(Path(project) / "contracts" / "sales" / "line_items.yaml")
+frame = line_items.fn(pl.read_parquet(landing / "lineitem.parquet").lazy()).collect()
+keys = frame.select("order_key", "line_number")
+span = int(keys["order_key"].max()) + 1
+out = {}
+for multiple in map(int, multiples.split(",")):
+    uri = str(root / f"keys_{multiple}")  # the table's key columns, none of them in the batch
+    for copy in range(multiple):
+        shifted = keys.with_columns(pl.col("order_key") + span * (copy + 1))
+        write_deltalake(uri, shifted.to_arrow(), mode="append")
+    plain, checked = [], []
+    for _ in range(runs):  # interleaved
+        started = time.perf_counter(); validate(frame, contract); plain.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        report = validate(frame, contract, existing_keys=pl.scan_delta(uri).select("order_key", "line_number"))
+        checked.append(time.perf_counter() - started)
+        assert report.passed
+    out[multiple] = {"plain": sorted(plain)[runs // 2], "checked": sorted(checked)[runs // 2]}
+print(json.dumps(out))
 """
 
 
@@ -94,6 +128,25 @@ def main() -> None:
         f" write {statistics.median(r['write'] for r in results['publish']):.2f}s)"
     )
     print(f"  ratio publish / bare: {gated / bare:.2f}x")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        landing = root / "landing"
+        generate_tpch(landing, scale_factor=args.scale_factor)
+        out = subprocess.run(
+            [sys.executable, "-c", KEY_CHECK, str(landing), str(root), str(PROJECT_DIR), "1,5,10", str(args.runs)],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        costs = json.loads(out.stdout.strip().splitlines()[-1])
+    print(f"append primary-key check ({rows:,} batch rows against the table's keys), medians of {args.runs}:")
+    for multiple, cost in costs.items():
+        extra = cost["checked"] - cost["plain"]
+        print(
+            f"  table {multiple:>2}x the batch: gate {cost['plain']:.2f}s -> {cost['checked']:.2f}s"
+            f" (+{extra:.2f}s, {cost['checked'] / cost['plain']:.2f}x; vs bare write {extra / bare:.2f}x)"
+        )
 
 
 if __name__ == "__main__":

@@ -1,13 +1,14 @@
 """The whole sample mesh, materialized through Dagster into a temporary lakehouse."""
 
 import json
+from uuid import uuid4
 
 import dagster as dg
 import duckdb
 import polars as pl
 import pytest
 from deltalake import DeltaTable
-from lakemesh import Catalog, read
+from lakemesh import Catalog, load_contract, publish, read
 from lakemesh.catalog import column_sources, impact, product_lineage
 from lakemesh.orchestration.mesh import load_workspace, materialize_mesh
 from lakemesh.settings import Settings
@@ -95,11 +96,23 @@ def test_sample_mesh_end_to_end(settings: Settings):
             "supply.suppliers": 0,
         }
 
-        # running again publishes new versions with the same content
+        # running again publishes new versions with the same content; suppliers gets one more version first,
+        # so the versions a run pins differ from product to product and from the first run's
         line_items = read("sales.line_items", settings=settings)
+        suppliers = load_contract(PROJECT_DIR / "contracts" / "supply" / "suppliers.yaml")
+        publish(read("supply.suppliers", settings=settings), contract=suppliers, settings=settings, run_id=str(uuid4()))
         _run(instance)
         assert DeltaTable(settings.table_uri("sales.line_items")).version() == 1
         assert DeltaTable(settings.table_uri("sales.orders")).version() == 1
+        assert DeltaTable(settings.table_uri("supply.suppliers")).version() == 2
+        commit = DeltaTable(settings.table_uri("sales.revenue_by_nation")).history(1)[0]
+        assert json.loads(commit["lakemesh.inputs"]) == {
+            "customers.customer": 1,
+            "customers.nation": 1,
+            "sales.line_items": 1,
+            "sales.orders": 1,
+            "supply.suppliers": 2,
+        }
         assert read("sales.line_items", settings=settings).height == line_items.height
         assert read("sales.orders", settings=settings)["order_key"].is_unique().all()
 

@@ -71,7 +71,10 @@ BREAKING = {
     "column removed": (_without("note"), BATCH.drop("note")),
     "column retyped": (AMOUNT_AS_TEXT, BATCH.with_columns(pl.col("amount").cast(str))),
     "required added": (_changed("note", required=True), BATCH.with_columns(note=pl.lit("x"))),
-    "allowed values narrowed": (_changed("status", enum=[{"value": "open"}]), BATCH.with_columns(status=pl.lit("open"))),
+    "allowed values narrowed": (
+        _changed("status", enum=[{"value": "open"}]),
+        BATCH.with_columns(status=pl.lit("open")),
+    ),
     "range tightened": (_changed("amount", logicalTypeOptions={"minimum": 5}), BATCH),
     "primary key changed": (
         [{**c, "primaryKey": c["name"] in ("id", "status")} for c in copy.deepcopy(COLUMNS)],
@@ -96,9 +99,7 @@ def test_narrowing_access_is_breaking(project: Path, settings: Settings):
         _publish(project, settings, _doc(version="1.0.1", access="internal"), BATCH)
 
 
-def test_a_new_major_version_replaces_the_schema_and_keeps_the_old_versions_readable(
-    project: Path, settings: Settings
-):
+def test_a_new_major_version_replaces_the_schema_and_keeps_the_old_versions_readable(project: Path, settings: Settings):
     _publish(project, settings, _doc(mode="append"), BATCH)
     result = _publish(
         project, settings, _doc(AMOUNT_AS_TEXT, version="2.0.0", mode="append"),

@@ -62,7 +62,12 @@ def test_a_refusal_is_reported_even_when_its_fail_event_cannot_be_sent(
 ):
     contract = write_contract(project, contract_doc(columns=COLUMNS))
     with pytest.raises(ContractViolation, match=r"check 'amount__range': 1 row \(e.g. -1\)"):
-        publish(BATCH.with_columns(amount=pl.Series([5, -1, 7])), contract=contract, settings=settings, run_id=str(uuid.uuid4()))
+        publish(
+            BATCH.with_columns(amount=pl.Series([5, -1, 7])),
+            contract=contract,
+            settings=settings,
+            run_id=str(uuid.uuid4()),
+        )
     assert len(list(settings.outbox_dir.glob("*.json"))) == 2  # START and FAIL wait
     assert not Path(settings.table_uri("shop.events")).exists()
 
