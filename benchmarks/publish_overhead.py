@@ -34,6 +34,11 @@ from lakemesh.settings import Settings
 frame = line_items.fn(pl.read_parquet(landing / "lineitem.parquet").lazy()).collect()
 table = frame.to_arrow()
 started = time.perf_counter()
+if mode == "publish":  # once per process, not per publish: import the catalog, check its migrations
+    from lakemesh.catalog import Catalog
+    Catalog(Settings.from_env().catalog_url)
+setup = time.perf_counter() - started
+started = time.perf_counter()
 if mode == "bare":
     write_deltalake(target, table, mode="overwrite")
     detail = {}
@@ -43,7 +48,7 @@ else:
     detail = {"validate": result.validate_seconds, "write": result.write_seconds}
 seconds = time.perf_counter() - started
 peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(json.dumps({"seconds": seconds, "rows": frame.height, "peak_mb": peak_mb, **detail}))
+print(json.dumps({"seconds": seconds, "setup": setup, "rows": frame.height, "peak_mb": peak_mb, **detail}))
 """
 
 KEY_CHECK = r"""
@@ -103,7 +108,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
 
-    from sample.tpch import generate as generate_tpch
+    from lakemesh.storage.landing import landing_generator
+
+    generate_tpch = landing_generator(PROJECT_DIR)
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -125,7 +132,8 @@ def main() -> None:
     print(
         f"  lakemesh publish       median {gated:6.2f}s  peak RSS {peak:7.0f} MB"
         f"  (validate {statistics.median(r['validate'] for r in results['publish']):.2f}s,"
-        f" write {statistics.median(r['write'] for r in results['publish']):.2f}s)"
+        f" write {statistics.median(r['write'] for r in results['publish']):.2f}s;"
+        f" once per process: catalog set-up {statistics.median(r['setup'] for r in results['publish']):.2f}s)"
     )
     print(f"  ratio publish / bare: {gated / bare:.2f}x")
 

@@ -4,12 +4,28 @@ The public API: declare producers (`data_product`), build a domain's Dagster
 code location (`domain_definitions`), publish through the one gated path
 (`publish`), read products back (`read`), and the errors a user tells apart.
 
-Every name is imported on first use, so the CLI, the catalog server and a
+Every name but the errors is imported on first use, so the CLI, the catalog server and a
 consumer's `lakemesh.read` start without Dagster and dbt, which take seconds.
 """
 
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
+
+from lakemesh.errors import (
+    AccessRefused,
+    BreakingChange,
+    CatalogUnreachable,
+    CheckError,
+    CommitConflict,
+    ContractInvalid,
+    ContractViolation,
+    DefinitionsInvalid,
+    LakemeshError,
+    LandingDataBad,
+    ProductNotFound,
+    TableUnreadable,
+    VersionNotFound,
+)
 
 _HOMES = {
     "Catalog": "lakemesh.catalog",
@@ -22,24 +38,6 @@ _HOMES = {
     "domain_definitions": "lakemesh.orchestration.definitions",
     "read": "lakemesh.storage.reader",
     "Settings": "lakemesh.settings",
-    **{
-        name: "lakemesh.errors"
-        for name in (
-            "AccessRefused",
-            "BreakingChange",
-            "CatalogUnreachable",
-            "CheckError",
-            "CommitConflict",
-            "ContractInvalid",
-            "ContractViolation",
-            "DefinitionsInvalid",
-            "LakemeshError",
-            "LandingDataBad",
-            "ProductNotFound",
-            "TableUnreadable",
-            "VersionNotFound",
-        )
-    },
 }
 
 __all__ = [
@@ -71,21 +69,6 @@ __all__ = [
 if TYPE_CHECKING:
     from lakemesh.catalog import Catalog
     from lakemesh.contracts import Contract, load_contract, load_contracts
-    from lakemesh.errors import (
-        AccessRefused,
-        BreakingChange,
-        CatalogUnreachable,
-        CheckError,
-        CommitConflict,
-        ContractInvalid,
-        ContractViolation,
-        DefinitionsInvalid,
-        LakemeshError,
-        LandingDataBad,
-        ProductNotFound,
-        TableUnreadable,
-        VersionNotFound,
-    )
     from lakemesh.orchestration.definitions import domain_definitions
     from lakemesh.producers.publish import PublishResult, publish
     from lakemesh.producers.python import data_product

@@ -105,3 +105,25 @@ def test_corrupt_landing_file_names_path_and_reason(settings: Settings):
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     with pytest.raises(LandingDataBad, match=r"orders.parquet: not a readable Parquet file"):
         read_landing(settings.landing, "orders")
+
+
+def test_each_location_has_a_maintenance_job_that_bounds_its_products(locations, settings: Settings):
+    """The Dagster job compacts and vacuums the domain's published products; unpublished ones are skipped."""
+    import uuid
+
+    import polars as pl
+    from deltalake import DeltaTable
+    from lakemesh import load_contract, publish
+
+    contract = load_contract(PROJECT_DIR / "contracts" / "supply" / "parts.yaml")
+    from domains.supply.products import parts
+
+    frame = parts.fn(read_landing(settings.landing, "part").lazy()).collect()
+    for _ in range(3):
+        publish(frame, contract=contract, settings=settings, run_id=str(uuid.uuid4()))
+    job = locations["supply"].resolve_job_def("supply__maintenance")
+    result = job.execute_in_process(instance=dg.DagsterInstance.ephemeral())
+    assert result.success
+    history = [c["operation"] for c in DeltaTable(settings.table_uri("supply.parts")).history()]
+    assert history[:2] == ["VACUUM END", "VACUUM START"]
+    assert pl.read_delta(settings.table_uri("supply.parts")).height == frame.height

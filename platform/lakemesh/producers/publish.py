@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
+import pyarrow as pa
 from deltalake import DeltaTable
 
 from lakemesh.contracts import Contract
@@ -175,7 +176,7 @@ def publish(
             raise _refuse(frame, report, table=table, lineage=lineage, settings=settings, run_id=run_id)
         committed = write_table(
             uri,
-            frame.select(c.name for c in contract.columns).to_arrow(),
+            _arrow(data, frame, [c.name for c in contract.columns]),
             mode=contract.write_mode,
             primary_key=contract.primary_key,
             metadata=commit_metadata(
@@ -211,6 +212,13 @@ def publish(
         validate_seconds=validated - started,
         write_seconds=written - validated,
     )
+
+
+def _arrow(data: Any, frame: pl.DataFrame, columns: list[str]) -> pa.Table:
+    """What to write: the producer's own Arrow table when normalising left it as it was (no copy), else the frame's."""
+    if isinstance(data, pa.Table) and frame.schema == pl.from_arrow(data.slice(0, 0)).schema:
+        return data.select(columns)
+    return frame.select(columns).to_arrow()
 
 
 def _refuse(

@@ -107,9 +107,10 @@ def history(uri: str, *, limit: int | None = None, storage_options: Mapping[str,
 
 def last_published_contract(table: DeltaTable) -> dict | None:
     """The ODCS document the product's latest publish was made under (kept in its commit metadata)."""
-    for commit in table.history():
-        if CONTRACT_KEY in commit:
-            return json.loads(commit[CONTRACT_KEY])
+    for limit in (10, None):  # usually the latest commit or one before maintenance's; the whole log if need be
+        for commit in table.history(limit):
+            if CONTRACT_KEY in commit:
+                return json.loads(commit[CONTRACT_KEY])
     return None
 
 
@@ -181,11 +182,12 @@ def _commit_once(
         )
         merger.when_matched_update_all().when_not_matched_insert_all().execute()
     else:
+        added = set(data.schema.names) - {field.name for field in table.schema().fields}
         write_deltalake(
             table,
             data,
             mode="append" if mode == "append" and not replace_schema else "overwrite",
-            schema_mode="overwrite" if replace_schema else "merge",
+            schema_mode="overwrite" if replace_schema else "merge" if added else None,  # merge only to evolve
             commit_properties=commit,
         )
     return table.version()  # the table object holds the snapshot its own commit created
