@@ -290,11 +290,14 @@ def _key_collisions(frame: pl.DataFrame, existing: pl.LazyFrame, plan: CheckPlan
     """Rows of an append whose primary key is already in the table: appending them would duplicate keys."""
     check = plan.check("primary_key__unique")
     keys = list(check.columns)
+    low, high = frame.select(low=pl.col(keys[0]).min(), high=pl.col(keys[0]).max()).row(0)
+    # only the table's rows inside the batch's range of the first key: file and row-group statistics skip the rest
+    candidates = existing.filter(pl.col(keys[0]).is_between(low, high)) if low is not None else existing.head(0)
     positions = (
         frame.lazy()
         .select(keys)
         .with_row_index("_row")
-        .join(existing.unique(), on=keys, how="semi", nulls_equal=False)
+        .join(candidates.unique(), on=keys, how="semi", nulls_equal=False)
         .collect()
     )
     examples = (
