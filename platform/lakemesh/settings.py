@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lakemesh.errors import LakemeshError
+from lakemesh.errors import LakemeshError, ProductNotFound
 
 __all__ = ["Settings", "find_project_dir", "quarantine_dataset", "split_product_name"]
 
@@ -103,9 +103,9 @@ def _storage_options(text: str | None) -> dict[str, str]:
     try:
         options = json.loads(text)
     except json.JSONDecodeError as error:
-        raise ValueError(f"LAKEMESH_STORAGE_OPTIONS must be a JSON object of strings: {error}") from None
+        raise LakemeshError(f"LAKEMESH_STORAGE_OPTIONS must be a JSON object of strings: {error}") from None
     if not isinstance(options, dict) or not all(isinstance(v, str) for v in options.values()):
-        raise ValueError("LAKEMESH_STORAGE_OPTIONS must be a JSON object of strings")
+        raise LakemeshError(f"LAKEMESH_STORAGE_OPTIONS must be a JSON object of strings, got {text[:80]!r}")
     return options
 
 
@@ -119,5 +119,5 @@ def split_product_name(product: str) -> tuple[str, str]:
     """Split `<domain>.<product>`, refusing anything else."""
     parts = product.split(".")
     if len(parts) != 2 or not all(parts):
-        raise ValueError(f"a product name is '<domain>.<product>', got {product!r}")
+        raise ProductNotFound(f"a product name is '<domain>.<product>', got {product!r}")
     return parts[0], parts[1]

@@ -350,8 +350,8 @@ def catalog_serve(
 @app.command()
 def read(
     product: str,
-    version: Annotated[int | None, typer.Option()] = None,
-    limit: Annotated[int, typer.Option()] = 10,
+    version: Annotated[int | None, typer.Option(min=0)] = None,
+    limit: Annotated[int, typer.Option(min=0)] = 10,
 ) -> None:
     """Print the first rows of a published product."""
     from lakemesh.storage.reader import read as read_product

@@ -289,8 +289,8 @@ def _to_contract(path: Path, doc: OpenDataContractStandard) -> Contract:
 
 
 def _to_column(prop: SchemaProperty, where: str, fail: Any) -> Column:
-    if not prop.name:
-        raise fail(f"{where}.name", "every column needs a name")
+    if not prop.name or not _COLUMN_NAME.fullmatch(prop.name):
+        raise fail(f"{where}.name", f"a column name is letters, digits and '_' (not first), got {prop.name!r}")
     if not prop.logicalType:
         raise fail(f"{where}.logicalType", f"column {prop.name!r} needs a logicalType")
     allowed = tuple(e.value for e in prop.enum) if prop.enum else None
@@ -319,6 +319,7 @@ _OPERATORS = (
     "mustBeBetween",
     "mustNotBeBetween",
 )
+_COLUMN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PRODUCT_NAME = re.compile(r"[a-z][a-z0-9_]*")
 _RULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _METRICS = ("nullValues", "missingValues", "invalidValues", "duplicateValues", "rowCount")

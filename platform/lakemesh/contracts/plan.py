@@ -305,14 +305,31 @@ def _column_checks(column: Column, kind: ColumnType, primary_key: tuple[str, ...
         found.append(Check(name=f"{name}__length", kind="length", columns=(name,), bound=length,
                            description=f"{name} is {shown} characters long"))  # fmt: skip
     if (pattern := column.options.get("pattern")) is not None:
-        if not isinstance(pattern, str):
-            raise ValueError(f"logicalTypeOptions.pattern must be a regular expression, got {pattern!r}")
+        _regex(pattern, "logicalTypeOptions.pattern")
         found.append(Check(name=f"{name}__pattern", kind="pattern", columns=(name,), bound=pattern,
                            description=f"{name} matches /{pattern}/"))  # fmt: skip
     if column.unique and primary_key != (name,):
         found.append(Check(name=f"{name}__unique", kind="unique", columns=(name,), bound=None,
                            description=f"{name} is unique"))  # fmt: skip
     return found
+
+
+def _regex(pattern: Any, key: str) -> str:
+    if not isinstance(pattern, str):
+        raise ValueError(f"{key} must be a regular expression, got {pattern!r}")
+    try:
+        re.compile(pattern)
+    except re.error as error:
+        raise ValueError(f"{key} is not a valid regular expression: {error}") from None
+    return pattern
+
+
+def _values_fit(values: list[Any], kind: ColumnType, key: str) -> None:
+    """Listed values must be of the column's kind: numbers for numbers, text for text."""
+    wanted = (int, float) if kind.numeric else (str,) if kind.kind == "string" else None
+    wrong = [v for v in values if wanted and (isinstance(v, bool) or not isinstance(v, wanted))]
+    if wrong:
+        raise ValueError(f"{key} must hold {kind} values like the column, got {wrong[:3]!r}")
 
 
 def _threshold(rule: QualityRule) -> Any:
@@ -334,6 +351,7 @@ def _number(value: Any, operator: str) -> float:
 
 
 def _metric(rule: QualityRule, columns: dict[str, ColumnSpec]) -> MetricRule:
+    kind = columns[rule.column].type if rule.column else None
     if rule.metric in _COLUMN_METRICS and rule.column is None:
         raise ValueError(f"{rule.metric} is a column metric: put the rule under a column's quality")
     if rule.metric == "rowCount" and rule.unit == "percent":
@@ -345,6 +363,11 @@ def _metric(rule: QualityRule, columns: dict[str, ColumnSpec]) -> MetricRule:
             raise ValueError("invalidValues needs non-empty arguments: validValues, invalidValues or pattern")
     if rule.metric == "missingValues" and not isinstance(arguments.get("missingValues", []), list):
         raise ValueError("arguments.missingValues must be a list of the values that count as missing")
+    for key in ("missingValues", "validValues", "invalidValues"):
+        if isinstance(arguments.get(key), list) and kind is not None:
+            _values_fit(arguments[key], kind, f"arguments.{key}")
+    if "pattern" in arguments:
+        _regex(arguments["pattern"], "arguments.pattern")
     unknown = sorted(set(arguments) - {"validValues", "invalidValues", "pattern", "missingValues"})
     if unknown:
         raise ValueError(f"unknown arguments {unknown} for {rule.metric}")
@@ -387,13 +410,35 @@ def read_only_query(query: str, *, table: str, column: str | None) -> str:
     return tree.sql(dialect="duckdb")
 
 
+_DUCKDB_TYPES = {"int8": "TINYINT", "int16": "SMALLINT", "int32": "INTEGER", "int64": "BIGINT", "float32": "FLOAT",
+                 "float64": "DOUBLE", "string": "VARCHAR", "date": "DATE", "timestamp": "TIMESTAMP",
+                 "timestamptz": "TIMESTAMPTZ", "boolean": "BOOLEAN"}  # fmt: skip
+
+
+def _bind(query: str, *, table: str, columns: dict[str, ColumnSpec]) -> None:
+    """Plan the query over an empty table of the contract's columns: unknown columns or functions fail now."""
+    import duckdb  # SQL rules run in DuckDB; imported only for contracts that have one
+
+    typed = ", ".join(
+        f'"{spec.name}" {_DUCKDB_TYPES.get(spec.type.kind) or str(spec.type).upper()}' for spec in columns.values()
+    )
+    with duckdb.connect(config={"enable_external_access": False}) as con:
+        con.execute(f'CREATE TABLE "{table}" ({typed})')
+        try:
+            con.execute(f"EXPLAIN {query}")
+        except duckdb.Error as error:
+            raise ValueError(f"query does not run on the contract's columns: {str(error).splitlines()[0]}") from None
+
+
 def _quality_check(rule: QualityRule, product: str, columns: dict[str, ColumnSpec]) -> Check:
     if rule.column is not None and rule.column not in columns:
         raise ValueError(f"the rule's column {rule.column!r} is not a column of the contract")
     if rule.query is not None:
         table = product.split(".")[1]
+        query = read_only_query(rule.query, table=table, column=rule.column)
+        _bind(query, table=table, columns=columns)
         bound: MetricRule | SqlRule = SqlRule(
-            query=read_only_query(rule.query, table=table, column=rule.column),
+            query=query,
             table=table,
             operator=rule.operator,
             threshold=_threshold(rule),
@@ -438,6 +483,8 @@ def compile_plan(
             raise fail(f"schema[0].properties[{i}]", f"column {column.name!r}: {error}") from None
     for rule in quality:
         try:
+            if any(check.name == rule.name for check in checks):
+                raise ValueError("the name is taken by a check the contract's schema makes; choose another")
             checks.append(_quality_check(rule, product, specs))
         except ValueError as error:
             raise fail(rule.where, f"rule {rule.name!r}: {error}") from None

@@ -252,10 +252,9 @@ class PublishLineage:
         self._emit(RunState.START, self._run(), [self._output()])
 
     def complete(self, *, version: int, rows: int, assertions: Mapping[str, bool]) -> None:
-        facets = {
-            "version": dataset_version_dataset.DatasetVersionDatasetFacet(datasetVersion=str(version)),
-            "dataQualityAssertions": _assertions(self.contract, assertions),
-        }
+        facets = {"version": dataset_version_dataset.DatasetVersionDatasetFacet(datasetVersion=str(version))}
+        if assertions:  # none for a retried step whose commit already stood
+            facets["dataQualityAssertions"] = _assertions(self.contract, assertions)
         stats = {"outputStatistics": output_statistics_output_dataset.OutputStatisticsOutputDatasetFacet(rowCount=rows)}
         self._emit(RunState.COMPLETE, self._run(), [self._output(facets, stats)])
 

@@ -84,12 +84,20 @@ class LineageEmitter:
         return self.outbox.deliver(self.client.transport.emit)
 
     def emit(self, event: Any) -> bool:
-        """Send one event after any older ones; True if it was delivered, False if it waits in the outbox."""
-        if self.flush().waiting == 0:
-            try:
-                self.client.emit(event)
-                return True
-            except Exception as error:  # any transport failure: the event must not be lost
-                log.warning("lineage event kept in the outbox %s: %s", self.outbox.folder, error)
-        self.outbox.put(Serde.to_dict(event))
+        """Send one event after any older ones; True if it was delivered, False if it waits in the outbox.
+
+        Never raises: lineage must not decide a publish. An event that can be
+        neither sent nor kept (the outbox's disk fails too) is logged as lost:
+        the Delta commit, the truth, stands either way.
+        """
+        try:
+            if self.flush().waiting == 0:
+                try:
+                    self.client.emit(event)
+                    return True
+                except Exception as error:  # any transport failure: keep the event
+                    log.warning("lineage event kept in the outbox %s: %s", self.outbox.folder, error)
+            self.outbox.put(Serde.to_dict(event))
+        except OSError as error:
+            log.error("lineage event lost (neither delivered nor kept in %s): %s", self.outbox.folder, error)
         return False

@@ -30,6 +30,7 @@ from lakemesh.lineage import ColumnInput, InputRef, LineageEmitter, PublishLinea
 from lakemesh.quality import ValidationReport, as_polars, validate
 from lakemesh.settings import Settings
 from lakemesh.storage.delta import (
+    Committed,
     StepTransaction,
     commit_metadata,
     committed_version,
@@ -57,7 +58,8 @@ class PublishResult:
     contract_id: str
     contract_version: str
     inputs: Mapping[str, int]
-    report: ValidationReport
+    report: ValidationReport | None
+    """The gate's verdict; None for a duplicate, which is not judged again."""
     lineage_run_id: str
     validate_seconds: float
     write_seconds: float
@@ -143,6 +145,10 @@ def publish(
     unknown = sorted(set(column_lineage or {}) - {c.name for c in contract.columns})
     if unknown:
         raise ValueError(f"column lineage for {contract.name} names columns its contract does not have: {unknown}")
+    try:
+        uuid.UUID(run_id)
+    except ValueError:
+        raise ValueError(f"run_id must be a UUID (the Dagster run id), got {run_id!r}") from None
     transaction = StepTransaction(app_id=f"lakemesh/{contract.name}/{run_id}/{step}")
     lineage = PublishLineage(
         LineageEmitter.for_settings(settings),
@@ -157,47 +163,53 @@ def publish(
     )
     lineage.start()
     uri = settings.table_uri(contract.name)
+    started = time.perf_counter()
+    report = None
     try:
         frame = as_polars(data, contract.plan)
         table = _existing_table(uri, settings)
-        replace_schema = _schema_gate(table, contract, settings)
-        started = time.perf_counter()
-        keyed_append = (
-            not replace_schema  # a new major version starts the table over
-            and contract.write_mode == "append"
-            and contract.primary_key
-            and table is not None
-            and committed_version(table, transaction) is None  # a retry's keys are its own first attempt's
-        )
-        existing = pl.scan_delta(table).select(contract.primary_key) if keyed_append else None
-        report = validate(frame, contract, existing_keys=existing)
-        validated = time.perf_counter()
-        if not report.passed:
-            raise _refuse(frame, report, table=table, lineage=lineage, settings=settings, run_id=run_id)
-        committed = write_table(
-            uri,
-            _arrow(data, frame, [c.name for c in contract.columns]),
-            mode=contract.write_mode,
-            primary_key=contract.primary_key,
-            metadata=commit_metadata(
-                run_id=run_id,
-                contract_id=contract.id,
-                contract_version=contract.version,
-                contract_json=contract.to_json(),
-                code_version=code_version,
-                inputs=inputs,
-            ),
-            step=transaction,
-            replace_schema=replace_schema,
-            storage_options=settings.storage_options,
-        )
-        written = time.perf_counter()
+        if table is not None and (done := committed_version(table, transaction)) is not None:
+            committed = Committed(version=done, duplicate=True)  # a retried step: its commit stands
+        else:
+            replace_schema = _schema_gate(table, contract, settings)
+            keyed_append = (
+                contract.write_mode == "append" and bool(contract.primary_key) and not replace_schema
+            )  # a new major version starts the table over
+
+            def judge(against: DeltaTable | None) -> ValidationReport:
+                existing = pl.scan_delta(against).select(contract.primary_key) if keyed_append and against else None
+                verdict = validate(frame, contract, existing_keys=existing)
+                if not verdict.passed:
+                    raise _refuse(frame, verdict, table=against, lineage=lineage, settings=settings, run_id=run_id)
+                return verdict
+
+            report = judge(table)
+            validated = time.perf_counter()
+            committed = write_table(
+                uri,
+                _arrow(data, frame, [c.name for c in contract.columns]),
+                mode=contract.write_mode,
+                primary_key=contract.primary_key,
+                metadata=commit_metadata(
+                    run_id=run_id,
+                    contract_id=contract.id,
+                    contract_version=contract.version,
+                    contract_json=contract.to_json(),
+                    code_version=code_version,
+                    inputs=inputs,
+                ),
+                step=transaction,
+                replace_schema=replace_schema,
+                recheck=judge if keyed_append else None,
+                storage_options=settings.storage_options,
+            )
     except ContractViolation:
         raise
     except Exception as error:
         lineage.fail(f"{type(error).__name__}: {error}")
         raise
-    lineage.complete(version=committed.version, rows=frame.height, assertions=report.outcome())
+    written = time.perf_counter()
+    lineage.complete(version=committed.version, rows=frame.height, assertions=report.outcome() if report else {})
     return PublishResult(
         product=contract.name,
         uri=uri,
@@ -209,8 +221,8 @@ def publish(
         inputs=inputs,
         report=report,
         lineage_run_id=lineage.run_id,
-        validate_seconds=validated - started,
-        write_seconds=written - validated,
+        validate_seconds=(validated - started) if report else 0.0,
+        write_seconds=(written - validated) if report else 0.0,
     )
 
 

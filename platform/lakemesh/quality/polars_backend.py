@@ -193,9 +193,13 @@ def _metric_expr(rule: MetricRule, column: str | None) -> pl.Expr:
     return (invalid & col.is_not_null()).sum()
 
 
-def _judge(check: Check, value: Any, rows: int) -> CheckFailure | None:
-    """Compare a measured value with its bound; undefined values fail with the reason."""
+def _judge(check: Check, value: Any, rows: int, plan: CheckPlan) -> CheckFailure | None:
+    """Compare a measured value with its bound; undefined values fail with the reason.
+
+    A value measured over classified columns is data of theirs: it is not shown.
+    """
     rule: MetricRule | SqlRule = check.bound
+    sensitive = plan.sensitive(check)
     if value is None:
         reason = "the query returned NULL, which meets no bound"
     elif isinstance(rule, MetricRule) and rule.unit == "percent" and rows == 0:
@@ -205,10 +209,12 @@ def _judge(check: Check, value: Any, rows: int) -> CheckFailure | None:
         if isinstance(rule, MetricRule) and rule.unit == "percent":
             value = 100.0 * value / rows
         if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
-            raise CheckError(f"check {check.name!r} must measure one number, got {value!r}")
+            shown = f"a {type(value).__name__}" if sensitive else repr(value)
+            raise CheckError(f"{plan.product}: check {check.name!r} must measure one number, got {shown}")
         if passes(value, rule.operator, rule.threshold):
             return None
-        reason = f"measured {value:g}, must be {describe_bound(rule.operator, rule.threshold)}"
+        measured = REDACTED if sensitive else f"{value:g}"
+        reason = f"measured {measured}, must be {describe_bound(rule.operator, rule.threshold)}"
     return CheckFailure(check=check.name, column=check.column, rows=-1, examples=(), reason=reason)
 
 
@@ -229,7 +235,7 @@ def _table_failures(frame: pl.DataFrame, plan: CheckPlan, broken: set[str]) -> l
             values = frame.select([_metric_expr(c.bound, c.column).alias(str(i)) for i, c in enumerate(metrics)]).row(0)
         except pl.exceptions.PolarsError as error:
             raise CheckError(f"{plan.product}: table metrics could not be measured: {error}") from error
-        failures += [f for c, v in zip(metrics, values, strict=True) if (f := _judge(c, v, frame.height))]
+        failures += [f for c, v in zip(metrics, values, strict=True) if (f := _judge(c, v, frame.height, plan))]
     if queries:
         with duckdb.connect(config={"enable_external_access": False}) as con:
             con.execute("SET TimeZone = 'UTC'")
@@ -241,7 +247,7 @@ def _table_failures(frame: pl.DataFrame, plan: CheckPlan, broken: set[str]) -> l
                     raise CheckError(f"{plan.product}: SQL rule {check.name!r} failed to run: {error}") from error
                 if len(result) != 1 or len(result[0]) != 1:
                     raise CheckError(f"{plan.product}: SQL rule {check.name!r} must return one row of one value")
-                if failure := _judge(check, result[0][0], frame.height):
+                if failure := _judge(check, result[0][0], frame.height, plan):
                     failures.append(failure)
     return failures
 
@@ -250,14 +256,18 @@ def _row_failures(
     errors: pa.errors.SchemaErrors, plan: CheckPlan
 ) -> tuple[list[CheckFailure], pl.Series | None, set[str]]:
     """One `CheckFailure` per plan check from pandera's failure cases; also the columns with broken structure."""
-    for error in errors.schema_errors:
-        if error.reason_code == SchemaErrorReason.CHECK_ERROR:
-            name = getattr(error.check, "name", error.check)
-            raise CheckError(f"{plan.product}: check {name!r} could not be evaluated: {error}") from error
     cases = errors.failure_cases
     presence, dtype = pl.col("check").is_in(_STRUCTURAL), pl.col("check").str.starts_with("dtype(")
     structural = presence | dtype
     broken = {*cases.filter(presence)["failure_case"], *cases.filter(dtype)["column"]}
+    unevaluated = set()
+    for error in errors.schema_errors:
+        if error.reason_code == SchemaErrorReason.CHECK_ERROR:
+            check = plan.check(getattr(error.check, "name", str(error.check)))
+            if not broken & set(check.columns):
+                raise CheckError(f"{plan.product}: check {check.name!r} could not be evaluated: {error}") from error
+            unevaluated.add(check.name)  # a column of the wrong type or missing: the schema check reports it
+    cases = cases.filter(~pl.col("check").is_in(list(unevaluated)))
     keyed = cases.with_columns(
         name=pl.when(structural)
         .then(pl.lit(SCHEMA_CHECK))

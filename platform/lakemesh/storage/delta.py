@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -27,6 +27,7 @@ from lakemesh.errors import CommitConflict, ProductNotFound, TableUnreadable, Ve
 __all__ = [
     "APP_ID_KEY",
     "CONTRACT_KEY",
+    "TABLE_PROPERTIES",
     "Committed",
     "StepTransaction",
     "commit_metadata",
@@ -40,6 +41,8 @@ __all__ = [
 ]
 
 APP_ID_KEY = "lakemesh.appId"
+TABLE_PROPERTIES = {"delta.enableExpiredLogCleanup": "false"}
+"""The commit log is kept whole: it holds each version's contract (for the schema gate) and the steps' commits."""
 CONTRACT_KEY = "lakemesh.contract"
 _MAX_ATTEMPTS = 6
 _PAST_END = "not the same as the specified end version"
@@ -81,8 +84,10 @@ def open_table(uri: str, *, version: int | None = None, storage_options: Mapping
             latest = DeltaTable(uri, storage_options=options).version()
             raise VersionNotFound(f"{uri} has no version {version}; the latest is {latest}") from None
         damaged = _damaged_version(uri, options)
-        at = f"at version {damaged} (_delta_log/{damaged:020d}.json)" if damaged is not None else ""
-        raise TableUnreadable(f"the Delta log of {uri} is damaged {at}: {_first_line(error)}".strip()) from None
+        raise TableUnreadable(
+            f"the Delta log of {uri} is damaged at version {damaged} (_delta_log/{damaged:020d}.json is damaged "
+            f"or missing): {_first_line(error)[:200]}"
+        ) from None
 
 
 def current_version(uri: str, *, storage_options: Mapping[str, str] | None = None) -> int | None:
@@ -155,10 +160,13 @@ def committed_version(table: DeltaTable, step: StepTransaction) -> int | None:
     done = table.transaction_version(step.app_id)
     if done is None or done < step.sequence:
         return None
-    return next(c["version"] for c in table.history() if c.get(APP_ID_KEY) == step.app_id)
+    # the log is kept whole (see TABLE_PROPERTIES); a table whose old entries were cleaned up by another writer
+    # still knows the step committed: the current version then stands for it
+    return next((c["version"] for c in table.history() if c.get(APP_ID_KEY) == step.app_id), table.version())
 
 
 def _commit_once(
+    table: DeltaTable | None,
     uri: str,
     data: pa.Table,
     *,
@@ -168,15 +176,18 @@ def _commit_once(
     commit: CommitProperties,
     options: dict[str, str],
 ) -> int:
-    try:
-        table: DeltaTable | None = DeltaTable(uri, storage_options=options)
-    except TableNotFoundError:
-        table = None
-    if table is None:
-        write_deltalake(uri, data, mode="overwrite", commit_properties=commit, storage_options=options)
-        return DeltaTable(uri, storage_options=options).version()
+    if table is None:  # create, or fail if a concurrent writer created it first (then the caller goes round again)
+        write_deltalake(
+            uri,
+            data,
+            mode="error",
+            configuration=TABLE_PROPERTIES,
+            commit_properties=commit,
+            storage_options=options,
+        )
+        return 0
     if mode == "merge" and not replace_schema:
-        predicate = " AND ".join(f"target.{key} = source.{key}" for key in primary_key)
+        predicate = " AND ".join(f'target."{key}" = source."{key}"' for key in primary_key)
         merger = table.merge(
             data, predicate, source_alias="source", target_alias="target", merge_schema=True, commit_properties=commit
         )
@@ -202,17 +213,22 @@ def write_table(
     metadata: Mapping[str, str],
     step: StepTransaction,
     replace_schema: bool = False,
+    recheck: Callable[[DeltaTable], None] | None = None,
     storage_options: Mapping[str, str] | None = None,
 ) -> Committed:
     """Commit `data` once for `step`: one atomic Delta commit carrying the step's application transaction.
 
     New columns evolve the table in every mode; `replace_schema` (a new major
     contract version) replaces the table's schema and content instead.
+    `recheck(table)` runs against the table a concurrent writer left before a
+    retried commit (an append's key check) and may refuse the batch.
     """
     options = dict(storage_options or {})
     commit = CommitProperties(
         custom_metadata={**metadata, APP_ID_KEY: step.app_id},
         app_transactions=[Transaction(step.app_id, step.sequence, int(time.time() * 1000))],
+        # a keyed append must see every commit its key check did not: any concurrent commit sends it round again
+        max_commit_retries=0 if recheck is not None else None,
     )
     for attempt in range(1, _MAX_ATTEMPTS + 1):
         try:
@@ -221,8 +237,11 @@ def write_table(
             table = None
         if table is not None and (version := committed_version(table, step)) is not None:
             return Committed(version=version, duplicate=True)
+        if table is not None and recheck is not None and attempt > 1:
+            recheck(table)
         try:
             version = _commit_once(
+                table,
                 uri,
                 data,
                 mode=mode,
@@ -232,11 +251,16 @@ def write_table(
                 options=options,
             )
             return Committed(version=version, duplicate=False)
-        except CommitFailedError as error:
-            if (mode == "overwrite" and not replace_schema) or attempt == _MAX_ATTEMPTS:
+        except CommitFailedError as error:  # (before DeltaError: it is one)
+            overwriting = table is not None and mode == "overwrite" and not replace_schema
+            if overwriting or attempt == _MAX_ATTEMPTS:  # (a lost race to create the table goes round again)
                 raise CommitConflict(
                     f"{uri}: a concurrent writer committed first ({_first_line(error)}); "
                     f"this {mode} wrote nothing after {attempt} attempt(s)"
                 ) from None
             time.sleep(min(2.0, 0.05 * 2**attempt) * (0.5 + random.random()))
+        except DeltaError as error:
+            if table is None and "already exists" in str(error):
+                continue  # a concurrent writer created the table: go round as a writer to an existing table
+            raise
     raise AssertionError("unreachable")

@@ -14,14 +14,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from deltalake import DeltaTable
+from deltalake.exceptions import CommitFailedError
 
-from lakemesh.storage.delta import open_table
+from lakemesh.errors import CommitConflict
+from lakemesh.storage.delta import TABLE_PROPERTIES, open_table
 
 __all__ = ["ORPHAN_GRACE_HOURS", "Maintenance", "maintain_table"]
 
 ORPHAN_GRACE_HOURS = 1
 """An unreferenced file younger than this may belong to a commit in flight: it is left alone."""
-_LOG_RETENTION_HOURS = 30 * 24  # Delta's default `delta.logRetentionDuration`
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,19 +55,21 @@ def maintain_table(
 ) -> Maintenance:
     """Compact, checkpoint and vacuum one table, keeping every version inside the retention readable."""
     table = open_table(uri, storage_options=storage_options)
-    metrics = table.optimize.compact()
-    compacted = int(metrics.get("numFilesRemoved", 0))
     oldest = _oldest_kept(table, retention_hours=retention_hours, retain_versions=retain_versions)
-    table.create_checkpoint()
-    if retention_hours <= _LOG_RETENTION_HOURS:  # log entries older than that are not needed for time travel
-        table.cleanup_metadata()
-    removed = table.vacuum(
-        retention_hours=orphan_grace_hours,
-        dry_run=False,
-        enforce_retention_duration=False,
-        full=True,
-        keep_versions=list(range(oldest, table.version() + 1)),
-    )
+    try:
+        if table.metadata().configuration.get("delta.enableExpiredLogCleanup") != "false":
+            table.alter.set_table_properties(TABLE_PROPERTIES)  # tables written before the log was kept whole
+        compacted = int(table.optimize.compact().get("numFilesRemoved", 0))
+        table.create_checkpoint()
+        removed = table.vacuum(
+            retention_hours=orphan_grace_hours,
+            dry_run=False,
+            enforce_retention_duration=False,
+            full=True,
+            keep_versions=list(range(oldest, table.version() + 1)),
+        )
+    except CommitFailedError as error:
+        raise CommitConflict(f"{uri}: maintenance lost to a concurrent writer; run it again: {error}") from None
     return Maintenance(
         uri=uri, version=table.version(), oldest_kept=oldest, compacted_files=compacted, removed_files=len(removed)
     )
