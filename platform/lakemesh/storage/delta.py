@@ -61,15 +61,15 @@ def _loads(uri: str, version: int, storage_options: Mapping[str, str] | None) ->
         return None if _PAST_END in str(error) else False
 
 
-def _damaged_version(uri: str, storage_options: Mapping[str, str] | None) -> int | None:
-    """The first log entry that does not read. Versions that load form a prefix, so search for its end."""
+def _damaged_version(uri: str, storage_options: Mapping[str, str] | None) -> int:
+    """The first version that does not load (a damaged or missing log entry); those that load form a prefix."""
     good, probe = -1, 0
     while _loads(uri, probe, storage_options) is True:
         good, probe = probe, probe * 2 + 1
     while probe - good > 1:
         middle = (good + probe) // 2
         good, probe = (middle, probe) if _loads(uri, middle, storage_options) is True else (good, middle)
-    return probe if _loads(uri, probe, storage_options) is False else None
+    return probe
 
 
 def open_table(uri: str, *, version: int | None = None, storage_options: Mapping[str, str] | None = None) -> DeltaTable:

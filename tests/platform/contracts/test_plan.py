@@ -117,19 +117,41 @@ BAD_RULES = {
         "may",
     ),
     "not-sql": ({"type": "sql", "query": "select count(* from", "mustBe": 0}, False, "not valid SQL"),
+    "unknown-sql-column": (
+        {"type": "sql", "query": "select count(*) from ${object} where nope > 1", "mustBe": 0},
+        False,
+        "does not run on the contract's columns",
+    ),
+    "unknown-sql-function": (
+        {"type": "sql", "query": "select count(*) from ${object} where getenv('HOME') = v", "mustBe": 0},
+        False,
+        "does not run on the contract's columns",
+    ),
+    "bad-regex-argument": (
+        {"metric": "invalidValues", "arguments": {"pattern": "(("}, "mustBe": 0},
+        True,
+        "not a valid regular expression",
+    ),
+    "values-of-another-type": (
+        {"metric": "invalidValues", "arguments": {"validValues": [1, 2]}, "mustBe": 0},
+        True,
+        "must hold string values like the column",
+    ),
+    "name-taken-by-a-generated-check": ({"metric": "rowCount", "mustBe": 1}, False, "the name is taken"),
 }
 
 
 @pytest.mark.parametrize(("rule", "on_column", "reason"), BAD_RULES.values(), ids=BAD_RULES.keys())
 def test_a_rule_that_cannot_be_evaluated_refuses_to_load(tmp_path: Path, rule: dict, on_column: bool, reason: str):
+    name = "schema" if reason == "the name is taken" else "bad_rule"
     with pytest.raises(ContractInvalid) as refused:
-        _rule_contract(tmp_path, {"name": "bad_rule", **rule}, on_column=on_column)
+        _rule_contract(tmp_path, {"name": name, **rule}, on_column=on_column)
     message = str(refused.value)
     assert "contracts/shop/events.yaml" in message
     where = "schema[0].properties[0].quality[0]" if on_column else "schema[0].quality[0]"
     assert f"field '{where}'" in message and reason in message
     if reason != "not valid ODCS":  # refused by the standard's own schema before the rule is named
-        assert "rule 'bad_rule'" in message
+        assert f"rule '{name}'" in message
 
 
 @pytest.mark.parametrize(
@@ -141,8 +163,9 @@ def test_a_rule_that_cannot_be_evaluated_refuses_to_load(tmp_path: Path, rule: d
         ({"logicalType": "string", "logicalTypeOptions": {"minimum": 1}}, "'minimum' was unexpected"),
         ({"logicalType": "integer", "logicalTypeOptions": {"minimum": 5, "maximum": 1}}, "is above the upper bound"),
         ({"logicalType": "string", "logicalTypeOptions": {"maxLength": -1}}, "-1 is less than the minimum of 0"),
+        ({"logicalType": "string", "logicalTypeOptions": {"pattern": "(unclosed"}}, "not a valid regular expression"),
     ],
-    ids=["number", "date", "timestamp", "string-range", "reversed", "length"],
+    ids=["number", "date", "timestamp", "string-range", "reversed", "length", "regex"],
 )
 def test_a_bound_of_the_wrong_type_refuses_to_load(tmp_path: Path, column: dict, reason: str):
     with pytest.raises(ContractInvalid, match=r"events.yaml: field 'schema\[0\].properties\[0\]") as refused:
@@ -164,3 +187,9 @@ def test_timestamp_bounds_compare_as_instants_not_strings(tmp_path: Path):
     assert validate(inside, contract).passed
     assert validate(outside, contract).failed("at__range").rows == 1
     assert contract.plan.check("at__range").description == "at >= 2023-12-31 23:00:00"
+
+
+@pytest.mark.parametrize("name", ["Order Id", "order-id", "1st", 'quote"d'])
+def test_a_column_name_that_needs_quoting_refuses_to_load(tmp_path: Path, name: str):
+    with pytest.raises(ContractInvalid, match=r"field 'schema\[0\].properties\[0\].name': a column name is letters"):
+        write_contract(tmp_path, contract_doc(columns=[{"name": name, "logicalType": "integer", "primaryKey": True}]))

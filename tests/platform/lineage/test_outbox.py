@@ -99,3 +99,13 @@ def test_a_quarantine_that_cannot_be_written_never_hides_the_refusal(project: Pa
     assert "the failing rows could NOT be quarantined" in message
     assert read("shop.events", settings=settings)["amount"].to_list() == [5, 6, 7]
     assert blocked.read_text() == "a file where the quarantine table would go"
+
+
+def test_a_publish_stands_when_its_events_can_be_neither_sent_nor_kept(
+    project: Path, settings: Settings, catalog_down: None
+):
+    settings.outbox_dir.parent.mkdir(parents=True, exist_ok=True)
+    settings.outbox_dir.write_text("a file where the outbox folder would go")
+    contract = write_contract(project, contract_doc(columns=COLUMNS))
+    result = publish(BATCH, contract=contract, settings=settings, run_id=str(uuid.uuid4()))
+    assert result.version == 0 and read("shop.events", settings=settings).height == 3

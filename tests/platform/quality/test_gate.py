@@ -176,3 +176,42 @@ def test_an_unsupported_input_is_refused_before_anything_is_written(project: Pat
     with pytest.raises(TypeError, match="the producer returned list"):
         publish([1, 2], contract=contract, settings=settings, run_id=RUN)
     assert not Path(settings.table_uri("shop.events")).exists()
+
+
+def test_a_value_measured_over_a_classified_column_is_not_shown(project: Path, settings: Settings):
+    rule = {"name": "pay_cap", "type": "sql", "query": "select max(salary) from ${object}", "mustBeLessThan": 100}
+    columns = [
+        {"name": "id", "logicalType": "integer", "primaryKey": True},
+        {"name": "salary", "logicalType": "integer", "classification": "confidential"},
+    ]
+    contract = write_contract(project, contract_doc(columns=columns, quality=[rule]))
+    with pytest.raises(ContractViolation) as refused:
+        publish(pl.DataFrame({"id": [1], "salary": [987654]}), contract=contract, settings=settings, run_id=RUN)
+    assert "check 'pay_cap': the whole batch: measured <redacted>, must be < 100" in str(refused.value)
+    events = json.dumps(Catalog(settings.catalog_url).events()[0])
+    assert "987654" not in str(refused.value) and "987654" not in events
+
+
+@pytest.mark.parametrize(
+    ("frame", "shown"),
+    [
+        (pl.DataFrame({"id": [1], "amount": [[1.0]]}), "List(Float64)"),
+        (pl.DataFrame({"id": [1], "amount": ["12.5"]}), "String"),
+        (pl.DataFrame(), "id"),
+    ],
+    ids=["list-in-a-number-column", "text-in-a-number-column", "no-columns"],
+)
+def test_data_of_the_wrong_shape_is_a_refusal_not_a_platform_error(
+    project: Path, settings: Settings, frame: pl.DataFrame, shown: str
+):
+    columns = [
+        {"name": "id", "logicalType": "integer", "primaryKey": True},
+        {"name": "amount", "logicalType": "number", "logicalTypeOptions": {"minimum": 0}},
+    ]
+    contract = write_contract(project, contract_doc(columns=columns))
+    with pytest.raises(ContractViolation, match=r"check 'schema': the whole batch") as refused:
+        publish(frame, contract=contract, settings=settings, run_id=RUN)
+    assert shown in str(refused.value)
+    assert not Path(settings.table_uri("shop.events")).exists()
+    if frame.width:
+        assert pl.read_delta(settings.quarantine_uri("shop.events")).height == frame.height

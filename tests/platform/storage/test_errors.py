@@ -63,5 +63,26 @@ def test_a_damaged_log_names_the_table_and_the_version(three_versions: str, sett
     assert read("shop.events", version=0, settings=settings).height == 2  # what precedes the damage still reads
     shown = _lakemesh("read", "shop.events")
     assert shown.returncode == 2 and len(shown.stderr.strip().splitlines()) == 1
-    assert f"{three_versions} is damaged at version 1 (_delta_log/{1:020d}.json)" in shown.stderr
+    assert f"{three_versions} is damaged at version 1 (_delta_log/{1:020d}.json is damaged or missing)" in shown.stderr
     assert "backtrace" not in shown.stderr.lower() and "Traceback" not in shown.stderr
+
+
+def test_a_missing_log_entry_names_the_version(three_versions: str, settings: Settings):
+    (Path(three_versions) / "_delta_log" / f"{1:020d}.json").unlink()
+    with pytest.raises(
+        TableUnreadable, match=rf"damaged at version 1 \(_delta_log/{1:020d}.json is damaged or missing"
+    ):
+        read("shop.events", settings=settings)
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (("read", "nodot"), "error: a product name is '<domain>.<product>', got 'nodot'"),
+        (("read", "shop.events", "--version", "-1"), "Invalid value for '--version'"),
+    ],
+    ids=["not-a-product-name", "negative-version"],
+)
+def test_bad_arguments_are_one_clear_line(three_versions: str, args: tuple[str, ...], said: str):
+    shown = _lakemesh(*args)
+    assert shown.returncode == 2 and said in shown.stderr and "Traceback" not in shown.stderr

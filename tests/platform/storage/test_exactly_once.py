@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -79,7 +80,7 @@ print(result.version)
 """
 
 
-def _publish_at_once(contract_path: Path, batches: list[tuple[int, int, int]]) -> list[int]:
+def _start_at_once(contract_path: Path, batches: list[tuple[int, int, int]]) -> list[subprocess.Popen]:
     import time
 
     at = time.time() + 3
@@ -93,8 +94,12 @@ def _publish_at_once(contract_path: Path, batches: list[tuple[int, int, int]]) -
         )
         for batch in batches
     ]
+    return processes
+
+
+def _publish_at_once(contract_path: Path, batches: list[tuple[int, int, int]]) -> list[int]:
     versions = []
-    for process in processes:
+    for process in _start_at_once(contract_path, batches):
         out, err = process.communicate(timeout=180)
         assert process.returncode == 0, err[-3000:]
         versions.append(int(out.strip().splitlines()[-1]))
@@ -126,3 +131,48 @@ def test_two_concurrent_merges_both_land(project: Path, settings: Settings):
     assert {by_id[k] for k in range(900, 1500)} in ({7}, {8})  # the later merge wins every shared key
     history = DeltaTable(settings.table_uri("shop.events")).history()
     assert [json.loads(c["lakemesh.inputs"]) for c in history if "lakemesh.inputs" in c] == [{}, {}, {}]
+
+
+@pytest.mark.slow
+def test_two_first_publishes_at_once_both_land(project: Path, settings: Settings):
+    """Neither creates the table over the other's commit: one creates it, the other appends to what it finds."""
+    contract = write_contract(project, contract_doc(columns=COLUMNS, mode="append"))
+    versions = _publish_at_once(contract.path, [(0, 1000, 1), (5000, 6000, 2)])
+    assert sorted(versions) == [0, 1]
+    rows = read("shop.events", settings=settings)
+    assert rows.height == 2000 and rows["id"].n_unique() == 2000
+
+
+@pytest.mark.slow
+def test_concurrent_appends_of_the_same_keys_never_duplicate_them(project: Path, settings: Settings):
+    contract = write_contract(project, contract_doc(columns=COLUMNS, mode="append"))
+    publish(_batch(0, 10), contract=contract, settings=settings, run_id=str(uuid.uuid4()))
+    processes = _start_at_once(contract.path, [(100, 1100, 1), (1000, 2000, 2)])  # 100 keys in both
+    outcomes = [(p.wait(timeout=180), p.stderr.read()) for p in processes]
+    assert sorted(rc for rc, _ in outcomes) == [0, 1]
+    refused = next(err for rc, err in outcomes if rc)
+    assert "ContractViolation" in refused and "keys already in the table" in refused
+    rows = read("shop.events", settings=settings)
+    assert rows["id"].n_unique() == rows.height == 1010
+
+
+def test_the_commit_log_is_kept_whole_so_the_gate_and_retries_outlive_maintenance(project: Path, settings: Settings):
+    from lakemesh import BreakingChange
+    from lakemesh.storage import maintain_table
+
+    contract = write_contract(project, contract_doc(columns=COLUMNS, mode="append"))
+    run = str(uuid.uuid4())
+    publish(_batch(0, 10), contract=contract, settings=settings, run_id=run, step="s1")
+    publish(_batch(10, 20), contract=contract, settings=settings, run_id=str(uuid.uuid4()))
+    uri = settings.table_uri("shop.events")
+    old = time.time() - 40 * 24 * 3600  # as if the log were older than Delta's 30-day log retention
+    for entry in Path(uri, "_delta_log").glob("*.json"):
+        os.utime(entry, (old, old))
+    maintain_table(uri, retention_hours=0, retain_versions=1)
+    assert DeltaTable(uri).metadata().configuration["delta.enableExpiredLogCleanup"] == "false"
+    assert len(list(Path(uri, "_delta_log").glob("*.json"))) == DeltaTable(uri).version() + 1
+    retry = publish(_batch(0, 10), contract=contract, settings=settings, run_id=run, step="s1")
+    assert (retry.version, retry.duplicate) == (0, True)
+    dropped = write_contract(project, contract_doc(columns=COLUMNS[:1], mode="append", version="1.1.0"))
+    with pytest.raises(BreakingChange, match="Removed property amount"):
+        publish(_batch(20, 30).drop("amount"), contract=dropped, settings=settings, run_id=str(uuid.uuid4()))
