@@ -32,7 +32,6 @@ from lakemesh.catalog.graph import MAX_DEPTH
 from lakemesh.contracts import load_contracts
 from lakemesh.errors import LakemeshError
 from lakemesh.settings import Settings
-from lakemesh.storage.landing import landing_generator
 
 __all__ = ["app", "main"]
 
@@ -71,6 +70,8 @@ def _settings() -> Settings:
 @app.command()
 def generate(scale_factor: Annotated[float, typer.Option("--scale-factor", "-s")] = 0.1, force: bool = False) -> None:
     """Fill the landing zone with the project's landing generator (the sample's TPC-H)."""
+    from lakemesh.storage.landing import landing_generator
+
     settings = _settings()
     started = time.perf_counter()
     landing_generator(settings.project_dir)(settings.landing, scale_factor=scale_factor, force=force)
@@ -98,6 +99,7 @@ def run(
     import dagster as dg
 
     from lakemesh.orchestration.mesh import load_workspace, materialize_mesh, mesh_status
+    from lakemesh.storage.landing import landing_generator
 
     settings = _settings()
     os.environ.setdefault("DAGSTER_HOME", str(settings.project_dir / ".dagster"))
