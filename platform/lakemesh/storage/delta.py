@@ -33,7 +33,6 @@ __all__ = [
     "commit_metadata",
     "committed_version",
     "current_version",
-    "history",
     "last_published_contract",
     "open_table",
     "read_table",
@@ -103,11 +102,6 @@ def read_table(
 ) -> pl.LazyFrame:
     """A lazy scan of one Delta version (the latest when `version` is None)."""
     return pl.scan_delta(open_table(uri, version=version, storage_options=storage_options))
-
-
-def history(uri: str, *, limit: int | None = None, storage_options: Mapping[str, str] | None = None) -> list[dict]:
-    """Commit log entries, newest first, with the platform's commit metadata in them."""
-    return open_table(uri, storage_options=storage_options).history(limit)
 
 
 def last_published_contract(table: DeltaTable) -> dict | None:
