@@ -22,11 +22,6 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from openlineage.client.serde import Serde
 from sqlalchemy.dialects import postgresql, sqlite
 
 from lakemesh.catalog import model as m
@@ -124,7 +119,27 @@ def _upsert_dialect(engine: sa.Engine) -> Any:
     return postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
 
 
+def _at_head(engine: sa.Engine) -> bool:
+    """Whether the database is at the newest revision, without importing Alembic (half a second).
+
+    Revisions are numbered like their files (`versions/0001_initial.py` is revision 0001).
+    """
+    newest = max(path.name.split("_", 1)[0] for path in (_MIGRATIONS / "versions").glob("[0-9]*_*.py"))
+    try:
+        with engine.connect() as connection:
+            return connection.scalar(sa.text("SELECT version_num FROM alembic_version")) == newest
+    except sa.exc.DBAPIError:  # no catalog yet
+        return False
+
+
 def _migrate(engine: sa.Engine) -> None:
+    if _at_head(engine):
+        return
+    from alembic import command
+    from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
     head = ScriptDirectory.from_config(config).get_current_head()
@@ -205,6 +220,9 @@ class Catalog:
 
     def ingest(self, event: Any) -> None:
         """Store one OpenLineage run event (an `openlineage-python` event or its JSON dict), all or nothing."""
+        if not isinstance(event, dict):
+            from openlineage.client.serde import Serde  # the client's package takes half a second to import
+
         payload = event if isinstance(event, dict) else Serde.to_dict(event)
         with self.engine.begin() as db:
             _Ingestion(db, _upsert_dialect(self.engine), payload).run()

@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
@@ -27,11 +27,11 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-from lakemesh.catalog import Catalog, ColumnSource, LineageNode, NotFound, column_sources, impact, product_lineage
-from lakemesh.catalog.graph import MAX_DEPTH
-from lakemesh.contracts import load_contracts
 from lakemesh.errors import LakemeshError
 from lakemesh.settings import Settings
+
+if TYPE_CHECKING:  # the catalog (SQLAlchemy) and the contract model load only for the commands that use them
+    from lakemesh.catalog import Catalog, ColumnSource, LineageNode
 
 __all__ = ["app", "main"]
 
@@ -83,6 +83,7 @@ def generate(scale_factor: Annotated[float, typer.Option("--scale-factor", "-s")
 @app.command()
 def prepare() -> None:
     """Generate the dbt sources from the contracts and parse the dbt project (the manifest Dagster loads)."""
+    from lakemesh.contracts import load_contracts
     from lakemesh.producers.dbt import prepare_dbt
 
     settings = _settings()
@@ -98,6 +99,7 @@ def run(
     """Fill the landing zone, materialize every asset of every domain, and print the published products."""
     import dagster as dg
 
+    from lakemesh.contracts import load_contracts
     from lakemesh.orchestration.mesh import load_workspace, materialize_mesh, mesh_status
     from lakemesh.storage.landing import landing_generator
 
@@ -190,13 +192,17 @@ def _step_seconds(instance, run_id: str) -> float:
 
 
 def _catalog(settings: Settings) -> Catalog:
+    from lakemesh.catalog import Catalog
+
     return Catalog(settings.catalog_url)
 
 
 def _or_exit(lookup: Callable[[], T]) -> T:
+    from lakemesh.catalog import NotFound
+
     try:
         return lookup()
-    except NotFound as exc:
+    except (NotFound, ValueError) as exc:  # unknown names, or a depth out of the catalog's range
         console.print(f"[red]{exc}")
         raise typer.Exit(1) from None
 
@@ -258,9 +264,11 @@ def catalog_show(product: str) -> None:
 def catalog_lineage(
     target: Annotated[str, typer.Argument(help="<domain>.<product>, or <domain>.<product>.<column>")],
     upstream: Annotated[bool, typer.Option("--upstream/--downstream")] = True,
-    depth: Annotated[int, typer.Option(min=0, max=MAX_DEPTH)] = 3,
+    depth: Annotated[int, typer.Option(min=0, help="hops to follow (at most the catalog's MAX_DEPTH, 100)")] = 3,
 ) -> None:
     """Where a product comes from (--upstream) or who reads it (--downstream); for a column, its source columns."""
+    from lakemesh.catalog import column_sources, product_lineage
+
     settings = _settings()
     catalog = _catalog(settings)
     parts = target.split(".")
@@ -306,6 +314,8 @@ def catalog_impact(
     settings = _settings()
     parts = target.split(".")
     product, column = ".".join(parts[:2]), (parts[2] if len(parts) == 3 else None)
+    from lakemesh.catalog import impact
+
     found = _or_exit(lambda: impact(_catalog(settings), product, column=column, namespace=settings.namespace))
     if not found:
         console.print(f"nothing downstream of {target} is known to the catalog")
@@ -366,6 +376,7 @@ def maintain(
     products: Annotated[list[str] | None, typer.Argument(help="<domain>.<product> (default: every product)")] = None,
 ) -> None:
     """Compact, checkpoint and vacuum products beyond their contracts' retention; remove orphan files."""
+    from lakemesh.contracts import load_contracts
     from lakemesh.errors import ProductNotFound
     from lakemesh.orchestration.maintenance import maintain_products
 
