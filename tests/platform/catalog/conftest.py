@@ -25,6 +25,8 @@ import uvicorn
 from lakemesh.catalog import Catalog
 from lakemesh.catalog.api import create_app
 
+from ...system_packages import debian_package
+
 TOKEN = "s3cret-token"
 
 
@@ -35,10 +37,10 @@ def free_port() -> int:
 
 
 def _pg_bin(name: str) -> str:
-    found = shutil.which(name, path=os.pathsep.join(sorted(glob("/usr/lib/postgresql/*/bin"), reverse=True)))
-    if found is None:
-        pytest.fail("PostgreSQL server binaries not found: install Debian's `postgresql` package (.ci/run does)")
-    return found
+    def find() -> str | None:
+        return shutil.which(name, path=os.pathsep.join(sorted(glob("/usr/lib/postgresql/*/bin"), reverse=True)))
+
+    return debian_package("postgresql", find=find)
 
 
 @pytest.fixture(scope="session")

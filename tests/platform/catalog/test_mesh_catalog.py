@@ -17,6 +17,7 @@ from marquez_client import MarquezClient
 from openlineage.client.transport.http import HttpConfig, HttpTransport
 
 from ...conftest import PROJECT_DIR
+from ...system_packages import debian_package
 from .conftest import TOKEN, Server, serving
 
 pytestmark = pytest.mark.slow
@@ -81,9 +82,7 @@ def _png_size(path: Path) -> tuple[int, int]:
 
 
 def _chromium(*args: str) -> subprocess.CompletedProcess:
-    browser = shutil.which("chromium") or shutil.which("chromium-browser")
-    if browser is None:
-        pytest.fail("headless Chromium not found: install Debian's `chromium` package (.ci/run does)")
+    browser = debian_package("chromium", find=lambda: shutil.which("chromium") or shutil.which("chromium-browser"))
     flags = [
         "--headless",
         "--no-sandbox",
