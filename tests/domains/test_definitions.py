@@ -128,3 +128,16 @@ def test_each_location_has_a_maintenance_job_that_bounds_its_products(locations,
     for version in range(3):  # all inside the default retention: still readable
         assert pl.read_delta(uri, version=version).height == frame.height
     assert not Path(settings.table_uri("supply.suppliers")).exists()  # never published: skipped
+
+
+def test_checks_are_blocking_state_their_bound_and_a_composite_key_is_one_constraint(locations):
+    graph = locations["sales"].resolve_asset_graph()
+    line_items = graph.get(dg.AssetKey(["sales", "line_items"]))
+    schema = line_items.metadata["dagster/column_schema"]
+    assert schema.constraints.other == ["primary key (order_key, line_number)"]
+    assert {c.name: c.constraints.unique for c in schema.columns}["order_key"] is False
+    specs = {key.name: graph.get_check_spec(key) for key in graph.asset_check_keys if key.asset_key == line_items.key}
+    assert all(spec.blocking for spec in specs.values())
+    assert specs["quantity__range"].description == "quantity between 1 and 50"
+    orders = graph.get(dg.AssetKey(["sales", "orders"])).metadata["dagster/column_schema"]
+    assert {c.name: c.constraints.unique for c in orders.columns}["order_key"] is True

@@ -23,7 +23,10 @@ def asset_key(product: str) -> dg.AssetKey:
 
 
 def _column_schema(contract: Contract) -> dg.TableSchema:
+    """Columns with their types and constraints; a primary key is one table constraint, not unique columns."""
+    key = contract.primary_key
     return dg.TableSchema(
+        constraints=dg.TableConstraints(other=[f"primary key ({', '.join(key)})"]) if key else None,
         columns=[
             dg.TableColumn(
                 name=c.name,
@@ -37,10 +40,10 @@ def _column_schema(contract: Contract) -> dg.TableSchema:
                     if part
                 )
                 or None,
-                constraints=dg.TableColumnConstraints(nullable=not c.required, unique=c.unique or c.primary_key),
+                constraints=dg.TableColumnConstraints(nullable=not c.required, unique=c.unique or key == (c.name,)),
             )
             for c in contract.columns
-        ]
+        ],
     )
 
 
@@ -74,7 +77,8 @@ def product_spec(contract: Contract, *, settings: Settings, deps: Sequence[str],
 def check_specs(contract: Contract) -> list[dg.AssetCheckSpec]:
     """One Dagster asset check per contract guarantee."""
     return [
-        dg.AssetCheckSpec(name=check.name, asset=asset_key(contract.name), description=check.description)
+        # blocking: a failed contract check means nothing was published, so nothing downstream may run on it
+        dg.AssetCheckSpec(name=check.name, asset=asset_key(contract.name), description=check.description, blocking=True)
         for check in contract.plan.checks
     ]
 
