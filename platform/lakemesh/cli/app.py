@@ -148,7 +148,7 @@ def run(
     table = Table(title=f"Lakemesh products in {settings.lakehouse}")
     for column in ("product", "owner", "rows", "delta version", "contract", "checks"):
         table.add_column(column, justify="right" if column in ("rows", "delta version") else "left")
-    for status in mesh_status(settings):
+    for status in mesh_status(settings, run=result):
         table.add_row(
             status.name,
             status.owner,

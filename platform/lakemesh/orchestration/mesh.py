@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import polars as pl
@@ -96,9 +97,35 @@ class ProductStatus:
     checks: str
 
 
-def mesh_status(settings: Settings) -> list[ProductStatus]:
-    """Every contract's product as it stands in the lakehouse and the catalog."""
+def _reason(error: Any) -> str:
+    """The first line of what went wrong: the innermost cause, without Dagster's wrappers or the class name."""
+    while error.cause is not None:
+        error = error.cause
+    first = (error.message.strip().splitlines() or ["failed"])[0]
+    label, _, rest = first.partition(": ")
+    return rest if rest and label.rsplit(".", 1)[-1] == error.cls_name else first
+
+
+def _outcomes(result: dg.ExecuteInProcessResult) -> dict[str, str]:
+    """For each product this run did not publish: why, in one line (its step failed, or never ran)."""
+    published = {e.asset_key.to_user_string().replace("/", ".") for e in result.get_asset_materialization_events()}
+    failures = {
+        event.step_key: _reason(event.step_failure_data.error) for event in result.all_events if event.is_step_failure
+    }
+    outcomes = {}
+    for node in result.job_def.asset_layer.asset_graph.asset_nodes:
+        name = node.key.to_user_string().replace("/", ".")
+        if name in published or not node.is_materializable:
+            continue
+        step = result.job_def.asset_layer.get_op_output_handle(node.key).node_handle.name
+        outcomes[name] = f"failed in this run: {failures[step]}" if step in failures else "not run: an input failed"
+    return outcomes
+
+
+def mesh_status(settings: Settings, *, run: dg.ExecuteInProcessResult | None = None) -> list[ProductStatus]:
+    """Every contract's product as it stands in the lakehouse and the catalog, and what `run` did to it."""
     catalog = Catalog(settings.catalog_url)
+    outcomes = _outcomes(run) if run is not None else {}
     statuses = []
     for name, contract in load_contracts(settings.project_dir / "contracts").items():
         uri = settings.table_uri(name)
@@ -120,6 +147,7 @@ def mesh_status(settings: Settings) -> list[ProductStatus]:
             )
         except NotFound:
             checks = "never run"
+        checks = outcomes.get(name, checks)  # this run's failure wins over the last good version's checks
         statuses.append(
             ProductStatus(
                 name=name,

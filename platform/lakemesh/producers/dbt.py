@@ -10,6 +10,7 @@ published through the same path as any Python product.
 
 import fcntl
 import json
+import sys
 from collections.abc import Iterator, Mapping
 from functools import cache
 from pathlib import Path
@@ -84,7 +85,9 @@ def _cli(settings: Settings) -> DbtCliResource:
 @cache
 def _dbt_resource(project: Path) -> DbtCliResource:
     """One resource per process: dagster-dbt caches the dbt version and adapter on it (~5 s to rebuild)."""
-    return DbtCliResource(project_dir=str(project), profiles_dir=str(project))
+    beside_python = Path(sys.executable).with_name("dbt")  # the project's own dbt, whatever PATH says
+    executable = str(beside_python) if beside_python.is_file() else "dbt"
+    return DbtCliResource(project_dir=str(project), profiles_dir=str(project), dbt_executable=executable)
 
 
 def _manifest_is_fresh(settings: Settings, manifest: Path) -> bool:
