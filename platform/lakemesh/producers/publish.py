@@ -201,6 +201,7 @@ def publish(
                 step=transaction,
                 replace_schema=replace_schema,
                 recheck=judge if keyed_append else None,
+                checked_at=table.version() if table is not None else None,
                 storage_options=settings.storage_options,
             )
     except ContractViolation:

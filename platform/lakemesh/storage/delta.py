@@ -208,14 +208,16 @@ def write_table(
     step: StepTransaction,
     replace_schema: bool = False,
     recheck: Callable[[DeltaTable], None] | None = None,
+    checked_at: int | None = None,
     storage_options: Mapping[str, str] | None = None,
 ) -> Committed:
     """Commit `data` once for `step`: one atomic Delta commit carrying the step's application transaction.
 
     New columns evolve the table in every mode; `replace_schema` (a new major
     contract version) replaces the table's schema and content instead.
-    `recheck(table)` runs against the table a concurrent writer left before a
-    retried commit (an append's key check) and may refuse the batch.
+    `recheck(table)` (an append's key check, last run against version
+    `checked_at`) runs again against any newer version before committing on
+    it, and may refuse the batch.
     """
     options = dict(storage_options or {})
     commit = CommitProperties(
@@ -231,8 +233,9 @@ def write_table(
             table = None
         if table is not None and (version := committed_version(table, step)) is not None:
             return Committed(version=version, duplicate=True)
-        if table is not None and recheck is not None and attempt > 1:
-            recheck(table)
+        if recheck is not None and table is not None and table.version() != checked_at:
+            recheck(table)  # commits landed since the batch was judged: judge it again against them
+            checked_at = table.version()
         try:
             version = _commit_once(
                 table,
