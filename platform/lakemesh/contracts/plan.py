@@ -18,9 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-import sqlglot
-from sqlglot import exp
-from sqlglot.errors import ParseError
+from lakemesh.sql import query_reads
 
 if TYPE_CHECKING:
     from lakemesh.contracts.model import Column, QualityRule
@@ -204,7 +202,6 @@ _OPERATOR_WORDS = {
     "mustNotBeBetween": "not between",
 }
 _COLUMN_METRICS = ("nullValues", "missingValues", "invalidValues", "duplicateValues")
-_READ_FUNCTIONS = re.compile(r"^(read_|scan_|parquet_|delta_|iceberg_|glob$|sniff_|query_table|query$)", re.I)
 
 
 def passes(value: float, operator: str, threshold: Any) -> bool:
@@ -391,23 +388,17 @@ def read_only_query(query: str, *, table: str, column: str | None) -> str:
     if column is not None:
         text = text.replace("${property}", column).replace("{property}", column)
     try:
-        statements = [s for s in sqlglot.parse(text, dialect="duckdb") if s is not None]
-    except ParseError as error:
-        raise ValueError(f"query is not valid SQL: {str(error).splitlines()[0]}") from None
-    if len(statements) != 1 or not isinstance(statements[0], exp.Query):
-        raise ValueError("query must be exactly one SELECT")
-    tree = statements[0]
-    ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
-    for node in tree.find_all(exp.Table):
-        if not isinstance(node.this, exp.Identifier) or node.args.get("db") or node.args.get("catalog"):
+        reads = query_reads(text)
+    except ValueError as error:
+        raise ValueError(f"query {error}") from None
+    if reads.outside_calls:
+        raise ValueError(f"query may read the batch ({table}) only, not {reads.outside_calls[0]}")
+    for node in reads.relations:
+        if node.args.get("db") or node.args.get("catalog"):
             raise ValueError(f"query may read the batch ({table}) only, not {node.sql(dialect='duckdb')}")
-        if node.name.lower() not in ctes | {table.lower()}:
+        if node.name.lower() != table.lower():
             raise ValueError(f"query may read the batch ({table}) only, not the table {node.name!r}")
-    for call in tree.find_all(exp.Anonymous, exp.Func):
-        name = call.name if isinstance(call, exp.Anonymous) else call.sql_name()
-        if _READ_FUNCTIONS.match(name or ""):
-            raise ValueError(f"query may not call {name}: rules read the batch only")
-    return tree.sql(dialect="duckdb")
+    return reads.query.sql(dialect="duckdb")
 
 
 _DUCKDB_TYPES = {"int8": "TINYINT", "int16": "SMALLINT", "int32": "INTEGER", "int64": "BIGINT", "float32": "FLOAT",

@@ -1,0 +1,55 @@
+"""What a SQL query reads: the tables it names and the calls that read files or other databases.
+
+Contract SQL rules and dbt models share one gate: a query may read only the
+relations it was given (the batch, the declared sources), never files, other
+databases or anything a table function can reach.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError
+
+__all__ = ["QueryReads", "query_reads"]
+
+_FILE_FUNCTIONS = re.compile(r"^(read_|scan_|parquet_|delta_|iceberg_|glob$|sniff_|query_table|query$)", re.I)
+
+
+@dataclass(frozen=True, kw_only=True)
+class QueryReads:
+    """One SELECT, the relations it reads (outside its own CTEs) and the calls that reach outside them."""
+
+    query: exp.Query
+    relations: tuple[exp.Table, ...]
+    outside_calls: tuple[str, ...]
+    """Table functions (`read_parquet(...)`, `glob(...)`, `sqlite_scan(...)`) and file-reading scalar calls."""
+
+    def relation_names(self) -> list[str]:
+        return [node.sql(dialect="duckdb") for node in self.relations]
+
+
+def query_reads(sql: str) -> QueryReads:
+    """Parse `sql` as exactly one read-only query and list what it reads; ValueError otherwise."""
+    try:
+        statements = [s for s in sqlglot.parse(sql, dialect="duckdb") if s is not None]
+    except ParseError as error:
+        raise ValueError(f"not valid SQL: {str(error).splitlines()[0]}") from None
+    if len(statements) != 1 or not isinstance(statements[0], exp.Query):
+        raise ValueError("must be exactly one SELECT")
+    tree = statements[0]
+    ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+    relations, calls = [], []
+    for node in tree.find_all(exp.Table):
+        if not isinstance(node.this, exp.Identifier):
+            calls.append(node.this.sql(dialect="duckdb"))
+        elif node.args.get("db") or node.args.get("catalog") or node.name.lower() not in ctes:
+            relations.append(node)
+    for call in tree.find_all(exp.Anonymous, exp.Func):
+        name = call.name if isinstance(call, exp.Anonymous) else call.sql_name()
+        if _FILE_FUNCTIONS.match(name or "") and call.sql(dialect="duckdb") not in calls:
+            calls.append(call.sql(dialect="duckdb"))
+    return QueryReads(query=tree, relations=tuple(relations), outside_calls=tuple(calls))
