@@ -82,12 +82,10 @@ def generate(scale_factor: Annotated[float, typer.Option("--scale-factor", "-s")
 
 @app.command()
 def prepare() -> None:
-    """Generate the dbt sources from the contracts and parse the dbt project (the manifest Dagster loads)."""
-    from lakemesh.contracts import load_contracts
+    """Generate the dbt sources from the contract files and compile the dbt project (the manifest Dagster loads)."""
     from lakemesh.producers.dbt import prepare_dbt
 
-    settings = _settings()
-    manifest = prepare_dbt(settings, load_contracts(settings.project_dir / "contracts"))
+    manifest = prepare_dbt(_settings())
     console.print(f"dbt manifest ready: {len(manifest['nodes'])} nodes")
 
 
@@ -97,6 +95,9 @@ def run(
     regenerate: bool = False,
 ) -> None:
     """Fill the landing zone, materialize every asset of every domain, and print the published products."""
+    from lakemesh.producers.dbt_worker import dbt_worker
+
+    dbt_worker().start()  # dbt imports on the other core while the rest loads
     import dagster as dg
 
     from lakemesh.contracts import load_contracts

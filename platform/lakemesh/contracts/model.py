@@ -31,6 +31,7 @@ __all__ = [
     "Column",
     "Contract",
     "QualityRule",
+    "contract_from_document",
     "load_contract",
     "load_contracts",
 ]
@@ -176,6 +177,14 @@ def load_contract(path: Path | str) -> Contract:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "<file>"
         raise ContractInvalid(path, where, f"not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    return contract_from_document(raw, path=path)
+
+
+def contract_from_document(raw: Any, *, path: Path) -> Contract:
+    """A contract from an ODCS document in memory (e.g. the one a published version was made under).
+
+    `path` is where the product's contract lives: `<domain>/<product>.yaml` names the product.
+    """
     if not isinstance(raw, dict):
         raise ContractInvalid(path, "<root>", "a contract is a YAML mapping")
 

@@ -11,10 +11,11 @@ from lakemesh.contracts import Contract
 from lakemesh.errors import ContractViolation
 from lakemesh.lineage import ColumnInput, InputRef
 from lakemesh.producers.publish import PublishResult, publish
+from lakemesh.quality import ValidationReport, as_polars, validate
 from lakemesh.settings import Settings, split_product_name
-from lakemesh.storage.delta import current_version
+from lakemesh.storage.delta import current_version, read_table
 
-__all__ = ["asset_key", "check_specs", "pin_inputs", "product_spec", "publish_events"]
+__all__ = ["asset_key", "check_specs", "current_check_results", "pin_inputs", "product_spec", "publish_events"]
 
 
 def asset_key(product: str) -> dg.AssetKey:
@@ -83,15 +84,35 @@ def check_specs(contract: Contract) -> list[dg.AssetCheckSpec]:
     ]
 
 
-def _check_results(contract: Contract, violation: ContractViolation | None) -> Iterator[dg.AssetCheckResult]:
+def _check_results(
+    context: AssetExecutionContext, contract: Contract, report: ValidationReport | None, **metadata: Any
+) -> Iterator[dg.AssetCheckResult]:
+    """One result per selected check: failed when `report` names it (None: the batch passed)."""
+    selected = {key.name for key in context.selected_asset_check_keys}
     for check in contract.plan.checks:
-        failure = violation.report.failed(check.name) if violation else None
+        if check.name not in selected:
+            continue
+        failure = report.failed(check.name) if report else None
+        details = {"failing_rows": failure.rows, "examples": list(failure.examples)} if failure else {}
         yield dg.AssetCheckResult(
             asset_key=asset_key(contract.name),
             check_name=check.name,
             passed=failure is None,
-            metadata={"failing_rows": failure.rows, "examples": list(failure.examples)} if failure else {},
+            metadata={**metadata, **details},
         )
+
+
+def current_check_results(
+    context: AssetExecutionContext, contract: Contract, *, settings: Settings
+) -> Iterator[dg.AssetCheckResult]:
+    """The selected checks judged on the product's current published version: nothing is rebuilt or written."""
+    uri = settings.table_uri(contract.name)
+    version = current_version(uri, storage_options=settings.storage_options)
+    if version is None:
+        raise dg.Failure(f"{contract.name} has never been published: there is nothing to check yet")
+    frame = read_table(uri, version=version, storage_options=settings.storage_options).collect()
+    report = validate(as_polars(frame, contract.plan), contract)
+    yield from _check_results(context, contract, report if not report.passed else None, delta_version=version)
 
 
 def pin_inputs(products: Sequence[str], *, settings: Settings, reader: str) -> dict[str, int]:
@@ -131,12 +152,12 @@ def publish_events(
             parent_job=context.run.job_name,
         )
     except ContractViolation as violation:
-        yield from _check_results(contract, violation)
+        yield from _check_results(context, contract, violation.report)
         raise dg.Failure(
             description=str(violation),
             metadata={"quarantine": violation.quarantine, "kept_version": violation.kept_version},
         ) from None
-    yield from _check_results(contract, None)
+    yield from _check_results(context, contract, None)
     yield dg.MaterializeResult(
         asset_key=asset_key(contract.name),
         metadata={

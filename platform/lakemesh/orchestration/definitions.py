@@ -8,22 +8,40 @@ from types import ModuleType
 
 import dagster as dg
 
-from lakemesh.contracts import Contract, load_contracts
-from lakemesh.errors import AccessRefused, DefinitionsInvalid
+from lakemesh.contracts import Contract, contract_from_document, load_contract, load_contracts
+from lakemesh.errors import AccessRefused, DefinitionsInvalid, ProductNotFound
 from lakemesh.orchestration.maintenance import maintenance_job
-from lakemesh.producers.dbt import dbt_product_assets, domain_models, prepare_dbt
+from lakemesh.producers.dbt import check_model_sql, dbt_product_asset, domain_models, prepare_dbt
 from lakemesh.producers.python import DataProduct, python_product_asset
 from lakemesh.settings import Settings, split_product_name
+from lakemesh.storage.delta import last_published_contract, open_table
 
-__all__ = ["check_access", "domain_definitions"]
+__all__ = ["check_access", "domain_definitions", "published_interface"]
+
+
+def published_interface(product: str, *, settings: Settings) -> Contract:
+    """What another domain sees of `product`: the contract its current version was published under.
+
+    A product never published yet is seen through its contract file alone; no
+    other file of its domain is read, so one domain's broken contract breaks
+    only the domains that read that very product.
+    """
+    domain, name = split_product_name(product)
+    path = settings.project_dir / "contracts" / domain / f"{name}.yaml"
+    if not path.is_file():
+        raise DefinitionsInvalid(f"{product} is read but has no contract at {path}")
+    try:
+        table = open_table(settings.table_uri(product), storage_options=settings.storage_options)
+    except ProductNotFound:
+        return load_contract(path)
+    document = last_published_contract(table)
+    return contract_from_document(document, path=path) if document else load_contract(path)
 
 
 def check_access(reader: Contract, upstream: Iterable[str], contracts: Mapping[str, Contract]) -> None:
     """A product may read its own domain's products and other domains' `public` ones only."""
     for product in upstream:
-        source = contracts.get(product)
-        if source is None:
-            raise DefinitionsInvalid(f"{reader.name} reads {product}, which has no contract in contracts/")
+        source = contracts[product]
         if source.domain != reader.domain and source.access != "public":
             raise AccessRefused(
                 f"{reader.name} reads {source.name}, which is {source.access} to the {source.domain} domain: "
@@ -42,16 +60,17 @@ def domain_definitions(
 
     Each contract in `contracts/<domain>/` must be produced by exactly one
     `@data_product` function in `products` or one dbt model in
-    `dbt_project/models/<domain>/`, matching the contract's `producer`.
+    `dbt_project/models/<domain>/`, matching the contract's `producer`. Only
+    the domain's own contracts are loaded, and of other domains only the
+    published interface of the products it reads.
     """
     settings = Settings.from_env(project_dir=project_dir)
-    contracts = load_contracts(settings.project_dir / "contracts")
-    own = {name: c for name, c in contracts.items() if c.domain == domain}
+    own = load_contracts(settings.project_dir / "contracts", domain=domain)
     if not own:
         raise DefinitionsInvalid(f"domain {domain!r} has no contracts in contracts/{domain}/")
 
     python = {f"{domain}.{p.name}": p for p in (_producers(products) if products else [])}
-    models = domain_models(prepare_dbt(settings, contracts), domain)
+    models = domain_models(prepare_dbt(settings), domain)
     dbt = {m.product: m for m in models}
 
     for name, contract in own.items():
@@ -66,17 +85,20 @@ def domain_definitions(
             raise DefinitionsInvalid(
                 f"{name} has a producer but no contract at contracts/{'/'.join(split_product_name(name))}.yaml"
             )
+    reads = {name: list(p.inputs.values()) for name, p in python.items()} | {m.product: m.products for m in models}
+    upstream = sorted({p for products_read in reads.values() for p in products_read} - set(own))
+    contracts = {p: published_interface(p, settings=settings) for p in upstream} | own
+    for name, products_read in reads.items():
+        check_access(own[name], products_read, contracts)
     for name, product in python.items():
-        check_access(own[name], product.inputs.values(), contracts)
         unknown = sorted(set(product.columns) - {c.name for c in own[name].columns})
         if unknown:
             raise DefinitionsInvalid(
                 f"{name} declares column lineage for {unknown}, which its contract {own[name].path} does not have"
             )
     for model in models:
-        check_access(own[model.product], model.products, contracts)
+        check_model_sql(model, model.compiled_code)
 
     assets = [python_product_asset(p, own[name], settings=settings) for name, p in python.items()]
-    if models:
-        assets.append(dbt_product_assets(domain, models, contracts, settings=settings))
+    assets += [dbt_product_asset(m, contracts, settings=settings) for m in models]
     return dg.Definitions(assets=assets, jobs=[maintenance_job(domain, own.values(), settings=settings)])

@@ -2,13 +2,41 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 import polars as pl
 
-from lakemesh.errors import TableUnreadable, VersionNotFound
-from lakemesh.settings import Settings
-from lakemesh.storage.delta import read_table
+from lakemesh.errors import AccessRefused, TableUnreadable, VersionNotFound
+from lakemesh.settings import Settings, split_product_name
+from lakemesh.storage.delta import last_published_contract, open_table, read_table
 
-__all__ = ["read"]
+__all__ = ["read", "reading_as"]
+
+_READING_DOMAIN: ContextVar[str | None] = ContextVar("lakemesh_reading_domain", default=None)
+
+
+@contextmanager
+def reading_as(domain: str) -> Iterator[None]:
+    """Within this block `read` acts for a producer of `domain`: other domains' products must be public."""
+    token = _READING_DOMAIN.set(domain)
+    try:
+        yield
+    finally:
+        _READING_DOMAIN.reset(token)
+
+
+def _refuse_unless_public(product: str, uri: str, *, reader: str, settings: Settings) -> None:
+    document = last_published_contract(open_table(uri, storage_options=settings.storage_options)) or {}
+    properties = {p.get("property"): p.get("value") for p in document.get("customProperties") or []}
+    access = properties.get("access", "unknown")
+    if access != "public":
+        domain = split_product_name(product)[0]
+        raise AccessRefused(
+            f"a producer of the {reader} domain read {product}, which is {access} to the {domain} domain: "
+            "another domain may only read public products"
+        )
 
 
 def read(product: str, *, version: int | None = None, settings: Settings | None = None) -> pl.DataFrame:
@@ -19,6 +47,9 @@ def read(product: str, *, version: int | None = None, settings: Settings | None 
     """
     settings = settings or Settings.from_env()
     uri = settings.table_uri(product)
+    reader = _READING_DOMAIN.get()
+    if reader is not None and split_product_name(product)[0] != reader:
+        _refuse_unless_public(product, uri, reader=reader, settings=settings)
     try:
         return read_table(uri, version=version, storage_options=settings.storage_options).collect()
     except (OSError, pl.exceptions.ComputeError) as error:
