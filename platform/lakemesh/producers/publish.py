@@ -25,7 +25,7 @@ from deltalake import DeltaTable
 
 from lakemesh.contracts import Contract
 from lakemesh.contracts.compatibility import ContractChange, breaking_changes
-from lakemesh.errors import BreakingChange, ContractViolation, ProductNotFound
+from lakemesh.errors import BreakingChange, CommitConflict, ContractViolation, ProductNotFound
 from lakemesh.lineage import ColumnInput, InputRef, LineageEmitter, PublishLineage
 from lakemesh.quality import ValidationReport, as_polars, validate
 from lakemesh.settings import Settings
@@ -183,6 +183,15 @@ def publish(
                     raise _refuse(frame, verdict, table=against, lineage=lineage, settings=settings, run_id=run_id)
                 return verdict
 
+            def judge_again(against: DeltaTable) -> None:
+                """Before committing on a version the gate did not see: the same schema decision, the same keys."""
+                if _schema_gate(against, contract, settings) != replace_schema:
+                    raise CommitConflict(
+                        f"{uri}: a concurrent writer published under another contract version; nothing was written"
+                    )
+                if keyed_append:
+                    judge(against)
+
             report = judge(table)
             validated = time.perf_counter()
             committed = write_table(
@@ -200,7 +209,7 @@ def publish(
                 ),
                 step=transaction,
                 replace_schema=replace_schema,
-                recheck=judge if keyed_append else None,
+                recheck=judge_again,
                 checked_at=table.version() if table is not None else None,
                 storage_options=settings.storage_options,
             )

@@ -215,15 +215,16 @@ def write_table(
 
     New columns evolve the table in every mode; `replace_schema` (a new major
     contract version) replaces the table's schema and content instead.
-    `recheck(table)` (an append's key check, last run against version
-    `checked_at`) runs again against any newer version before committing on
-    it, and may refuse the batch.
+    `recheck(table)` (the gate's table-dependent part, last run against
+    version `checked_at`: an append's key check, the contract's schema gate)
+    runs again against any newer version before committing on it, and may
+    refuse the batch; with it, any concurrent commit sends this one round again.
     """
     options = dict(storage_options or {})
     commit = CommitProperties(
         custom_metadata={**metadata, APP_ID_KEY: step.app_id},
         app_transactions=[Transaction(step.app_id, step.sequence, int(time.time() * 1000))],
-        # a keyed append must see every commit its key check did not: any concurrent commit sends it round again
+        # the gate must see every commit it did not judge against: any concurrent commit sends this one round again
         max_commit_retries=0 if recheck is not None else None,
     )
     for attempt in range(1, _MAX_ATTEMPTS + 1):
@@ -248,9 +249,8 @@ def write_table(
                 options=options,
             )
             return Committed(version=version, duplicate=False)
-        except CommitFailedError as error:  # (before DeltaError: it is one)
-            overwriting = table is not None and mode == "overwrite" and not replace_schema
-            if overwriting or attempt == _MAX_ATTEMPTS:  # (a lost race to create the table goes round again)
+        except CommitFailedError as error:  # (before DeltaError: it is one) go round again, judged anew
+            if attempt == _MAX_ATTEMPTS:
                 raise CommitConflict(
                     f"{uri}: a concurrent writer committed first ({_first_line(error)}); "
                     f"this {mode} wrote nothing after {attempt} attempt(s)"
