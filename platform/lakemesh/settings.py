@@ -43,6 +43,8 @@ class Settings:
     catalog_url: str
     duckdb_dir: Path
     outbox_dir: Path
+    logs_dir: Path
+    """Run logs of `lakemesh run` (Dagster's and dbt's messages): `LAKEMESH_LOGS`, default `<lakehouse>/_logs`."""
     project_root: Path | None
     """The repository (contracts, dbt project, workspace); None for a consumer reading from elsewhere."""
     storage_options: dict[str, str] = field(default_factory=dict, repr=False)
@@ -68,6 +70,7 @@ class Settings:
             or f"sqlite:///{Path(os.environ.get('LAKEMESH_CATALOG', local_root / '_catalog.sqlite')).resolve()}",
             duckdb_dir=Path(os.environ.get("LAKEMESH_DUCKDB_DIR", local_root / "_duckdb")).resolve(),
             outbox_dir=Path(os.environ.get("LAKEMESH_OUTBOX", local_root / "_outbox")).resolve(),
+            logs_dir=Path(os.environ.get("LAKEMESH_LOGS", local_root / "_logs")).resolve(),
             project_root=project_dir or find_project_dir(required=False),
             storage_options=_storage_options(os.environ.get("LAKEMESH_STORAGE_OPTIONS")),
         )

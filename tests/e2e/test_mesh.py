@@ -51,9 +51,10 @@ group by n_name, year(o_orderdate)
 """
 
 
-def _run(instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
+def _run(instance: dg.DagsterInstance, settings: Settings) -> dg.ExecuteInProcessResult:
     events: list[dg.EventLogEntry] = []
-    result = materialize_mesh(load_workspace(PROJECT_DIR), instance=instance, on_event=events.append)
+    log_file = settings.duckdb_dir.parent / "run.log"
+    result = materialize_mesh(load_workspace(PROJECT_DIR), instance=instance, log_file=log_file, on_event=events.append)
     failures = [e.dagster_event.step_failure_data.error.to_string() for e in events if e.dagster_event.is_step_failure]
     assert result.success, "\n".join(failures)
     assert sum(e.dagster_event.is_step_materialization for e in events) == 9
@@ -62,7 +63,7 @@ def _run(instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
 
 def test_sample_mesh_end_to_end(settings: Settings):
     with dg.DagsterInstance.ephemeral() as instance:
-        _run(instance)
+        _run(instance, settings)
 
         landing = settings.landing
         for product, table in RAW_COUNTS.items():
@@ -101,7 +102,7 @@ def test_sample_mesh_end_to_end(settings: Settings):
         line_items = read("sales.line_items", settings=settings)
         suppliers = load_contract(PROJECT_DIR / "contracts" / "supply" / "suppliers.yaml")
         publish(read("supply.suppliers", settings=settings), contract=suppliers, settings=settings, run_id=str(uuid4()))
-        _run(instance)
+        _run(instance, settings)
         assert DeltaTable(settings.table_uri("sales.line_items")).version() == 1
         assert DeltaTable(settings.table_uri("sales.orders")).version() == 1
         assert DeltaTable(settings.table_uri("supply.suppliers")).version() == 2

@@ -7,6 +7,7 @@ shows the traceback.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -41,7 +43,7 @@ app = typer.Typer(
 catalog_app = typer.Typer(help="Look up products, their runs, checks and lineage.", no_args_is_help=True)
 app.add_typer(catalog_app, name="catalog")
 T = TypeVar("T")
-console = Console(width=None if sys.stdout.isatty() else 120)
+console = Console()
 
 
 _debug = {"on": False}
@@ -93,62 +95,80 @@ def prepare() -> None:
 def run(
     scale_factor: Annotated[float, typer.Option("--scale-factor", "-s")] = 0.1,
     regenerate: bool = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="stream Dagster's and dbt's messages too")] = False,
 ) -> None:
-    """Fill the landing zone, materialize every asset of every domain, and print the published products."""
+    """Fill the landing zone, materialize every asset of every domain, and print the published products.
+
+    Dagster's and dbt's messages go to a run log file (its path is printed); a failed step prints its tail.
+    """
     from lakemesh.producers.dbt_worker import dbt_worker
 
     dbt_worker().start()  # dbt imports on the other core while the rest loads
     import dagster as dg
 
-    from lakemesh.contracts import load_contracts
-    from lakemesh.orchestration.mesh import load_workspace, materialize_mesh, mesh_status
+    from lakemesh.orchestration.mesh import load_workspace, materialize_mesh, mesh_status, prepare_instance_home
     from lakemesh.storage.landing import landing_generator
 
     settings = _settings()
-    os.environ.setdefault("DAGSTER_HOME", str(settings.project_dir / ".dagster"))
-    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+    settings.logs_dir.mkdir(parents=True, exist_ok=True)
+    log_file = settings.logs_dir / f"run-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+    signal.signal(signal.SIGTERM, _interrupt)  # a killed run ends like Ctrl-C: the run is marked, dbt stops
     timings: dict[str, float] = {}
     started = time.perf_counter()
     with console.status(f"generating landing data at scale factor {scale_factor}"):
         landing_generator(settings.project_dir)(settings.landing, scale_factor=scale_factor, force=regenerate)
     timings["generate"] = time.perf_counter() - started
-    with console.status("loading code locations (contracts, dbt manifest)"):
+    with console.status("loading code locations"):
         locations = load_workspace(settings.project_dir)
     timings["load"] = time.perf_counter() - started - timings["generate"]
-    total = len(load_contracts(settings.project_dir / "contracts"))
+    console.print(f"run log: {log_file}", highlight=False, soft_wrap=True)
 
     with Progress(
         SpinnerColumn(),
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(bar_width=20),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         console=console,
     ) as progress:
-        task = progress.add_task("materializing", total=total)
+        products = sum(len(list(d.resolve_asset_graph().materializable_asset_keys)) for d in locations.values())
+        task = progress.add_task("starting", total=products)
 
         def on_event(entry: dg.EventLogEntry) -> None:
             event = entry.dagster_event
+            product = (event.step_key or "").replace("__", ".", 1)
             if event.event_type == dg.DagsterEventType.STEP_START:
-                progress.update(task, description=f"running {event.step_key}")
+                progress.update(task, description=product)
             elif event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
                 progress.advance(task)
-                progress.console.print(f"  published {event.asset_key.to_user_string().replace('/', '.')}")
+                version = event.event_specific_data.materialization.metadata.get("delta_version")
+                published = f"v{version.value}" if version else ""
+                progress.console.print(f"  [green]published[/] {product} {published}", highlight=False)
             elif event.event_type == dg.DagsterEventType.STEP_FAILURE:
-                progress.console.print(
-                    f"[red]  failed {event.step_key}: {event.step_failure_data.error.message.strip()}"
-                )
+                reason = event.step_failure_data.error.message.strip().splitlines()[0]
+                progress.console.print(f"  [red]failed[/] {product}: {reason}", highlight=False)
+                if not verbose:
+                    for line in log_file.read_text(errors="replace").splitlines()[-8:]:
+                        progress.console.print(Text(f"    {line}", style="dim", overflow="ellipsis"), no_wrap=True)
 
-        with dg.DagsterInstance.get() as instance:
+        # Recorded in the Dagster instance of DAGSTER_HOME when set (the UI's), else in memory: a SQLite
+        # instance costs ~20 ms per event, and a run has hundreds (one per check).
+        if home := os.environ.get("DAGSTER_HOME"):
+            prepare_instance_home(Path(home))
+        with dg.DagsterInstance.get() if home else dg.DagsterInstance.ephemeral() as instance:
             materialize_started = time.perf_counter()
-            result = materialize_mesh(locations, instance=instance, on_event=on_event)
+            result = materialize_mesh(locations, instance=instance, log_file=log_file, echo=verbose, on_event=on_event)
             timings["materialize"] = time.perf_counter() - materialize_started
             step_seconds = _step_seconds(instance, result.run_id)
         progress.update(task, description="done")
 
-    table = Table(title=f"Lakemesh products in {settings.lakehouse}")
-    for column in ("product", "owner", "rows", "delta version", "contract", "checks"):
-        table.add_column(column, justify="right" if column in ("rows", "delta version") else "left")
+    table = Table(title=f"Lakemesh products in {settings.lakehouse}", box=box.SIMPLE_HEAD)
+    table.add_column("product", no_wrap=True)
+    table.add_column("owner")
+    table.add_column("rows", justify="right")
+    table.add_column("version", justify="right")
+    table.add_column("contract")
+    table.add_column("checks", overflow="fold")
     for status in mesh_status(settings, run=result):
         table.add_row(
             status.name,
@@ -166,7 +186,12 @@ def run(
         f"(asset steps {step_seconds:.1f}s, orchestration {overhead:.1f}s)"
     )
     if not result.success:
+        console.print(f"run log: {log_file}", highlight=False, soft_wrap=True)
         raise typer.Exit(1)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def _step_seconds(instance, run_id: str) -> float:

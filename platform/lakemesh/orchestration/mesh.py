@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import logging
 import sys
 import threading
 import uuid
@@ -21,7 +22,7 @@ from lakemesh.contracts import load_contracts
 from lakemesh.settings import Settings
 from lakemesh.storage.delta import current_version, read_table
 
-__all__ = ["ProductStatus", "load_workspace", "materialize_mesh", "mesh_status"]
+__all__ = ["ProductStatus", "load_workspace", "materialize_mesh", "mesh_status", "prepare_instance_home"]
 
 _WATCHED = {
     DagsterEventType.STEP_START,
@@ -44,14 +45,51 @@ def load_workspace(project_dir: Path) -> dict[str, dg.Definitions]:
     return locations
 
 
+_INSTANCE_CONFIG = """\
+# Written by lakemesh for `lakemesh run`: runs and their events are kept in this folder.
+telemetry:
+  enabled: false
+"""
+
+
+def prepare_instance_home(home: Path) -> None:
+    """Give a Dagster home without its own `dagster.yaml` one that says what it is (and sends no telemetry)."""
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(_INSTANCE_CONFIG)
+
+
+@dg.logger(
+    config_schema={"path": dg.Field(str), "echo": dg.Field(bool, default_value=False)},
+    description="Every Dagster and dbt message of the run, into one file (and to stderr when echoing).",
+)
+def _run_log(init_context: dg.InitLoggerContext) -> logging.Logger:
+    logger = logging.getLogger(f"lakemesh.run.{init_context.run_id}")
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    handlers: list[logging.Handler] = [logging.FileHandler(init_context.logger_config["path"])]
+    if init_context.logger_config["echo"]:
+        handlers.append(logging.StreamHandler(sys.stderr))
+    for handler in handlers:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        logger.addHandler(handler)
+    return logger
+
+
 def materialize_mesh(
     locations: dict[str, dg.Definitions],
     *,
     instance: dg.DagsterInstance,
+    log_file: Path,
+    echo: bool = False,
     on_event: Callable[[dg.EventLogEntry], None] | None = None,
 ) -> dg.ExecuteInProcessResult:
-    """Materialize every asset of every location in one run, reporting step events as they happen."""
-    merged = dg.Definitions.merge(*locations.values())
+    """Materialize every asset of every location in one run, in this process, reporting step events as they happen.
+
+    Dagster's and dbt's messages go to `log_file` (and stderr too with `echo`), not to the console.
+    """
+    merged = dg.Definitions.merge(*locations.values(), dg.Definitions(loggers={"run_log": _run_log}))
     job = merged.resolve_implicit_global_asset_job_def()
     run_id = str(uuid.uuid4())
     stop = threading.Event()
@@ -66,7 +104,7 @@ def materialize_mesh(
             cursor = records.cursor
             if done:
                 return
-            stop.wait(0.3)
+            stop.wait(0.2)
 
     watcher = threading.Thread(target=watch, daemon=True) if on_event else None
     if watcher:
@@ -77,7 +115,7 @@ def materialize_mesh(
             run_id=run_id,
             raise_on_error=False,
             tags={"lakemesh/mesh": "all"},
-            run_config={"loggers": {"console": {"config": {"log_level": "ERROR" if on_event else "INFO"}}}},
+            run_config={"loggers": {"run_log": {"config": {"path": str(log_file), "echo": echo}}}},
         )
     finally:
         stop.set()

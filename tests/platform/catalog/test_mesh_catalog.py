@@ -38,7 +38,7 @@ def mesh(tmp_path_factory: pytest.TempPathFactory, tpch_landing: Path) -> Iterat
         for name in ("OPENLINEAGE_URL", "OPENLINEAGE_CONFIG", "OPENLINEAGE__TRANSPORT__TYPE", "LAKEMESH_CATALOG_URL"):
             env.delenv(name, raising=False)
         with dg.instance_for_test() as instance:
-            assert materialize_mesh(load_workspace(PROJECT_DIR), instance=instance).success
+            assert materialize_mesh(load_workspace(PROJECT_DIR), instance=instance, log_file=root / "run.log").success
         yield Settings.from_env()
 
 
