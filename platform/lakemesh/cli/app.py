@@ -103,13 +103,13 @@ def run(
     """
     from lakemesh.producers.dbt_worker import dbt_worker
 
-    dbt_worker().start()  # dbt imports on the other core while the rest loads
+    settings = _settings()
+    dbt_worker().start(project_dir=settings.project_dir / "dbt_project")  # dbt warms up on the other core
     import dagster as dg
 
     from lakemesh.orchestration.mesh import load_workspace, materialize_mesh, mesh_status, prepare_instance_home
     from lakemesh.storage.landing import landing_generator
 
-    settings = _settings()
     settings.logs_dir.mkdir(parents=True, exist_ok=True)
     log_file = settings.logs_dir / f"run-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
     signal.signal(signal.SIGTERM, _interrupt)  # a killed run ends like Ctrl-C: the run is marked, dbt stops

@@ -68,6 +68,7 @@ def _run_log(init_context: dg.InitLoggerContext) -> logging.Logger:
     logger = logging.getLogger(f"lakemesh.run.{init_context.run_id}")
     logger.setLevel(logging.DEBUG)
     logger.propagate = False
+    logger.handlers.clear()  # initialised once per job the run touches: one set of handlers
     handlers: list[logging.Handler] = [logging.FileHandler(init_context.logger_config["path"])]
     if init_context.logger_config["echo"]:
         handlers.append(logging.StreamHandler(sys.stderr))

@@ -290,7 +290,11 @@ def dbt_product_asset(model: DbtModel, contracts: Mapping[str, Contract], *, set
     )
 
     @dg.multi_asset(
-        name=f"{model.domain}__{model.name}", specs=[spec], check_specs=check_specs(contract), can_subset=True
+        name=f"{model.domain}__{model.name}",
+        specs=[spec],
+        check_specs=check_specs(contract),
+        can_subset=True,
+        op_tags={"dagster/priority": "-1"},  # of the steps ready at once, Python ones first while dbt warms up
     )
     def _dbt_model(context: AssetExecutionContext) -> Iterator[Any]:
         run_settings = Settings.from_env(project_dir=settings.project_dir)  # the env of this run decides

@@ -56,17 +56,27 @@ class DbtWorker:
         self._answers: Any = None
         self._lock = threading.Lock()
 
-    def start(self) -> None:
-        """Start the worker now (it imports dbt in the background); a no-op when it runs already."""
-        with self._lock:
-            self._ensure_started()
+    def start(self, *, project_dir: Path | None = None) -> None:
+        """Start the worker now: it imports dbt and warms up on `project_dir` in the background.
 
-    def _ensure_started(self) -> None:
+        A no-op when it runs already.
+        """
+        with self._lock:
+            self._ensure_started(project_dir)
+
+    def _ensure_started(self, project_dir: Path | None = None) -> None:
         if self._process is not None and self._process.poll() is None:
             return
         read_end, write_end = os.pipe()
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "lakemesh.producers.dbt_worker", str(write_end), str(os.getpid())],
+            [
+                sys.executable,
+                "-m",
+                "lakemesh.producers.dbt_worker",
+                str(write_end),
+                str(os.getpid()),
+                str(project_dir or ""),
+            ],
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -119,18 +129,15 @@ class DbtWorker:
         )
 
     def close(self) -> None:
-        """Stop the worker (it exits when its stdin closes)."""
+        """Stop the worker now."""
         with self._lock:
             process, self._process = self._process, None
             if process is None:
                 return
             if process.stdin:
                 process.stdin.close()
-            try:
-                process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            process.kill()  # between commands it holds nothing: dbt's DuckDB file is closed after each one
+            process.wait()
             self._answers.close()
 
 
@@ -161,13 +168,18 @@ def _die_with_parent(parent: int) -> None:
 class _Server:
     """Runs requests with dbtRunner, caching parsed manifests by file and modification time."""
 
-    def __init__(self) -> None:
+    def __init__(self, project_dir: str) -> None:
         from dbt.cli.main import dbtRunner  # the seconds this worker exists to pay early
 
         import lakemesh.producers.dbt_plugin  # noqa: F401  (the plugin's imports: deltalake, polars)
 
         self._runner_class = dbtRunner
         self._manifests: dict[tuple[str, int], Any] = {}
+        if project_dir:  # warm up: dbt validates its project and profile schemas once per process
+            dbtRunner().invoke(["debug", "--config-dir", "--project-dir", project_dir, "--profiles-dir", project_dir])
+            manifest = Path(project_dir) / "target" / "manifest.json"
+            if manifest.is_file():
+                self._manifest(str(manifest))
 
     def _manifest(self, path: str) -> Any:
         from dbt.artifacts.schemas.manifest import WritableManifest
@@ -211,12 +223,12 @@ def _close_duckdb() -> None:
             DuckDBConnectionManager._ENV = None
 
 
-def _serve(answer_fd: int, parent: int) -> None:
+def _serve(answer_fd: int, parent: int, project_dir: str) -> None:
     _die_with_parent(parent)
     answers = os.fdopen(answer_fd, "w")
     quiet = os.open(os.devnull, os.O_WRONLY)
     try:
-        server: _Server | None = _Server()
+        server: _Server | None = _Server(project_dir)
         broken = ""
     except Exception as error:  # answered to every request, so the step says why instead of "worker exited"
         server, broken = None, f"the dbt worker could not start: {type(error).__name__}: {error}"
@@ -244,4 +256,4 @@ def _serve(answer_fd: int, parent: int) -> None:
 
 
 if __name__ == "__main__":
-    _serve(int(sys.argv[1]), int(sys.argv[2]))
+    _serve(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3])
