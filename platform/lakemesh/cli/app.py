@@ -107,7 +107,13 @@ def run(
     dbt_worker().start(project_dir=settings.project_dir / "dbt_project")  # dbt warms up on the other core
     import dagster as dg
 
-    from lakemesh.orchestration.mesh import load_workspace, materialize_mesh, mesh_status, prepare_instance_home
+    from lakemesh.orchestration.mesh import (
+        failure_reason,
+        load_workspace,
+        materialize_mesh,
+        mesh_status,
+        prepare_instance_home,
+    )
     from lakemesh.storage.landing import landing_generator
 
     settings.logs_dir.mkdir(parents=True, exist_ok=True)
@@ -145,7 +151,7 @@ def run(
                 published = f"v{version.value}" if version else ""
                 progress.console.print(f"  [green]published[/] {product} {published}", highlight=False)
             elif event.event_type == dg.DagsterEventType.STEP_FAILURE:
-                reason = event.step_failure_data.error.message.strip().splitlines()[0]
+                reason = failure_reason(event.step_failure_data.error)
                 progress.console.print(f"  [red]failed[/] {product}: {reason}", highlight=False)
                 if not verbose:
                     for line in log_file.read_text(errors="replace").splitlines()[-8:]:
@@ -162,11 +168,13 @@ def run(
             step_seconds = _step_seconds(instance, result.run_id)
         progress.update(task, description="done")
 
-    table = Table(title=f"Lakemesh products in {settings.lakehouse}", box=box.SIMPLE_HEAD)
+    table = Table(
+        title=f"Lakemesh products in {settings.lakehouse}", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True
+    )
     table.add_column("product", no_wrap=True)
     table.add_column("owner")
     table.add_column("rows", justify="right")
-    table.add_column("version", justify="right")
+    table.add_column("ver", justify="right")
     table.add_column("contract")
     table.add_column("checks", overflow="fold")
     for status in mesh_status(settings, run=result):

@@ -22,7 +22,14 @@ from lakemesh.contracts import load_contracts
 from lakemesh.settings import Settings
 from lakemesh.storage.delta import current_version, read_table
 
-__all__ = ["ProductStatus", "load_workspace", "materialize_mesh", "mesh_status", "prepare_instance_home"]
+__all__ = [
+    "ProductStatus",
+    "failure_reason",
+    "load_workspace",
+    "materialize_mesh",
+    "mesh_status",
+    "prepare_instance_home",
+]
 
 _WATCHED = {
     DagsterEventType.STEP_START,
@@ -118,6 +125,11 @@ def materialize_mesh(
             tags={"lakemesh/mesh": "all"},
             run_config={"loggers": {"run_log": {"config": {"path": str(log_file), "echo": echo}}}},
         )
+    except BaseException as error:  # interrupted before Dagster could close the run: never leave it open
+        run = instance.get_run_by_id(run_id)
+        if run is not None and not run.is_finished:
+            instance.report_run_failed(run, f"lakemesh run stopped: {type(error).__name__} {error}".strip())
+        raise
     finally:
         stop.set()
         if watcher:
@@ -136,11 +148,13 @@ class ProductStatus:
     checks: str
 
 
-def _reason(error: Any) -> str:
-    """The first line of what went wrong: the innermost cause, without Dagster's wrappers or the class name."""
+def failure_reason(error: Any) -> str:
+    """The first line of what went wrong (a Dagster `SerializableErrorInfo`): the innermost cause, plainly."""
     while error.cause is not None:
         error = error.cause
-    first = (error.message.strip().splitlines() or ["failed"])[0]
+    if error.cls_name == "DagsterExecutionInterruptedError":
+        return "interrupted"
+    first = (error.message.strip().splitlines() or [error.cls_name or "failed"])[0]
     label, _, rest = first.partition(": ")
     return rest if rest and label.rsplit(".", 1)[-1] == error.cls_name else first
 
@@ -149,7 +163,9 @@ def _outcomes(result: dg.ExecuteInProcessResult) -> dict[str, str]:
     """For each product this run did not publish: why, in one line (its step failed, or never ran)."""
     published = {e.asset_key.to_user_string().replace("/", ".") for e in result.get_asset_materialization_events()}
     failures = {
-        event.step_key: _reason(event.step_failure_data.error) for event in result.all_events if event.is_step_failure
+        event.step_key: failure_reason(event.step_failure_data.error)
+        for event in result.all_events
+        if event.is_step_failure
     }
     outcomes = {}
     for node in result.job_def.asset_layer.asset_graph.asset_nodes:

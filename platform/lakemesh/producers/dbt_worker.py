@@ -115,6 +115,9 @@ class DbtWorker:
                 line = self._answers.readline()
             except BrokenPipeError:
                 line = b""
+            except BaseException:  # interrupted mid-command: stop dbt now rather than let it finish unseen
+                self._stop_locked()
+                raise
             if not line:
                 code = self._process.wait()
                 self._process = None
@@ -131,14 +134,17 @@ class DbtWorker:
     def close(self) -> None:
         """Stop the worker now."""
         with self._lock:
-            process, self._process = self._process, None
-            if process is None:
-                return
-            if process.stdin:
-                process.stdin.close()
-            process.kill()  # between commands it holds nothing: dbt's DuckDB file is closed after each one
-            process.wait()
-            self._answers.close()
+            self._stop_locked()
+
+    def _stop_locked(self) -> None:
+        process, self._process = self._process, None
+        if process is None:
+            return
+        if process.stdin:
+            process.stdin.close()
+        process.kill()  # it holds nothing worth finishing: a model's DuckDB file belongs to its step alone
+        process.wait()
+        self._answers.close()
 
 
 _WORKER = DbtWorker()
