@@ -12,6 +12,18 @@ PROJECT_DIR = Path(__file__).resolve().parents[1]
 TEST_SCALE_FACTOR = 0.01
 
 
+def copy_project(tmp_path: Path) -> Path:
+    """A copy of the repository's contracts, dbt project, domains and workspace, to change in a test."""
+    project = tmp_path / "project"
+    for part in ("contracts", "dbt_project", "domains", "workspace.yaml"):
+        source = PROJECT_DIR / part
+        if source.is_dir():
+            shutil.copytree(source, project / part, ignore=shutil.ignore_patterns("target", "logs", "__pycache__"))
+        else:
+            shutil.copy(source, project / part)
+    return project
+
+
 @pytest.fixture(scope="session")
 def tpch_landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """TPC-H at a small scale factor, generated once by tpchgen-cli."""

@@ -1,6 +1,5 @@
 """Each code location loads; broken domains refuse to load with a message naming both ends."""
 
-import shutil
 from pathlib import Path
 
 import dagster as dg
@@ -14,7 +13,7 @@ from domains.customers import products as customers_products
 from domains.sales import products as sales_products
 from domains.supply import products as supply_products
 
-from ..conftest import PROJECT_DIR
+from ..conftest import PROJECT_DIR, copy_project
 
 EXPECTED = {
     "customers": {"customers/customer", "customers/nation"},
@@ -55,19 +54,8 @@ def test_cross_domain_edges_are_in_the_graph(locations):
     }
 
 
-def _copy_project(tmp_path: Path) -> Path:
-    project = tmp_path / "project"
-    for part in ("contracts", "dbt_project", "workspace.yaml"):
-        source = PROJECT_DIR / part
-        if source.is_dir():
-            shutil.copytree(source, project / part, ignore=shutil.ignore_patterns("target", "logs"))
-        else:
-            shutil.copy(source, project / part)
-    return project
-
-
 def test_reading_another_domains_non_public_product_is_refused(tmp_path: Path, settings: Settings):
-    project = _copy_project(tmp_path)
+    project = copy_project(tmp_path)
     model = project / "dbt_project" / "models" / "sales" / "revenue_by_nation.sql"
     model.write_text(model.read_text() + "\n-- {{ source('supply', 'part_suppliers') }}\n")
     with pytest.raises(AccessRefused) as refused:
@@ -78,7 +66,7 @@ def test_reading_another_domains_non_public_product_is_refused(tmp_path: Path, s
 
 
 def test_contract_without_producer_is_refused(tmp_path: Path, settings: Settings):
-    project = _copy_project(tmp_path)
+    project = copy_project(tmp_path)
     (project / "dbt_project" / "models" / "customers" / "nation.sql").unlink()
     with pytest.raises(
         DefinitionsInvalid, match=r"customers.nation: contract .* says producer 'dbt' but it is produced by nothing"
@@ -87,7 +75,7 @@ def test_contract_without_producer_is_refused(tmp_path: Path, settings: Settings
 
 
 def test_invalid_contract_stops_the_load_naming_file_and_field(tmp_path: Path, settings: Settings):
-    project = _copy_project(tmp_path)
+    project = copy_project(tmp_path)
     path = project / "contracts" / "supply" / "parts.yaml"
     path.write_text(path.read_text().replace("kind: DataContract", "kind: Contract"))
     with pytest.raises(ValueError, match=r"parts.yaml: field 'kind'"):

@@ -2,7 +2,6 @@
 
 import importlib.util
 import re
-import shutil
 import textwrap
 import uuid
 from pathlib import Path
@@ -16,7 +15,7 @@ from lakemesh import Settings, domain_definitions, load_contract, publish, read
 
 from domains.sales import products as sales_products
 
-from ..conftest import PROJECT_DIR
+from ..conftest import PROJECT_DIR, copy_project
 
 pytestmark = pytest.mark.slow
 
@@ -31,13 +30,7 @@ def _block(language: str) -> str:
 
 def _project(tmp_path: Path, producer: str) -> Path:
     """A copy of the repository with the README's contract added, its producer set to `producer`."""
-    project = tmp_path / "project"
-    for part in ("contracts", "dbt_project", "domains", "workspace.yaml"):
-        source = PROJECT_DIR / part
-        if source.is_dir():
-            shutil.copytree(source, project / part, ignore=shutil.ignore_patterns("target", "logs", "__pycache__"))
-        else:
-            shutil.copy(source, project / part)
+    project = copy_project(tmp_path)
     text = _block("yaml")
     if producer == "dbt":  # step 2 of the README: "(with `producer: dbt`)"
         text = text.replace("{property: producer, value: python}", "{property: producer, value: dbt}")

@@ -269,7 +269,7 @@ def _build(
             reason = (result.message if result else None) or invocation.error or "not built"
             tail = "\n".join(output.strip().splitlines()[-15:])
             raise dg.Failure(
-                description=f"dbt build of {model.path} failed: {reason.strip().splitlines()[0]}",
+                description=f"dbt build of {model.path} failed: {_one_line(reason)}",
                 metadata={"dbt_output": dg.MetadataValue.md(f"```\n{tail}\n```")},
             )
         check_model_sql(model, result.compiled_code)  # what ran, not only what was compiled at load
@@ -278,6 +278,11 @@ def _build(
         return table, result.compiled_code or ""
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _one_line(message: str) -> str:
+    """dbt's error in one line: its heading ("Runtime Error in model x (path)") and the cause beneath it."""
+    return " ".join(line.strip() for line in message.strip().splitlines()[:3] if line.strip())
 
 
 def dbt_product_asset(model: DbtModel, contracts: Mapping[str, Contract], *, settings: Settings) -> dg.AssetsDefinition:

@@ -231,6 +231,7 @@ def _close_duckdb() -> None:
 
 def _serve(answer_fd: int, parent: int, project_dir: str) -> None:
     _die_with_parent(parent)
+    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")  # no tracking calls from a platform step
     answers = os.fdopen(answer_fd, "w")
     quiet = os.open(os.devnull, os.O_WRONLY)
     try:
