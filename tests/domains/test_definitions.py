@@ -4,7 +4,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from lakemesh import AccessRefused, DefinitionsInvalid, LandingDataBad, domain_definitions
+from lakemesh import AccessRefused, ContractInvalid, DefinitionsInvalid, LandingDataBad, domain_definitions
 from lakemesh.orchestration.mesh import load_workspace
 from lakemesh.settings import Settings
 from lakemesh.storage.landing import read_landing
@@ -80,6 +80,43 @@ def test_invalid_contract_stops_the_load_naming_file_and_field(tmp_path: Path, s
     path.write_text(path.read_text().replace("kind: DataContract", "kind: Contract"))
     with pytest.raises(ValueError, match=r"parts.yaml: field 'kind'"):
         domain_definitions("supply", products=supply_products, project_dir=project)
+
+
+def test_a_broken_contract_stops_only_the_locations_that_read_it(tmp_path: Path, settings: Settings):
+    project = copy_project(tmp_path)
+    orders = project / "contracts" / "sales" / "orders.yaml"
+    orders.write_text(orders.read_text().replace("kind: DataContract", "kind: Contract"))
+    suppliers = project / "contracts" / "supply" / "suppliers.yaml"
+    suppliers.write_text(suppliers.read_text().replace("kind: DataContract", "kind: Contract"))
+
+    assert domain_definitions("customers", products=customers_products, project_dir=project).resolve_asset_graph()
+    with pytest.raises(ContractInvalid) as broken_supply:
+        domain_definitions("supply", products=supply_products, project_dir=project)
+    with pytest.raises(ContractInvalid) as broken_sales:
+        domain_definitions("sales", products=sales_products, project_dir=project)
+
+    assert (
+        str(broken_supply.value)
+        == f"{suppliers}: field 'kind': not valid ODCS: 'Contract' is not one of ['DataContract']"
+    )
+    assert "\n" not in str(broken_sales.value) and "orders.yaml: field 'kind'" in str(broken_sales.value)
+
+
+def test_another_domain_is_seen_through_the_contract_it_published(tmp_path: Path, settings: Settings):
+    """customers.nation published as internal: sales may not read it, whatever the file says today."""
+    project = copy_project(tmp_path)
+    nation = project / "contracts" / "customers" / "nation.yaml"
+    public = nation.read_text()
+    nation.write_text(public.replace("value: public", "value: internal"))
+    customers = domain_definitions("customers", products=customers_products, project_dir=project)
+    job = customers.resolve_implicit_global_asset_job_def()
+    assert job.execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), asset_selection=[dg.AssetKey(["customers", "nation"])]
+    ).success
+    nation.write_text(public)  # made public again, but not published yet
+
+    with pytest.raises(AccessRefused, match=r"sales.revenue_by_nation reads customers.nation, which is internal"):
+        domain_definitions("sales", products=sales_products, project_dir=project)
 
 
 def test_missing_landing_file_names_path_and_reason(settings: Settings):
