@@ -6,9 +6,12 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 __all__ = ["TABLES", "generate"]
@@ -17,17 +20,32 @@ TABLES = ("customer", "lineitem", "nation", "orders", "part", "partsupp", "regio
 
 
 def generate(landing: Path, *, scale_factor: float, force: bool = False) -> list[Path]:
-    """Generate every TPC-H table as Parquet with `tpchgen-cli`; skip if present unless `force`."""
+    """Generate every TPC-H table as Parquet with `tpchgen-cli`; skip if present unless `force`.
+
+    Files are generated beside the landing zone and moved in one by one (a
+    reader never sees half a file), by one generator at a time.
+    """
     paths = [landing / f"{table}.parquet" for table in TABLES]
     marker = landing / "_scale_factor"
-    if not force and all(p.is_file() for p in paths) and marker.is_file() and marker.read_text() == str(scale_factor):
+
+    def present() -> bool:
+        return all(p.is_file() for p in paths) and marker.is_file() and marker.read_text() == str(scale_factor)
+
+    if not force and present():
         return paths
     landing.mkdir(parents=True, exist_ok=True)
-    executable = shutil.which("tpchgen-cli") or str(Path(sys.executable).with_name("tpchgen-cli"))
-    subprocess.run(
-        [executable, "parquet", "-s", str(scale_factor), "--output-dir", str(landing), "--overwrite"],
-        check=True,
-        capture_output=True,
-    )
-    marker.write_text(str(scale_factor))
+    with (landing / ".generate.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not force and present():  # another run generated it while this one waited
+            return paths
+        executable = shutil.which("tpchgen-cli") or str(Path(sys.executable).with_name("tpchgen-cli"))
+        with tempfile.TemporaryDirectory(dir=landing, prefix=".generating-") as staging:
+            subprocess.run(
+                [executable, "parquet", "-s", str(scale_factor), "--output-dir", staging, "--overwrite"],
+                check=True,
+                capture_output=True,
+            )
+            for path in paths:
+                os.replace(Path(staging) / path.name, path)
+        marker.write_text(str(scale_factor))
     return paths
