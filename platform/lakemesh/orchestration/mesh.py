@@ -76,7 +76,9 @@ def _run_log(init_context: dg.InitLoggerContext) -> logging.Logger:
     logger.setLevel(logging.DEBUG)
     logger.propagate = False
     logger.handlers.clear()  # initialised once per job the run touches: one set of handlers
-    handlers: list[logging.Handler] = [logging.FileHandler(init_context.logger_config["path"])]
+    path = Path(init_context.logger_config["path"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handlers: list[logging.Handler] = [logging.FileHandler(path)]
     if init_context.logger_config["echo"]:
         handlers.append(logging.StreamHandler(sys.stderr))
     for handler in handlers:
