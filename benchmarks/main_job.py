@@ -28,20 +28,28 @@ PROJECT_DIR = Path(__file__).resolve().parents[1]
 LAKEMESH = str(Path(sys.executable).with_name("lakemesh"))
 
 PLAIN = r"""
-import re, sys
+import re, sys, types
 from pathlib import Path
 import duckdb, polars as pl
 from deltalake import write_deltalake
 landing, lakehouse, project = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
+
+# The domains' own producer functions, without the platform: `@data_product` only records what they read.
+class Producer:
+    def __init__(self, fn, name=None, inputs=(), landing=(), columns=None):
+        self.fn, self.name, self.landing = fn, name or fn.__name__, tuple(landing)
+        self.inputs = dict(inputs) if isinstance(inputs, dict) else {p.split(".")[1]: p for p in inputs}
+def data_product(fn=None, **options):
+    return Producer(fn, **options) if fn is not None else (lambda f: Producer(f, **options))
+sys.modules["lakemesh"] = types.SimpleNamespace(data_product=data_product)
 sys.path.insert(0, str(project))
 from domains.customers import products as customers
 from domains.sales import products as sales
 from domains.supply import products as supply
-from lakemesh.producers.python import DataProduct
 
 tables = {}
 for domain, module in (("customers", customers), ("sales", sales), ("supply", supply)):
-    for product in [v for v in vars(module).values() if isinstance(v, DataProduct)]:
+    for product in [v for v in vars(module).values() if isinstance(v, Producer)]:
         frames = {t: pl.scan_parquet(landing / f"{t}.parquet") for t in product.landing}
         frames |= {p: tables[u].lazy() for p, u in product.inputs.items()}
         result = product.fn(**frames)
@@ -49,20 +57,20 @@ for domain, module in (("customers", customers), ("sales", sales), ("supply", su
         write_deltalake(f"{lakehouse}/{domain}/{product.name}", frame.to_arrow(), mode="overwrite")
         tables[f"{domain}.{product.name}"] = frame
 con = duckdb.connect()
-for table in landing.glob("*.parquet"):
-    con.register(f"landing__{table.stem}", pl.read_parquet(table).to_arrow())
+source = re.compile(r"\{\{\s*source\('(\w+)',\s*'(\w+)'\)\s*\}\}")
 pending = sorted((project / "dbt_project" / "models").glob("*/*.sql"))
 while pending:  # in dependency order: a model whose sources are all there
     for model in pending:
         sql = model.read_text()
-        names = re.findall(r"\{\{\s*source\('(\w+)',\s*'(\w+)'\)\s*\}\}", sql)
-        if all(d == "landing" or f"{d}.{t}" in tables for d, t in names):
+        if all(d == "landing" or f"{d}.{t}" in tables for d, t in source.findall(sql)):
             break
     pending.remove(model)
-    for domain, table in names:
+    for domain, table in set(source.findall(sql)):
         if domain != "landing":
             con.register(f"{domain}__{table}", tables[f"{domain}.{table}"].to_arrow())
-    sql = re.sub(r"\{\{\s*source\('(\w+)',\s*'(\w+)'\)\s*\}\}", r"\1__\2", sql)
+    def relation(m):
+        return f"read_parquet('{landing}/{m[2]}.parquet')" if m[1] == "landing" else f"{m[1]}__{m[2]}"
+    sql = source.sub(relation, sql)
     frame = con.sql(sql).pl()
     domain = model.parent.name
     write_deltalake(f"{lakehouse}/{domain}/{model.stem}", frame.to_arrow(), mode="overwrite")
