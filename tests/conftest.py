@@ -13,9 +13,9 @@ TEST_SCALE_FACTOR = 0.01
 
 
 def copy_project(tmp_path: Path) -> Path:
-    """A copy of the repository's contracts, dbt project, domains and workspace, to change in a test."""
+    """A copy of the repository's project files (contracts, dbt, domains, sample, workspace), to change in a test."""
     project = tmp_path / "project"
-    for part in ("contracts", "dbt_project", "domains", "workspace.yaml"):
+    for part in ("contracts", "dbt_project", "domains", "sample", "pyproject.toml", "workspace.yaml"):
         source = PROJECT_DIR / part
         if source.is_dir():
             shutil.copytree(source, project / part, ignore=shutil.ignore_patterns("target", "logs", "__pycache__"))

@@ -8,31 +8,50 @@ from pathlib import Path
 import pytest
 from lakemesh import Settings
 
-from ..conftest import PROJECT_DIR, TEST_SCALE_FACTOR
+from ..conftest import PROJECT_DIR, TEST_SCALE_FACTOR, copy_project
 
 pytestmark = pytest.mark.slow
 
 
-def test_a_failed_step_shows_in_the_summary_and_the_exit_code(settings: Settings, tmp_path: Path):
-    (settings.landing / "lineitem.parquet").write_bytes(b"PAR1 not really parquet")
-    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "dagster"), "COLUMNS": "200"}
+def _run(project: Path) -> tuple[subprocess.CompletedProcess[str], dict[str, str]]:
+    """`lakemesh run` on `project`, and its summary: product -> the checks cell."""
+    env = {**os.environ, "LAKEMESH_PROJECT_DIR": str(project), "COLUMNS": "200"}
     done = subprocess.run(
         [str(Path(sys.executable).with_name("lakemesh")), "run", "--scale-factor", str(TEST_SCALE_FACTOR)],
-        cwd=PROJECT_DIR,
+        cwd=project,
         env=env,
         capture_output=True,
         text=True,
         timeout=600,
     )
-    assert done.returncode == 1, done.stderr[-2000:]
     rows = {  # product -> its checks cell (the last one, which may hold spaces)
-        cells[0]: cells[-1]
+        cells[0]: cells[-1].strip()
         for line in done.stdout.splitlines()
         if len(cells := line.split(maxsplit=5)) == 6
         and cells[0].count(".") == 1
         and (cells[3].isdigit() or cells[3] == "-")
     }
+    return done, rows
+
+
+def test_a_failed_step_shows_in_the_summary_and_the_exit_code(settings: Settings):
+    (settings.landing / "lineitem.parquet").write_bytes(b"PAR1 not really parquet")
+    done, rows = _run(PROJECT_DIR)
+    assert done.returncode == 1, done.stderr[-2000:]
     assert "failed in this run: landing file" in rows["sales.line_items"]
     for dependant in ("sales.pricing_summary", "sales.revenue_by_nation"):
         assert "not run: an input failed" in rows[dependant]
     assert "passed" in rows["customers.customer"] and "passed" in rows["supply.parts"]
+
+
+def test_a_location_that_does_not_load_stops_only_its_own_products(settings: Settings, tmp_path: Path):
+    project = copy_project(tmp_path)
+    orders = project / "contracts" / "sales" / "orders.yaml"
+    orders.write_text(orders.read_text().replace("kind: DataContract", "kind: Contract"))
+    done, rows = _run(project)
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert "code location sales did not load:" in done.stdout and "orders.yaml: field 'kind'" in done.stdout
+    assert "field 'kind'" in rows["sales.orders"]
+    assert rows["sales.pricing_summary"] == "not run: code location sales did not load"
+    assert all("passed" in rows[p] for p in ("customers.customer", "customers.nation", "supply.suppliers"))
+    assert not Path(settings.table_uri("sales.line_items")).exists()

@@ -124,8 +124,13 @@ def run(
     with console.status(f"generating landing data at scale factor {scale_factor}"):
         landing_generator(settings.project_dir)(settings.landing, scale_factor=scale_factor, force=regenerate)
     timings["generate"] = time.perf_counter() - started
+    unloaded: dict[str, str] = {}
     with console.status("loading code locations"):
-        locations = load_workspace(settings.project_dir)
+        locations = load_workspace(settings.project_dir, errors=unloaded)
+    for location, reason in unloaded.items():
+        console.print(f"[red]code location {location} did not load:[/] {reason}", highlight=False)
+    if not locations:
+        raise typer.Exit(1)
     timings["load"] = time.perf_counter() - started - timings["generate"]
     console.print(f"run log: {log_file}", highlight=False, soft_wrap=True)
 
@@ -177,7 +182,7 @@ def run(
     table.add_column("ver", justify="right")
     table.add_column("contract")
     table.add_column("checks", overflow="fold")
-    for status in mesh_status(settings, run=result):
+    for status in mesh_status(settings, run=result, unloaded=unloaded):
         table.add_row(
             status.name,
             status.owner,
@@ -193,7 +198,7 @@ def run(
         f"load {timings['load']:.1f}s, materialize {timings['materialize']:.1f}s "
         f"(asset steps {step_seconds:.1f}s, orchestration {overhead:.1f}s)"
     )
-    if not result.success:
+    if not result.success or unloaded:
         console.print(f"run log: {log_file}", highlight=False, soft_wrap=True)
         raise typer.Exit(1)
 

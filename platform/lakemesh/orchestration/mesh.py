@@ -7,7 +7,7 @@ import logging
 import sys
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,8 @@ import yaml
 from dagster import DagsterEventType
 
 from lakemesh.catalog import Catalog, NotFound
-from lakemesh.contracts import load_contracts
+from lakemesh.contracts import load_contract
+from lakemesh.errors import ContractInvalid
 from lakemesh.settings import Settings
 from lakemesh.storage.delta import current_version, read_table
 
@@ -39,16 +40,27 @@ _WATCHED = {
 }
 
 
-def load_workspace(project_dir: Path) -> dict[str, dg.Definitions]:
-    """Import every `python_module` code location listed in `workspace.yaml`, by location name."""
+def load_workspace(project_dir: Path, *, errors: dict[str, str] | None = None) -> dict[str, dg.Definitions]:
+    """Import every `python_module` code location listed in `workspace.yaml`, by location name.
+
+    With `errors`, a location that fails to load is recorded there (location: the reason, in one line)
+    and the others load all the same, as in the Dagster UI; without it, the first failure raises.
+    """
     workspace = yaml.safe_load((project_dir / "workspace.yaml").read_text())
     if str(project_dir) not in sys.path:
         sys.path.insert(0, str(project_dir))  # what `working_directory: .` does for `dagster dev`
     locations = {}
     for entry in workspace["load_from"]:
         spec = entry["python_module"]
-        module = importlib.import_module(spec["module_name"])
-        locations[spec.get("location_name", spec["module_name"])] = module.defs
+        name = spec.get("location_name", spec["module_name"])
+        try:
+            module = importlib.import_module(spec["module_name"])
+        except Exception as error:
+            if errors is None:
+                raise
+            errors[name] = (str(error).strip().splitlines() or [type(error).__name__])[0]
+            continue
+        locations[name] = module.defs
     return locations
 
 
@@ -179,12 +191,28 @@ def _outcomes(result: dg.ExecuteInProcessResult) -> dict[str, str]:
     return outcomes
 
 
-def mesh_status(settings: Settings, *, run: dg.ExecuteInProcessResult | None = None) -> list[ProductStatus]:
-    """Every contract's product as it stands in the lakehouse and the catalog, and what `run` did to it."""
+def mesh_status(
+    settings: Settings,
+    *,
+    run: dg.ExecuteInProcessResult | None = None,
+    unloaded: Mapping[str, str] | None = None,
+) -> list[ProductStatus]:
+    """Every contract's product as it stands in the lakehouse and the catalog, and what `run` did to it.
+
+    `unloaded` names the code locations (domains) that could not load, with why: their products did not run.
+    """
     catalog = Catalog(settings.catalog_url)
     outcomes = _outcomes(run) if run is not None else {}
     statuses = []
-    for name, contract in load_contracts(settings.project_dir / "contracts").items():
+    for path in sorted((settings.project_dir / "contracts").glob("*/*.yaml")):
+        name = f"{path.parent.name}.{path.stem}"
+        try:
+            contract = load_contract(path)
+        except ContractInvalid as error:
+            statuses.append(
+                ProductStatus(name=name, owner="-", rows=None, version=None, contract_version="-", checks=str(error))
+            )
+            continue
         uri = settings.table_uri(name)
         options = settings.storage_options
         version = current_version(uri, storage_options=options)
@@ -204,6 +232,8 @@ def mesh_status(settings: Settings, *, run: dg.ExecuteInProcessResult | None = N
             )
         except NotFound:
             checks = "never run"
+        if contract.domain in (unloaded or {}):
+            checks = f"not run: code location {contract.domain} did not load"
         checks = outcomes.get(name, checks)  # this run's failure wins over the last good version's checks
         statuses.append(
             ProductStatus(

@@ -39,7 +39,7 @@ from lakemesh.orchestration.assets import (
     product_spec,
     publish_events,
 )
-from lakemesh.producers.dbt_worker import dbt_worker
+from lakemesh.producers.dbt_worker import DbtInvocation, dbt_worker
 from lakemesh.settings import Settings
 from lakemesh.sql import query_reads
 from lakemesh.storage.landing import checked_landing_file, landing_columns, landing_path
@@ -95,13 +95,57 @@ def _dbt_vars(settings: Settings, *, folder: Path, pins: Path | None) -> str:
     )
 
 
-def _manifest_is_fresh(settings: Settings, manifest: Path) -> bool:
-    if not manifest.is_file():
-        return False
-    built = manifest.stat().st_mtime
+def _changed_since(settings: Settings, moment: float) -> bool:
     project = _dbt_dir(settings)
     watched = [*project.glob("models/**/*"), *project.glob("macros/**/*"), project / "dbt_project.yml"]
-    return all(p.stat().st_mtime <= built for p in watched if p.is_file())
+    return any(p.stat().st_mtime > moment for p in watched if p.is_file())
+
+
+def _compile(settings: Settings, *, select: str | None, log: Path) -> DbtInvocation:
+    target = manifest_path(settings).parent
+    return dbt_worker().invoke(
+        [
+            "compile",
+            *(["--select", select] if select else []),
+            "--no-introspect",
+            "--no-populate-cache",
+            "--no-use-colors",
+            "--vars",
+            _dbt_vars(settings, folder=target, pins=None),
+            "--target-path",
+            str(target),
+            "--log-path",
+            str(target),
+        ],
+        project_dir=_dbt_dir(settings),
+        log_file=log,
+    )
+
+
+def _compile_models(settings: Settings, log: Path) -> dict[str, dict[str, str | None]]:
+    """Each model's compiled SQL, or why it did not compile: the project at once, else domain by domain."""
+    record: dict[str, dict[str, str | None]] = {}
+    invocation = _compile(settings, select=None, log=log)
+    parts = [(None, invocation)]
+    if not invocation.results:  # one model stopped the whole compile: the other domains' models still compile
+        models = _dbt_dir(settings) / "models"
+        domains = sorted(p.name for p in models.iterdir() if p.is_dir())
+        parts = [(domain, _compile(settings, select=f"path:models/{domain}", log=log)) for domain in domains]
+    manifest = manifest_path(settings)
+    if not manifest.is_file():  # dbt could not even parse the project
+        raise DefinitionsInvalid(
+            f"dbt could not compile {_dbt_dir(settings)}: {_one_line(invocation.error or 'see the log')} (log: {log})"
+        )
+    nodes = json.loads(manifest.read_text())["nodes"]
+    for domain, part in parts:
+        for unique_id, result in part.results.items():
+            ok = result.status == "success"
+            record[unique_id] = {"code": result.compiled_code if ok else None, "error": _one_line(result.message or "")}
+        if not part.results:
+            for unique_id, node in nodes.items():
+                if node["resource_type"] == "model" and node["fqn"][1:2] == [domain]:
+                    record[unique_id] = {"code": None, "error": _one_line(part.error or "see the log")}
+    return record
 
 
 def prepare_dbt(settings: Settings) -> dict[str, Any]:
@@ -109,9 +153,12 @@ def prepare_dbt(settings: Settings) -> dict[str, Any]:
 
     Compiling needs no database and no data (dbt-duckdb resolves a plugin
     source to its relation name without loading it), so a fresh clone loads.
+    Each model's compiled SQL (or why it did not compile) is kept beside the
+    manifest, so one domain's broken model stops that domain's location only.
     """
     project = _dbt_dir(settings)
     manifest = manifest_path(settings)
+    record = manifest.parent / "lakemesh_compiled.json"
     manifest.parent.mkdir(exist_ok=True)
     with (manifest.parent / ".prepare.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # code locations load side by side
@@ -119,30 +166,22 @@ def prepare_dbt(settings: Settings) -> dict[str, Any]:
         wanted = _sources_yaml(_mesh_products(settings))
         if not sources.is_file() or sources.read_text() != wanted:
             sources.write_text(wanted)
-        if not _manifest_is_fresh(settings, manifest):
+        if not (manifest.is_file() and record.is_file() and not _changed_since(settings, record.stat().st_mtime)):
             log = manifest.parent / "compile.log"
             log.write_text("")
-            invocation = dbt_worker().invoke(
-                [
-                    "compile",
-                    "--no-introspect",
-                    "--no-populate-cache",
-                    "--no-use-colors",
-                    "--vars",
-                    _dbt_vars(settings, folder=manifest.parent, pins=None),
-                    "--target-path",
-                    str(manifest.parent),
-                    "--log-path",
-                    str(manifest.parent),
-                ],
-                project_dir=project,
-                log_file=log,
-            )
-            if not invocation.success:
-                failed = [f"{uid}: {r.message}" for uid, r in invocation.results.items() if r.status != "success"]
-                reason = "; ".join(failed) or invocation.error or "see the log"
-                raise DefinitionsInvalid(f"dbt could not compile {project}: {reason} (log: {log})")
-    return json.loads(manifest.read_text())
+            warm = dbt_worker().running  # a run's worker stays for its models; a code location's goes once done
+            try:
+                compiled = _compile_models(settings, log)
+            finally:
+                if not warm:
+                    dbt_worker().close()
+            record.write_text(json.dumps(compiled))
+        loaded = json.loads(manifest.read_text())
+        for unique_id, entry in json.loads(record.read_text()).items():
+            if unique_id in loaded["nodes"]:
+                loaded["nodes"][unique_id]["compiled_code"] = entry["code"]
+                loaded["nodes"][unique_id]["lakemesh_compile_error"] = entry["error"]
+    return loaded
 
 
 class DbtModel:
@@ -157,6 +196,7 @@ class DbtModel:
         self.checksum: str = node["checksum"]["checksum"][:16]
         self.path: str = node["original_file_path"]
         self.compiled_code: str | None = node.get("compiled_code")
+        self.compile_error: str = node.get("lakemesh_compile_error") or "see dbt_project/target/compile.log"
         self.hooks = [h["sql"] for h in [*node["config"].get("pre-hook", []), *node["config"].get("post-hook", [])]]
         self.refs = sorted(n.split(".")[-1] for n in node["depends_on"]["nodes"] if n.startswith("model."))
         sources = [manifest["sources"][s] for s in node["depends_on"]["nodes"] if s.startswith("source.")]
@@ -195,7 +235,7 @@ def check_model_sql(model: DbtModel, compiled_sql: str | None) -> None:
     if model.hooks:
         raise DefinitionsInvalid(f"{where} has a hook ({model.hooks[0][:60]!r}): hooks run SQL outside the gate")
     if compiled_sql is None:
-        raise DefinitionsInvalid(f"{where} did not compile")
+        raise DefinitionsInvalid(f"{where} did not compile: {model.compile_error}")
     try:
         reads = query_reads(compiled_sql)
     except ValueError as error:

@@ -64,8 +64,12 @@ class DbtWorker:
         with self._lock:
             self._ensure_started(project_dir)
 
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
     def _ensure_started(self, project_dir: Path | None = None) -> None:
-        if self._process is not None and self._process.poll() is None:
+        if self.running:
             return
         read_end, write_end = os.pipe()
         self._process = subprocess.Popen(

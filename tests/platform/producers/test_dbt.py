@@ -74,6 +74,15 @@ def test_a_model_hook_refuses_to_load(tmp_path: Path, settings: Settings):
         domain_definitions("sales", products=sales_products, project_dir=project)
 
 
+def test_a_model_that_does_not_compile_stops_only_its_own_location(tmp_path: Path, settings: Settings):
+    project = copy_project(tmp_path)
+    model = project / PRICING
+    model.write_text("{{ exceptions.raise_compiler_error('no pricing today') if execute }}\n" + model.read_text())
+    with pytest.raises(DefinitionsInvalid, match=r"sales.pricing_summary .* did not compile: .*no pricing today"):
+        domain_definitions("sales", products=sales_products, project_dir=project)
+    assert domain_definitions("customers", products=customers_products, project_dir=project).resolve_asset_graph()
+
+
 def test_a_failed_build_publishes_nothing_and_says_why(tmp_path: Path, settings: Settings):
     project = copy_project(tmp_path)
     first = _materialize(domain_definitions("customers", products=customers_products, project_dir=project))
