@@ -55,7 +55,7 @@ def _dbt_dir(settings: Settings) -> Path:
     return settings.project_dir / "dbt_project"
 
 
-def manifest_path(settings: Settings) -> Path:
+def _manifest_path(settings: Settings) -> Path:
     return _dbt_dir(settings) / "target" / "manifest.json"
 
 
@@ -102,7 +102,7 @@ def _changed_since(settings: Settings, moment: float) -> bool:
 
 
 def _compile(settings: Settings, *, select: str | None, log: Path) -> DbtInvocation:
-    target = manifest_path(settings).parent
+    target = _manifest_path(settings).parent
     return dbt_worker().invoke(
         [
             "compile",
@@ -131,7 +131,7 @@ def _compile_models(settings: Settings, log: Path) -> dict[str, dict[str, str | 
         models = _dbt_dir(settings) / "models"
         domains = sorted(p.name for p in models.iterdir() if p.is_dir())
         parts = [(domain, _compile(settings, select=f"path:models/{domain}", log=log)) for domain in domains]
-    manifest = manifest_path(settings)
+    manifest = _manifest_path(settings)
     if not manifest.is_file():  # dbt could not even parse the project
         raise DefinitionsInvalid(
             f"dbt could not compile {_dbt_dir(settings)}: {_one_line(invocation.error or 'see the log')} (log: {log})"
@@ -157,7 +157,7 @@ def prepare_dbt(settings: Settings) -> dict[str, Any]:
     manifest, so one domain's broken model stops that domain's location only.
     """
     project = _dbt_dir(settings)
-    manifest = manifest_path(settings)
+    manifest = _manifest_path(settings)
     record = manifest.parent / "lakemesh_compiled.json"
     manifest.parent.mkdir(exist_ok=True)
     with (manifest.parent / ".prepare.lock").open("w") as lock:
@@ -299,7 +299,7 @@ def _build(
                 "--no-write-json",
             ],
             project_dir=_dbt_dir(settings),
-            manifest=manifest_path(settings),
+            manifest=_manifest_path(settings),
             log_file=log,
         )
         output = log.read_text(errors="replace") if log.is_file() else ""
