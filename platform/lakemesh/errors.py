@@ -93,6 +93,7 @@ class LandingDataBad(LakemeshError):
 
     def __init__(self, path: Path, reason: str) -> None:
         self.path = path
+        self.reason = reason
         super().__init__(f"landing file {path}: {reason}")
 
 

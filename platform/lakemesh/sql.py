@@ -12,10 +12,13 @@ from dataclasses import dataclass
 
 import sqlglot
 from sqlglot import exp
-from sqlglot.errors import ParseError
+from sqlglot.errors import OptimizeError, ParseError
+from sqlglot.optimizer.scope import traverse_scope
 
 __all__ = ["QueryReads", "query_reads"]
 
+_GENERATORS = (exp.GenerateSeries, exp.Unnest, exp.ExplodingGenerateSeries)
+"""Table functions that make rows from their arguments alone: `range(3)`, `generate_series(...)`, `unnest(...)`."""
 _FILE_FUNCTIONS = re.compile(r"^(read_|scan_|parquet_|delta_|iceberg_|glob$|sniff_|query_table|query$)", re.I)
 
 
@@ -33,7 +36,10 @@ class QueryReads:
 
 
 def query_reads(sql: str) -> QueryReads:
-    """Parse `sql` as exactly one read-only query and list what it reads; ValueError otherwise."""
+    """Parse `sql` as exactly one read-only query and list what it reads; ValueError otherwise.
+
+    A name is a CTE only where SQL scoping makes it one (a CTE's own body sees the real table of that name).
+    """
     try:
         statements = [s for s in sqlglot.parse(sql, dialect="duckdb") if s is not None]
     except ParseError as error:
@@ -41,13 +47,18 @@ def query_reads(sql: str) -> QueryReads:
     if len(statements) != 1 or not isinstance(statements[0], exp.Query):
         raise ValueError("must be exactly one SELECT")
     tree = statements[0]
-    ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
     relations, calls = [], []
-    for node in tree.find_all(exp.Table):
-        if not isinstance(node.this, exp.Identifier):
-            calls.append(node.this.sql(dialect="duckdb"))
-        elif node.args.get("db") or node.args.get("catalog") or node.name.lower() not in ctes:
-            relations.append(node)
+    try:
+        scopes = list(traverse_scope(tree))
+    except (OptimizeError, ValueError) as error:
+        raise ValueError(f"could not be analysed: {str(error).splitlines()[0]}") from None
+    for scope in scopes:
+        for node in scope.tables:
+            if not isinstance(node.this, exp.Identifier):
+                if not isinstance(node.this, _GENERATORS):
+                    calls.append(node.this.sql(dialect="duckdb"))
+            elif node.args.get("db") or node.args.get("catalog") or node.name not in scope.cte_sources:
+                relations.append(node)
     for call in tree.find_all(exp.Anonymous, exp.Func):
         name = call.name if isinstance(call, exp.Anonymous) else call.sql_name()
         if _FILE_FUNCTIONS.match(name or "") and call.sql(dialect="duckdb") not in calls:

@@ -2,6 +2,7 @@
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -12,6 +13,7 @@ import polars as pl
 import pytest
 from deltalake import DeltaTable
 from lakemesh import Settings, load_contracts, read
+from lakemesh.orchestration.mesh import materialize_mesh
 from lakemesh.quality import as_polars, validate
 
 from ..conftest import PROJECT_DIR, TEST_SCALE_FACTOR
@@ -94,3 +96,22 @@ def test_a_killed_run_stops_dbt_and_closes_its_dagster_run(
     with dg.DagsterInstance.get() as instance:
         (record,) = instance.get_runs()
         assert record.status == dg.DagsterRunStatus.FAILURE
+
+
+def test_a_run_left_open_by_a_dead_process_is_closed_by_the_next(tmp_path: Path):
+    @dg.asset
+    def trivial() -> None:
+        return None
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    with dg.instance_for_test() as instance:
+        for run_id, pid in (("abandoned", dead.pid), ("alive", os.getpid())):
+            tags = {"lakemesh/mesh": "all", "lakemesh/process": f"{socket.gethostname()}:{pid}"}
+            instance.add_run(
+                dg.DagsterRun(job_name="__ASSET_JOB", run_id=run_id, status=dg.DagsterRunStatus.STARTED, tags=tags)
+            )
+        locations = {"trivial": dg.Definitions(assets=[trivial])}
+        assert materialize_mesh(locations, instance=instance, log_file=tmp_path / "run.log").success
+        assert instance.get_run_by_id("abandoned").status == dg.DagsterRunStatus.FAILURE
+        assert instance.get_run_by_id("alive").status == dg.DagsterRunStatus.STARTED  # its process still runs

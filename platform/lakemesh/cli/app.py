@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich import box
@@ -58,6 +58,9 @@ def main() -> None:
     """The console script: the app, with the platform's errors as one message and exit code 2."""
     try:
         app()
+    except KeyboardInterrupt:
+        Console(stderr=True).print("[red]interrupted[/]")
+        sys.exit(130)
     except LakemeshError as error:
         if _debug["on"]:
             raise
@@ -159,7 +162,7 @@ def run(
                 reason = failure_reason(event.step_failure_data.error)
                 progress.console.print(f"  [red]failed[/] {product}: {reason}", highlight=False)
                 if not verbose:
-                    for line in log_file.read_text(errors="replace").splitlines()[-8:]:
+                    for line in _failure_tail(event, log_file):
                         progress.console.print(Text(f"    {line}", style="dim", overflow="ellipsis"), no_wrap=True)
 
         # Recorded in the Dagster instance of DAGSTER_HOME when set (the UI's), else in memory: a SQLite
@@ -201,6 +204,16 @@ def run(
     if not result.success or unloaded:
         console.print(f"run log: {log_file}", highlight=False, soft_wrap=True)
         raise typer.Exit(1)
+
+
+def _failure_tail(event: Any, log_file: Path, lines: int = 8) -> list[str]:
+    """What to show under a failed step: dbt's own output when it has some, else the step's last log lines."""
+    failure = event.step_failure_data.user_failure_data
+    output = failure.metadata.get("dbt_output") if failure else None
+    if output is not None:
+        return output.value.strip("`\n").splitlines()[-lines:]
+    step = [line for line in log_file.read_text(errors="replace").splitlines() if f" - {event.step_key} - " in line]
+    return step[-lines:]
 
 
 def _interrupt(signum: int, frame: object) -> None:

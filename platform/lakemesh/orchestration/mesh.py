@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
+import socket
 import sys
 import threading
 import uuid
@@ -99,6 +101,25 @@ def _run_log(init_context: dg.InitLoggerContext) -> logging.Logger:
     return logger
 
 
+_PROCESS_TAG = "lakemesh/process"
+
+
+def _close_abandoned_runs(instance: dg.DagsterInstance) -> None:
+    """Mesh runs left open by a process that died (SIGKILL, power loss) on this host are closed as failed."""
+    host = socket.gethostname()
+    unfinished = [dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
+    for run in instance.get_runs(filters=dg.RunsFilter(statuses=unfinished, tags={"lakemesh/mesh": "all"})):
+        owner, _, pid = run.tags.get(_PROCESS_TAG, "").rpartition(":")
+        if owner != host or not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            instance.report_run_failed(run, f"its lakemesh run process ({pid}) died before the run finished")
+        except PermissionError:
+            continue
+
+
 def materialize_mesh(
     locations: dict[str, dg.Definitions],
     *,
@@ -111,6 +132,7 @@ def materialize_mesh(
 
     Dagster's and dbt's messages go to `log_file` (and stderr too with `echo`), not to the console.
     """
+    _close_abandoned_runs(instance)
     merged = dg.Definitions.merge(*locations.values(), dg.Definitions(loggers={"run_log": _run_log}))
     job = merged.resolve_implicit_global_asset_job_def()
     run_id = str(uuid.uuid4())
@@ -136,7 +158,7 @@ def materialize_mesh(
             instance=instance,
             run_id=run_id,
             raise_on_error=False,
-            tags={"lakemesh/mesh": "all"},
+            tags={"lakemesh/mesh": "all", _PROCESS_TAG: f"{socket.gethostname()}:{os.getpid()}"},
             run_config={"loggers": {"run_log": {"config": {"path": str(log_file), "echo": echo}}}},
         )
     except BaseException as error:  # interrupted before Dagster could close the run: never leave it open
@@ -174,20 +196,33 @@ def failure_reason(error: Any) -> str:
 
 
 def _outcomes(result: dg.ExecuteInProcessResult) -> dict[str, str]:
-    """For each product this run did not publish: why, in one line (its step failed, or never ran)."""
+    """For each product this run did not publish: why, in one line (its step failed, an input failed, or the
+    run stopped before reaching it)."""
     published = {e.asset_key.to_user_string().replace("/", ".") for e in result.get_asset_materialization_events()}
     failures = {
         event.step_key: failure_reason(event.step_failure_data.error)
         for event in result.all_events
         if event.is_step_failure
     }
+    layer = result.job_def.asset_layer
+    graph = layer.asset_graph
+
+    def step_of(key: dg.AssetKey) -> str:
+        return layer.get_op_output_handle(key).node_handle.name
+
+    def an_input_failed(key: dg.AssetKey) -> bool:
+        parents = [p for p in graph.get(key).parent_keys if graph.has(p) and graph.get(p).is_materializable]
+        return any(step_of(p) in failures or an_input_failed(p) for p in parents)
+
     outcomes = {}
-    for node in result.job_def.asset_layer.asset_graph.asset_nodes:
+    for node in graph.asset_nodes:
         name = node.key.to_user_string().replace("/", ".")
         if name in published or not node.is_materializable:
             continue
-        step = result.job_def.asset_layer.get_op_output_handle(node.key).node_handle.name
-        outcomes[name] = f"failed in this run: {failures[step]}" if step in failures else "not run: an input failed"
+        if step_of(node.key) in failures:
+            outcomes[name] = f"failed in this run: {failures[step_of(node.key)]}"
+        else:
+            outcomes[name] = "not run: an input failed" if an_input_failed(node.key) else "not run: the run stopped"
     return outcomes
 
 

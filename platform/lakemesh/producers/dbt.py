@@ -17,6 +17,7 @@ inputs pinned in a file of its own, and publishes the result.
 
 import fcntl
 import json
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -30,7 +31,7 @@ import yaml
 from dagster import AssetExecutionContext
 
 from lakemesh.contracts import Contract
-from lakemesh.errors import DefinitionsInvalid
+from lakemesh.errors import DefinitionsInvalid, LandingDataBad
 from lakemesh.lineage import ColumnInput, InputRef, sql_column_lineage
 from lakemesh.orchestration.assets import (
     check_specs,
@@ -95,10 +96,12 @@ def _dbt_vars(settings: Settings, *, folder: Path, pins: Path | None) -> str:
     )
 
 
-def _changed_since(settings: Settings, moment: float) -> bool:
+def _fingerprint(settings: Settings) -> list[list[Any]]:
+    """Every file dbt compiles from, with its size and modification time: any edit, addition or removal shows."""
     project = _dbt_dir(settings)
-    watched = [*project.glob("models/**/*"), *project.glob("macros/**/*"), project / "dbt_project.yml"]
-    return any(p.stat().st_mtime > moment for p in watched if p.is_file())
+    watched = [*project.glob("models/**/*"), *project.glob("macros/**/*")]
+    watched += [project / "dbt_project.yml", project / "profiles.yml"]
+    return sorted([str(p.relative_to(project)), p.stat().st_mtime_ns, p.stat().st_size] for p in watched if p.is_file())
 
 
 def _compile(settings: Settings, *, select: str | None, log: Path) -> DbtInvocation:
@@ -166,18 +169,20 @@ def prepare_dbt(settings: Settings) -> dict[str, Any]:
         wanted = _sources_yaml(_mesh_products(settings))
         if not sources.is_file() or sources.read_text() != wanted:
             sources.write_text(wanted)
-        if not (manifest.is_file() and record.is_file() and not _changed_since(settings, record.stat().st_mtime)):
+        fingerprint = _fingerprint(settings)
+        kept = json.loads(record.read_text()) if record.is_file() else {}
+        if not manifest.is_file() or kept.get("fingerprint") != fingerprint:
             log = manifest.parent / "compile.log"
             log.write_text("")
             warm = dbt_worker().running  # a run's worker stays for its models; a code location's goes once done
             try:
-                compiled = _compile_models(settings, log)
+                kept = {"fingerprint": fingerprint, "models": _compile_models(settings, log)}
             finally:
                 if not warm:
                     dbt_worker().close()
-            record.write_text(json.dumps(compiled))
+            record.write_text(json.dumps(kept))
         loaded = json.loads(manifest.read_text())
-        for unique_id, entry in json.loads(record.read_text()).items():
+        for unique_id, entry in kept["models"].items():
             if unique_id in loaded["nodes"]:
                 loaded["nodes"][unique_id]["compiled_code"] = entry["code"]
                 loaded["nodes"][unique_id]["lakemesh_compile_error"] = entry["error"]
@@ -197,7 +202,10 @@ class DbtModel:
         self.path: str = node["original_file_path"]
         self.compiled_code: str | None = node.get("compiled_code")
         self.compile_error: str = node.get("lakemesh_compile_error") or "see dbt_project/target/compile.log"
-        self.hooks = [h["sql"] for h in [*node["config"].get("pre-hook", []), *node["config"].get("post-hook", [])]]
+        config = node["config"]
+        self.hooks = [h["sql"] for h in [*config.get("pre-hook", []), *config.get("post-hook", [])]]
+        if config.get("sql_header"):
+            self.hooks.append(config["sql_header"])
         self.refs = sorted(n.split(".")[-1] for n in node["depends_on"]["nodes"] if n.startswith("model."))
         sources = [manifest["sources"][s] for s in node["depends_on"]["nodes"] if s.startswith("source.")]
         metas = [s["config"]["meta"] for s in sources]
@@ -215,7 +223,13 @@ class DbtModel:
 
 
 def domain_models(manifest: Mapping[str, Any], domain: str) -> list[DbtModel]:
-    """The domain's models (those under `models/<domain>/`)."""
+    """The domain's models (those under `models/<domain>/`); a project-wide hook refuses them all."""
+    hooks = sorted(n["unique_id"] for n in manifest["nodes"].values() if n["resource_type"] == "operation")
+    if hooks:
+        raise DefinitionsInvalid(
+            f"dbt_project/dbt_project.yml declares on-run-start/on-run-end hooks ({', '.join(hooks)}): "
+            "hooks run SQL outside the gate"
+        )
     models = [
         DbtModel(node, manifest)
         for node in manifest["nodes"].values()
@@ -234,6 +248,11 @@ def check_model_sql(model: DbtModel, compiled_sql: str | None) -> None:
         )
     if model.hooks:
         raise DefinitionsInvalid(f"{where} has a hook ({model.hooks[0][:60]!r}): hooks run SQL outside the gate")
+    for table in model.landing:
+        try:
+            landing_path(Path("landing"), table)
+        except LandingDataBad as error:
+            raise DefinitionsInvalid(f"{where} reads the landing table {table!r}: {error.reason}") from None
     if compiled_sql is None:
         raise DefinitionsInvalid(f"{where} did not compile: {model.compile_error}")
     try:
@@ -274,12 +293,27 @@ def _column_lineage(
     return sql_column_lineage(compiled_sql, relations=relations)
 
 
+def _remove_abandoned_folders(duckdb_dir: Path) -> None:
+    """Step folders of processes that died without cleaning up (killed with SIGKILL): `<model>.<pid>.<random>`."""
+    for folder in duckdb_dir.iterdir():
+        parts = folder.name.split(".")
+        if len(parts) != 3 or not parts[1].isdigit() or not folder.is_dir():
+            continue
+        try:
+            os.kill(int(parts[1]), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except PermissionError:  # another user's live process
+            continue
+
+
 def _build(
     model: DbtModel, *, pinned: Mapping[str, int], settings: Settings, context: AssetExecutionContext
 ) -> tuple[pa.Table, str]:
     """Build one model in a DuckDB file of its own and return its rows and compiled SQL."""
     settings.duckdb_dir.mkdir(parents=True, exist_ok=True)
-    folder = Path(tempfile.mkdtemp(prefix=f"{model.name}.", dir=settings.duckdb_dir))
+    _remove_abandoned_folders(settings.duckdb_dir)
+    folder = Path(tempfile.mkdtemp(prefix=f"{model.name}.{os.getpid()}.", dir=settings.duckdb_dir))
     try:
         pins = folder / "inputs.json"
         pins.write_text(json.dumps(pinned))

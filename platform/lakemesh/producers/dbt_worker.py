@@ -218,8 +218,9 @@ class _Server:
                 "compiled_code": getattr(node, "compiled_code", None),
             }
         error = None
-        if outcome.exception is not None:
-            error = str(outcome.exception).strip().splitlines()[-1] if str(outcome.exception).strip() else "dbt failed"
+        if outcome.exception is not None:  # e.g. "Parsing Error / Error reading lakemesh: sales/schema.yml - ..."
+            lines = [line.strip() for line in str(outcome.exception).splitlines() if line.strip()]
+            error = " ".join(lines[:3]) or type(outcome.exception).__name__
         return {"success": bool(outcome.success), "error": error, "results": results}
 
 

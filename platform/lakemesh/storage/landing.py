@@ -8,6 +8,7 @@ not its business.
 from __future__ import annotations
 
 import importlib
+import re
 import sys
 import tomllib
 from collections.abc import Callable
@@ -21,7 +22,13 @@ from lakemesh.errors import LandingDataBad
 __all__ = ["checked_landing_file", "landing_columns", "landing_generator", "landing_path", "read_landing"]
 
 
+_TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
 def landing_path(landing: Path, table: str) -> Path:
+    """`<landing>/<table>.parquet`; a table is a plain name, so no declaration reaches outside the landing zone."""
+    if not _TABLE_NAME.fullmatch(table):
+        raise LandingDataBad(landing / str(table), "a landing table is a plain name (letters, digits, _), not a path")
     return landing / f"{table}.parquet"
 
 

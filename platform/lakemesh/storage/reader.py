@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
 
 import polars as pl
 
@@ -14,17 +13,21 @@ from lakemesh.storage.delta import last_published_contract, open_table, read_tab
 
 __all__ = ["read", "reading_as"]
 
-_READING_DOMAIN: ContextVar[str | None] = ContextVar("lakemesh_reading_domain", default=None)
+_reading = {"domain": None}  # process-wide, not a ContextVar: threads a producer starts read as it too
 
 
 @contextmanager
 def reading_as(domain: str) -> Iterator[None]:
-    """Within this block `read` acts for a producer of `domain`: other domains' products must be public."""
-    token = _READING_DOMAIN.set(domain)
+    """While this block runs, `read` in this process acts for a producer of `domain`.
+
+    Other domains' products must then be public. Process-wide, so that threads
+    the producer starts are held to it as well (a step runs one producer at a time).
+    """
+    previous, _reading["domain"] = _reading["domain"], domain
     try:
         yield
     finally:
-        _READING_DOMAIN.reset(token)
+        _reading["domain"] = previous
 
 
 def _refuse_unless_public(product: str, uri: str, *, reader: str, settings: Settings) -> None:
@@ -47,7 +50,7 @@ def read(product: str, *, version: int | None = None, settings: Settings | None 
     """
     settings = settings or Settings.from_env()
     uri = settings.table_uri(product)
-    reader = _READING_DOMAIN.get()
+    reader = _reading["domain"]
     if reader is not None and split_product_name(product)[0] != reader:
         _refuse_unless_public(product, uri, reader=reader, settings=settings)
     try:

@@ -1,6 +1,7 @@
 """dbt models read only published, pinned sources, in dependency order, and a failed build publishes nothing."""
 
 import json
+import subprocess
 from pathlib import Path
 
 import dagster as dg
@@ -34,6 +35,13 @@ def _materialize(defs: dg.Definitions, *keys: str) -> dg.ExecuteInProcessResult:
 def _version(settings: Settings, product: str) -> int | None:
     path = Path(settings.table_uri(product))
     return DeltaTable(str(path)).version() if path.exists() else None
+
+
+def _exited_pid() -> int:
+    """The pid of a process that has exited (and was reaped): like one killed mid-step."""
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
 
 
 def _failure(result: dg.ExecuteInProcessResult, step: str) -> str:
@@ -74,6 +82,54 @@ def test_a_model_hook_refuses_to_load(tmp_path: Path, settings: Settings):
         domain_definitions("sales", products=sales_products, project_dir=project)
 
 
+@pytest.mark.parametrize(
+    ("where", "text", "refused"),
+    [
+        ("model", "{{ config(sql_header=\"attach '/tmp/o.duckdb' as o\") }}\n", r"sales.pricing_summary .* has a hook"),
+        ("project", 'on-run-start: ["create table main.hook_ran as select 1"]\n', r"on-run-start/on-run-end hooks"),
+    ],
+    ids=["sql_header", "on-run-start"],
+)
+def test_sql_run_outside_the_model_refuses_to_load(
+    tmp_path: Path, settings: Settings, where: str, text: str, refused: str
+):
+    project = copy_project(tmp_path)
+    target = project / (PRICING if where == "model" else Path("dbt_project/dbt_project.yml"))
+    target.write_text(text + target.read_text() if where == "model" else target.read_text() + text)
+    with pytest.raises(DefinitionsInvalid, match=refused):
+        domain_definitions("sales", products=sales_products, project_dir=project)
+
+
+def test_a_landing_source_cannot_name_a_path(tmp_path: Path, settings: Settings):
+    project = copy_project(tmp_path)
+    (project / "dbt_project/models/sales/extra_sources.yml").write_text(
+        "version: 2\nsources:\n  - name: extra\n    tables:\n      - name: parts\n"
+        f"        config: {{meta: {{plugin: lakemesh, landing: '{settings.lakehouse}/supply/part_suppliers/part'}}}}\n"
+    )
+    model = project / PRICING
+    model.write_text(model.read_text().replace("-- sales.pricing_summary", "-- {{ source('extra', 'parts') }}"))
+    with pytest.raises(DefinitionsInvalid, match=r"sales.pricing_summary .* reads the landing table '/.*': a landing"):
+        domain_definitions("sales", products=sales_products, project_dir=project)
+
+
+def test_a_removed_model_is_gone_at_the_next_load(tmp_path: Path, settings: Settings):
+    project = copy_project(tmp_path)
+    keys = (
+        domain_definitions("sales", products=sales_products, project_dir=project)
+        .resolve_asset_graph()
+        .get_all_asset_keys()
+    )
+    assert dg.AssetKey(["sales", "pricing_summary"]) in keys
+    (project / PRICING).unlink()
+    (project / "contracts/sales/pricing_summary.yaml").unlink()
+    keys = (
+        domain_definitions("sales", products=sales_products, project_dir=project)
+        .resolve_asset_graph()
+        .get_all_asset_keys()
+    )
+    assert dg.AssetKey(["sales", "pricing_summary"]) not in keys
+
+
 def test_a_model_that_does_not_compile_stops_only_its_own_location(tmp_path: Path, settings: Settings):
     project = copy_project(tmp_path)
     model = project / PRICING
@@ -91,6 +147,8 @@ def test_a_failed_build_publishes_nothing_and_says_why(tmp_path: Path, settings:
     model.write_text(
         model.read_text().replace("n.n_nationkey as nation_key", "cast(n.n_name as integer) as nation_key")
     )
+    orphan = settings.duckdb_dir / f"nation.{_exited_pid()}.abcdefgh"  # the folder of a step killed mid-build
+    orphan.mkdir()
 
     again = _materialize(
         domain_definitions("customers", products=customers_products, project_dir=project), "customers.nation"
@@ -101,6 +159,8 @@ def test_a_failed_build_publishes_nothing_and_says_why(tmp_path: Path, settings:
     assert "dbt build of models/customers/nation.sql failed" in message and "Conversion Error" in message
     assert _version(settings, "customers.nation") == 0  # the previous build's rows were not published again
     assert not again.get_asset_materialization_events()
+    assert not orphan.exists()  # the killed step's folder is removed by the next step
+    assert not list(settings.duckdb_dir.iterdir())  # and the failed step's own too
 
 
 def _add_return_flags(project: Path) -> None:

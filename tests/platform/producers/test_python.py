@@ -1,6 +1,7 @@
 """A Python producer gets its declared inputs; reading another domain's non-public product at run time is refused."""
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import dagster as dg
@@ -31,6 +32,9 @@ def test_read_inside_a_producer_refuses_another_domains_non_public_product(publi
         assert read("shop.catalogue", settings=settings).height == 2  # public
         with pytest.raises(AccessRefused, match=r"reports domain read shop.secret, which is internal to the shop"):
             read("shop.secret", settings=settings)
+        # a thread the producer starts reads as the producer
+        with ThreadPoolExecutor(1) as pool, pytest.raises(AccessRefused, match=r"which is internal to the shop"):
+            pool.submit(read, "shop.secret", settings=settings).result()
     assert read("shop.secret", settings=settings).height == 2  # a consumer outside any producer reads as before
 
 
