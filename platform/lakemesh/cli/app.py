@@ -6,13 +6,14 @@ shows the traceback.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich import box
@@ -58,14 +59,34 @@ def main() -> None:
     """The console script: the app, with the platform's errors as one message and exit code 2."""
     try:
         app()
+        code = 0
+    except SystemExit as done:
+        code = done.code if isinstance(done.code, int) else 0 if done.code is None else 1
+        if isinstance(done.code, str):
+            print(done.code, file=sys.stderr)
     except KeyboardInterrupt:
         Console(stderr=True).print("[red]interrupted[/]")
-        sys.exit(130)
+        code = 130
     except LakemeshError as error:
         if _debug["on"]:
             raise
         Console(stderr=True).print(Text.assemble(("error: ", "red"), str(error)), highlight=False, soft_wrap=True)
-        sys.exit(2)
+        code = 2
+    _leave(code)
+
+
+def _leave(code: int) -> NoReturn:
+    """Exit without tearing down the imported modules (about a second after a run): all is committed.
+
+    Delta commits, catalog transactions and the run log are complete when a command returns; what is left
+    is flushed here, and the dbt worker stopped, before the process ends.
+    """
+    if worker := sys.modules.get("lakemesh.producers.dbt_worker"):
+        worker.dbt_worker().close()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _settings() -> Settings:
