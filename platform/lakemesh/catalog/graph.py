@@ -7,7 +7,7 @@ graph it returns, on SQLite and PostgreSQL alike.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -209,6 +209,8 @@ class LineageNode:
     name: str
     via_job: str | None
     children: list[LineageNode] = field(default_factory=list)
+    repeated: bool = False
+    """Shown in full where the tree first reaches it (nearest the root): here only as a reference."""
 
 
 def _directed_levels(db: sa.Connection, start: int, direction: Direction, depth: int) -> list[tuple[int, int, int]]:
@@ -262,17 +264,39 @@ def product_lineage(
     children: dict[int, list[tuple[int, int]]] = {}
     for origin, job, target in links:
         children.setdefault(origin, []).append((job, target))
+    for dataset, links_out in children.items():
+        children[dataset] = sorted(set(links_out), key=lambda link: (datasets[link[1]].name, link[0]))
+    expanded_at = _first_reached(root, children)
 
-    def grow(dataset: int, via: int | None, path: frozenset[int], left: int) -> LineageNode:
+    def grow(dataset: int, via: int | None, parent: int | None) -> LineageNode:
         row = datasets[dataset]
-        node = LineageNode(namespace=row.namespace, name=row.name, via_job=jobs[via].name if via else None)
-        if left > 0:
-            for job, target in sorted(set(children.get(dataset, [])), key=lambda link: datasets[link[1]].name):
-                if target not in path:
-                    node.children.append(grow(target, job, path | {target}, left - 1))
-        return node
+        # each dataset in full once, where first reached: the tree grows with the graph, not with its paths
+        repeated = parent is not None and expanded_at.get(dataset) != (parent, via)
+        return LineageNode(
+            namespace=row.namespace,
+            name=row.name,
+            via_job=jobs[via].name if via else None,
+            children=[] if repeated else [grow(target, job, dataset) for job, target in children.get(dataset, [])],
+            repeated=repeated,
+        )
 
-    return grow(root, None, frozenset({root}), depth)
+    return grow(root, None, None)
+
+
+def _first_reached(root: Any, children: Mapping[Any, Sequence[tuple[Any, Any]]]) -> dict[Any, tuple[Any, Any]]:
+    """For each node, the (parent, link) by which a breadth-first walk from `root` reaches it first."""
+    first: dict[Any, tuple[Any, Any]] = {}
+    level, seen = [root], {root}
+    while level:
+        following = []
+        for node in level:
+            for link, target in children.get(node, []):
+                if target not in seen:
+                    seen.add(target)
+                    first[target] = (node, link)
+                    following.append(target)
+        level = following
+    return first
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -431,6 +455,8 @@ class ColumnSource:
     field: str
     transformation: str | None
     inputs: list[ColumnSource]
+    repeated: bool = False
+    """Shown in full where the tree first reaches it: here only as a reference."""
 
 
 def column_sources(catalog: Catalog, product: str, column: str, *, namespace: str | None = None) -> ColumnSource:
@@ -442,22 +468,22 @@ def column_sources(catalog: Catalog, product: str, column: str, *, namespace: st
             raise NotFound(f"{product} has no column {column!r}; its columns: {', '.join(sorted(known))}")
         links = _walk_columns(db, {(root, column)}, "upstream", MAX_DEPTH)
         datasets = _names(db, m.datasets, [root, *(r.input_dataset_id for r in links)])
-    feeds: dict[tuple[int, str], list[sa.Row]] = {}
-    for r in links:
-        feeds.setdefault((r.output_dataset_id, r.output_field), []).append(r)
+    feeds: dict[tuple[int, str], list[tuple[str | None, tuple[int, str]]]] = {}
+    for r in sorted(links, key=lambda r: (datasets[r.input_dataset_id].name, r.input_field)):
+        how = r.transformation_subtype or r.transformation_type
+        feeds.setdefault((r.output_dataset_id, r.output_field), []).append((how, (r.input_dataset_id, r.input_field)))
+    expanded_at = _first_reached((root, column), feeds)
 
-    def grow(dataset: int, name: str, how: str | None, path: frozenset) -> ColumnSource:
-        row = datasets[dataset]
-        inputs = [
-            grow(r.input_dataset_id, r.input_field, r.transformation_subtype or r.transformation_type, path | {key})
-            for r in sorted(
-                feeds.get((dataset, name), []), key=lambda r: (datasets[r.input_dataset_id].name, r.input_field)
+    def grow(key: tuple[int, str], how: str | None, parent: tuple[int, str] | None) -> ColumnSource:
+        row = datasets[key[0]]
+        if parent is not None and expanded_at.get(key) != (parent, how):
+            return ColumnSource(
+                namespace=row.namespace, dataset=row.name, field=key[1], transformation=how, inputs=[], repeated=True
             )
-            if (key := (r.input_dataset_id, r.input_field)) not in path
-        ]
-        return ColumnSource(namespace=row.namespace, dataset=row.name, field=name, transformation=how, inputs=inputs)
+        inputs = [grow(source, link, key) for link, source in feeds.get(key, [])]
+        return ColumnSource(namespace=row.namespace, dataset=row.name, field=key[1], transformation=how, inputs=inputs)
 
-    return grow(root, column, None, frozenset({(root, column)}))
+    return grow((root, column), None, None)
 
 
 # -- impact -------------------------------------------------------------------------------------------------

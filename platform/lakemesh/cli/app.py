@@ -366,17 +366,20 @@ def catalog_lineage(
     console.print(tree)
 
 
+_SHOWN_ABOVE = "  [dim]… (shown above)"
+
+
 def _grow(tree: Tree, node: LineageNode) -> None:
     for child in node.children:
         label = child.name if child.namespace.startswith("lakemesh://") else f"{child.namespace}:{child.name}"
-        _grow(tree.add(f"{label}  [dim](via {child.via_job})"), child)
+        _grow(tree.add(f"{label}  [dim](via {child.via_job})" + (_SHOWN_ABOVE if child.repeated else "")), child)
 
 
 def _grow_columns(tree: Tree, node: ColumnSource) -> None:
     for source in node.inputs:
         dataset = source.dataset if source.namespace.startswith("lakemesh://") else source.dataset.rsplit("/", 1)[-1]
         how = f"  [dim]({source.transformation.lower()})" if source.transformation else ""
-        _grow_columns(tree.add(f"{dataset}.{source.field}{how}"), source)
+        _grow_columns(tree.add(f"{dataset}.{source.field}{how}" + (_SHOWN_ABOVE if source.repeated else "")), source)
 
 
 @catalog_app.command("impact")

@@ -185,3 +185,46 @@ def test_an_embedded_catalog_from_before_migrations_is_rebuilt_from_its_events(t
     assert [d["name"] for d in catalog.datasets(NS)[0]] == ["ds0", "ds1", "ds2"]
     assert catalog.events()[1] == 2
     assert (tmp_path / "catalog.sqlite.unversioned").is_file()  # the old file is kept, not deleted
+
+
+def _lattice(layers: int, width: int) -> list[dict]:
+    """Each dataset of a layer reads every dataset of the layer before: width**depth paths, width*depth nodes."""
+    events = []
+    for i in range(1, layers):
+        for k in range(width):
+            sources = [(f"L{i - 1}_{j}", "c") for j in range(width)]
+            events.append(
+                run_event(
+                    f"make_L{i}_{k}",
+                    inputs=[dataset(name) for name, _ in sources],
+                    outputs=[dataset(f"L{i}_{k}", columns=("c",), columnLineage=column_lineage({"c": sources}))],
+                )
+            )
+    return events
+
+
+def _count(node, children: str) -> tuple[int, int]:
+    """(every node of the tree, the nodes shown in full)."""
+    total, full = 1, int(not node.repeated)
+    for child in getattr(node, children):
+        more, more_full = _count(child, children)
+        total, full = total + more, full + more_full
+    return total, full
+
+
+def test_lineage_trees_show_each_dataset_once_so_they_grow_with_the_graph_not_its_paths(tmp_path):
+    catalog = Catalog(f"sqlite:///{tmp_path / 'catalog.sqlite'}")
+    for event in _lattice(16, 3):
+        catalog.ingest(event)
+
+    tree = product_lineage(catalog, "L15_0", direction="upstream", depth=10, namespace=NS)
+    total, full = _count(tree, "children")
+    assert full == 1 + 3 * 10  # the root and the 30 datasets within 10 hops, each in full once
+    assert total == 1 + 3 * (full - 3)  # each shown in full lists its 3 inputs, but the 3 at the depth limit
+    assert [c.name for c in tree.children] == ["L14_0", "L14_1", "L14_2"]
+    assert not any(c.repeated for c in tree.children)  # the nearest occurrence is the one shown in full
+
+    source = column_sources(catalog, "L15_0", "c", namespace=NS)
+    total, full = _count(source, "inputs")
+    assert full == 1 + 3 * 15  # every column back to layer 0 in full once, instead of 3**15 paths
+    assert total <= 3 * full
