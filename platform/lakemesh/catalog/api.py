@@ -8,7 +8,6 @@ and JSON shapes so Marquez clients work unchanged. Errors are `{"code",
 
 from __future__ import annotations
 
-import json
 import re
 import secrets
 import zlib
@@ -28,7 +27,7 @@ from lakemesh.catalog.events import InvalidEvent, check_run_event
 from lakemesh.catalog.pages import page_routes
 from lakemesh.catalog.store import Catalog, NotFound
 
-__all__ = ["DEFAULT_MAX_BODY_BYTES", "ApiError", "create_app"]
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "MAX_JSON_DEPTH", "ApiError", "create_app"]
 
 DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024
 _SEARCH_TERM = re.compile(r"[\w\s.\-:/%*@+]*")
@@ -60,7 +59,7 @@ class _EncodedSlashes:
 
 
 Limit = Annotated[int, Query(ge=1, le=1000)]
-Offset = Annotated[int, Query(ge=0)]
+Offset = Annotated[int, Query(ge=0, le=10**9)]  # beyond a 64-bit SQL integer it would be a server error
 Depth = Annotated[int, Query(ge=0, le=graph.MAX_DEPTH)]
 
 
@@ -110,10 +109,7 @@ def create_app(
         """Store one OpenLineage run event."""
         authorize(request, write=True)
         body = await _read_body(request, max_body_bytes)
-        try:
-            document = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise ApiError(400, f"the body is not valid JSON: {error}") from None
+        document = _parse_json(body)
         try:
             event = check_run_event(document)
         except InvalidEvent as error:
@@ -228,6 +224,31 @@ def checked_search_term(term: str) -> str:
             "are allowed",
         )
     return term
+
+
+MAX_JSON_DEPTH = 64
+"""OpenLineage events nest about ten levels deep; deeper bodies are refused before anything walks them."""
+
+
+def _parse_json(body: bytes) -> Any:
+    """The body as JSON, refused (400) when it is not JSON or nests deeper than MAX_JSON_DEPTH."""
+    try:
+        document = orjson.loads(body)  # iterative past its own limit of 1024 levels: no RecursionError
+    except orjson.JSONDecodeError as error:
+        raise ApiError(400, f"the body is not valid JSON: {error}") from None
+    level, depth = [document], 1
+    while level:
+        if depth > MAX_JSON_DEPTH:
+            raise ApiError(400, f"the body nests deeper than {MAX_JSON_DEPTH} levels")
+        level = [
+            child
+            for value in level
+            if isinstance(value, dict | list)
+            for child in (value.values() if isinstance(value, dict) else value)
+            if isinstance(child, dict | list)
+        ]
+        depth += 1
+    return document
 
 
 async def _read_body(request: Request, limit: int) -> bytes:

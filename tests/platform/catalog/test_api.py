@@ -120,6 +120,8 @@ BAD_POSTS = {
     "facet without _producer": ("bad_facet", {}, 422, "'_producer' is a required property"),
     "oversized body": ("oversized", {}, 413, "at most"),
     "oversized after gzip": ("zip_bomb", {"Content-Encoding": "gzip"}, 413, "decompressed body exceeds"),
+    "100,000-deep JSON": (b"[" * 100_000 + b"]" * 100_000, {}, 400, "not valid JSON: depth limit exceeded"),
+    "a facet nested too deep": ("deep_facet", {}, 400, "nests deeper than 64 levels"),
     "no token": ("valid", {"Authorization": None}, 401, "Bearer <token>"),
     "wrong token": ("valid", {"Authorization": "Bearer wrong"}, 401, "Bearer <token>"),
 }
@@ -137,6 +139,12 @@ def _bad_body(kind: str | bytes) -> bytes:
         event["run"]["runId"] = "run-1"
     elif kind == "bad_facet":
         del event["outputs"][0]["facets"]["schema"]["_producer"]
+    elif kind == "deep_facet":  # a valid event but for one facet 70 lists deep
+        event["job"]["facets"]["deep"] = {
+            "_producer": "x:y",
+            "_schemaURL": "x:y",
+            "value": json.loads("[" * 70 + "]" * 70),
+        }
     elif kind == "oversized":
         event["job"]["facets"]["padding"] = {"_producer": "x:y", "_schemaURL": "x:y", "text": "x" * 6_000_000}
     elif kind == "zip_bomb":
@@ -181,6 +189,18 @@ BAD_READS = {
     "SQL quote and comment": ("/api/v1/search", {"q": "ds1' OR 1=1 --"}, 400, "contains"),
     "SQL statement": ("/api/v1/search", {"q": "x; DROP TABLE datasets"}, 400, "contains ;"),
     "unknown namespace": ("/api/v1/namespaces/nope/datasets", {}, 404, "no namespace 'nope'"),
+    **{
+        f"offset 2**63 on {path}": (path, {"offset": 2**63}, 400, "offset: Input should be less than or equal to")
+        for path in (
+            "/api/v1/namespaces",
+            f"/api/v1/namespaces/{NS.replace('/', '%2F')}/datasets",
+            f"/api/v1/namespaces/{NS.replace('/', '%2F')}/datasets/ds1/versions",
+            f"/api/v1/namespaces/{NS.replace('/', '%2F')}/jobs",
+            f"/api/v1/namespaces/{NS.replace('/', '%2F')}/jobs/job1/runs",
+            "/api/v1/events/lineage",
+            f"/api/v1/events/{NS.replace('/', '%2F')}",
+        )
+    },
     "unknown dataset": (f"/api/v1/namespaces/{NS.replace('/', '%2F')}/datasets/nope", {}, 404, "no dataset 'nope'"),
 }
 
