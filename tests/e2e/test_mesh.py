@@ -152,6 +152,11 @@ def test_sample_mesh_end_to_end(settings: Settings):
     ]
     assert [(s.dataset.rsplit("/", 1)[-1], s.field) for s in region.inputs[0].inputs] == [("region.parquet", "r_name")]
     affected = impact(catalog, "customers.nation", column="region_name", namespace=settings.namespace)
-    assert [(a.name, a.owner, a.columns) for a in affected] == [
-        ("sales.revenue_by_nation", "sales-analytics", ("region_name",))
+    assert [(a.name, a.owner, a.columns, a.indirect) for a in affected] == [
+        ("sales.revenue_by_nation", "sales-analytics", ("*", "region_name"), False)  # projected, and grouped by
     ]
+    # columns a product uses without projecting them: a join key, a filter
+    joined = impact(catalog, "customers.customer", column="nation_key", namespace=settings.namespace)
+    assert [(a.name, a.columns, a.indirect) for a in joined] == [("sales.revenue_by_nation", ("*",), True)]
+    filtered = impact(catalog, "sales.line_items", column="ship_date", namespace=settings.namespace)
+    assert [(a.name, a.columns, a.indirect) for a in filtered] == [("sales.pricing_summary", ("*",), True)]

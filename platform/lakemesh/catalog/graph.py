@@ -14,7 +14,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 
 from lakemesh.catalog import model as m
-from lakemesh.catalog.store import Catalog, NotFound, dataset_node_json, job_node_json, runs_json
+from lakemesh.catalog.store import WHOLE_DATASET, Catalog, NotFound, dataset_node_json, job_node_json, runs_json
 
 __all__ = [
     "MAX_DEPTH",
@@ -102,7 +102,7 @@ def _lineage_fields(db: sa.Connection, dataset_id: int) -> set[str]:
     c = m.column_lineage
     outputs = sa.select(c.c.output_field.label("f")).where(c.c.output_dataset_id == dataset_id)
     inputs = sa.select(c.c.input_field.label("f")).where(c.c.input_dataset_id == dataset_id)
-    return set(db.scalars(sa.union(outputs, inputs)))
+    return set(db.scalars(sa.union(outputs, inputs))) - {WHOLE_DATASET}
 
 
 def _chunks(ids: Iterable[int], size: int = 5000) -> Iterable[list[int]]:
@@ -333,7 +333,13 @@ def product_graph(catalog: Catalog, name: str, *, depth: int = 3, namespace: str
 # -- column lineage -------------------------------------------------------------------------------------
 
 
-def _column_links(db: sa.Connection, fields: set[tuple[int, str]], direction: Direction) -> list[sa.Row]:
+def _column_links(
+    db: sa.Connection, fields: set[tuple[int, str]], direction: Direction, *, whole_dataset: bool = False
+) -> list[sa.Row]:
+    """Column lineage rows next to `fields`; with `whole_dataset`, also the INDIRECT ones that shape every row.
+
+    Downstream of a dataset's `*` (all its rows) is every link that reads any of its columns.
+    """
     c = m.column_lineage
     if direction == "upstream":
         ds, col = c.c.output_dataset_id, c.c.output_field
@@ -344,7 +350,12 @@ def _column_links(db: sa.Connection, fields: set[tuple[int, str]], direction: Di
     for dataset, name in fields:
         by_dataset.setdefault(dataset, []).append(name)
     for dataset, names in by_dataset.items():
-        rows += db.execute(sa.select(c).where(ds == dataset, col.in_(names))).all()
+        query = sa.select(c).where(ds == dataset)
+        if not (whole_dataset and direction == "downstream" and WHOLE_DATASET in names):
+            query = query.where(col.in_(names))
+        if not whole_dataset:
+            query = query.where(c.c.output_field != WHOLE_DATASET)
+        rows += db.execute(query).all()
     return rows
 
 
@@ -499,7 +510,11 @@ class Impact:
     owner: str | None
     access: str | None
     hops: int
-    columns: tuple[str, ...]  # the affected columns, empty when the reader declares no column lineage
+    columns: tuple[str, ...]
+    """The affected columns (`*`: every row, through a join key, filter, grouping...); empty without column
+    lineage."""
+    indirect: bool = False
+    """Reached only through columns the reader uses without projecting them (INDIRECT lineage)."""
 
 
 def impact(catalog: Catalog, product: str, *, column: str | None = None, namespace: str | None = None) -> list[Impact]:
@@ -508,6 +523,7 @@ def impact(catalog: Catalog, product: str, *, column: str | None = None, namespa
         root = _product_id(db, catalog, product, namespace)
         hops: dict[int, int] = {}
         columns: dict[int, set[str]] = {}
+        reached_directly: set[int] = set()
         if column is None:
             for origin, _job, target in _directed_levels(db, root, "downstream", MAX_DEPTH):
                 hops.setdefault(target, hops.get(origin, 0) + 1)
@@ -516,15 +532,21 @@ def impact(catalog: Catalog, product: str, *, column: str | None = None, namespa
             if column not in known:
                 raise NotFound(f"{product} has no column {column!r}; its columns: {', '.join(sorted(known))}")
             frontier, depth = {(root, column)}, 0
-            seen = set(frontier)
+            direct = {(root, column): True}  # reached through projected columns only
             while frontier:
                 depth += 1
-                reached = {(r.output_dataset_id, r.output_field) for r in _column_links(db, frontier, "downstream")}
-                for dataset, name in reached:
-                    hops.setdefault(dataset, depth)
-                    columns.setdefault(dataset, set()).add(name)
-                frontier = reached - seen
-                seen |= reached
+                reached: set[tuple[int, str]] = set()
+                for r in _column_links(db, frontier, "downstream", whole_dataset=True):
+                    key, source = (r.output_dataset_id, r.output_field), (r.input_dataset_id, r.input_field)
+                    parent = direct.get(source, direct.get((r.input_dataset_id, WHOLE_DATASET), False))
+                    through = parent and r.transformation_type != "INDIRECT" and r.output_field != WHOLE_DATASET
+                    if key not in direct or (through and not direct[key]):
+                        reached.add(key)
+                        direct[key] = direct.get(key, False) or through
+                    hops.setdefault(key[0], depth)
+                    columns.setdefault(key[0], set()).add(key[1])
+                frontier = reached
+            reached_directly = {dataset for (dataset, _), through in direct.items() if through}
             # readers that declare no column lineage may use the column: count them in, with no columns named
             declared = set(db.scalars(sa.select(m.column_lineage.c.output_dataset_id).distinct()))
             for origin, _job, target in _directed_levels(db, root, "downstream", MAX_DEPTH):
@@ -541,6 +563,7 @@ def impact(catalog: Catalog, product: str, *, column: str | None = None, namespa
                 access=(row.contract or {}).get("access"),
                 hops=hops[i],
                 columns=tuple(sorted(columns.get(i, ()))),
+                indirect=column is not None and i in columns and i not in reached_directly,
             )
             for i, row in rows.items()
             if i != root

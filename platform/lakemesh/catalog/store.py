@@ -26,7 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from lakemesh.catalog import model as m
 
-__all__ = ["Catalog", "NotFound", "ProductEntry", "VersionEntry", "catalog_url", "iso", "runs_json"]
+__all__ = ["WHOLE_DATASET", "Catalog", "NotFound", "ProductEntry", "VersionEntry", "catalog_url", "iso", "runs_json"]
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 _STATES = {"START": "RUNNING", "RUNNING": "RUNNING", "COMPLETE": "COMPLETED", "FAIL": "FAILED", "ABORT": "ABORTED"}
@@ -744,7 +744,8 @@ class _Ingestion:
             )
         )
         if direction == "output" and "columnLineage" in facets:
-            self._column_lineage(row.id, facets["columnLineage"].get("fields") or {})
+            lineage = facets["columnLineage"]
+            self._column_lineage(row.id, lineage.get("fields") or {}, lineage.get("dataset") or [])
         for assertion in (facets.get("dataQualityAssertions") or {}).get("assertions") or []:
             self.db.execute(
                 self.insert(m.assertions)
@@ -761,12 +762,16 @@ class _Ingestion:
                 )
             )
 
-    def _column_lineage(self, output_id: int, fields: Mapping[str, Any]) -> None:
-        """Replace the output's column lineage with what this event says."""
+    def _column_lineage(self, output_id: int, fields: Mapping[str, Any], dataset: list[Any]) -> None:
+        """Replace the output's column lineage with what this event says.
+
+        The facet's `dataset` inputs (INDIRECT: joins, filters...) shape every row; they are kept under the
+        output field `*`, the dataset as a whole.
+        """
         self.db.execute(m.column_lineage.delete().where(m.column_lineage.c.output_dataset_id == output_id))
         rows: dict[tuple, dict[str, Any]] = {}
         ids: dict[tuple[str, str], int] = {}
-        for field, lineage in fields.items():
+        for field, lineage in [*fields.items(), (WHOLE_DATASET, {"inputFields": dataset})]:
             for source in lineage.get("inputFields") or []:
                 key = (source["namespace"], source["name"])
                 if key not in ids:
@@ -785,6 +790,10 @@ class _Ingestion:
                 }
         if rows:
             self.db.execute(m.column_lineage.insert(), list(rows.values()))
+
+
+WHOLE_DATASET = "*"
+"""The output field of column lineage that concerns every column: INDIRECT inputs such as join keys and filters."""
 
 
 def _earliest(*times: datetime | None) -> datetime | None:

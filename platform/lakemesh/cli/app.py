@@ -401,6 +401,8 @@ def catalog_impact(
         table.add_column(heading)
     for entry in found:
         columns = ", ".join(entry.columns) or ("-" if column is None else "(reads the product; no column lineage)")
+        if entry.indirect:  # a join key, filter, grouping... of the reader: every row may change
+            columns += " (indirect)"
         table.add_row(entry.name, entry.domain, entry.owner or "-", entry.access or "-", str(entry.hops), columns)
     console.print(table)
 

@@ -1,6 +1,6 @@
 """Lineage: OpenLineage events of every publish, their transports and outbox, and column lineage."""
 
-from lakemesh.lineage.columns import declared_column_lineage, sql_column_lineage
+from lakemesh.lineage.columns import declared_column_lineage, sql_column_lineage, sql_dataset_lineage
 from lakemesh.lineage.events import JOB_NAMESPACE, PRODUCER, ColumnInput, ContractDatasetFacet, InputRef, PublishLineage
 from lakemesh.lineage.outbox import Delivery, Outbox
 from lakemesh.lineage.transport import CatalogTransport, LineageEmitter, lineage_client
@@ -19,4 +19,5 @@ __all__ = [
     "declared_column_lineage",
     "lineage_client",
     "sql_column_lineage",
+    "sql_dataset_lineage",
 ]

@@ -120,26 +120,27 @@ class ColumnInput:
     description: str | None = None
 
 
-def _column_lineage_facet(lineage: Mapping[str, Sequence[ColumnInput]]) -> Any:
+def _input_field(source: ColumnInput) -> Any:
+    return column_lineage_dataset.InputField(
+        namespace=source.dataset.namespace,
+        name=source.dataset.name,
+        field=source.field,
+        transformations=[
+            column_lineage_dataset.Transformation(
+                type=source.type, subtype=source.subtype, description=source.description or ""
+            )
+        ],
+    )
+
+
+def _column_lineage_facet(lineage: Mapping[str, Sequence[ColumnInput]], dataset: Sequence[ColumnInput]) -> Any:
+    """Per output column its inputs; `dataset`: the INDIRECT inputs (joins, filters...) that shape every row."""
     return column_lineage_dataset.ColumnLineageDatasetFacet(
         fields={
-            column: column_lineage_dataset.Fields(
-                inputFields=[
-                    column_lineage_dataset.InputField(
-                        namespace=source.dataset.namespace,
-                        name=source.dataset.name,
-                        field=source.field,
-                        transformations=[
-                            column_lineage_dataset.Transformation(
-                                type=source.type, subtype=source.subtype, description=source.description or ""
-                            )
-                        ],
-                    )
-                    for source in sources
-                ]
-            )
+            column: column_lineage_dataset.Fields(inputFields=[_input_field(source) for source in sources])
             for column, sources in lineage.items()
-        }
+        },
+        dataset=[_input_field(source) for source in dataset] or None,
     )
 
 
@@ -158,6 +159,7 @@ class PublishLineage:
         contract: Contract,
         inputs: Sequence[InputRef],
         column_lineage: Mapping[str, Sequence[ColumnInput]] | None = None,
+        dataset_lineage: Sequence[ColumnInput] = (),
         parent_run_id: str | None = None,
         parent_job: str | None = None,
         run_id: str | None = None,
@@ -168,6 +170,7 @@ class PublishLineage:
         self.contract = contract
         self.inputs = list(inputs)
         self.column_lineage = dict(column_lineage or {})
+        self.dataset_lineage = list(dataset_lineage)
         self.run_id = run_id or str(generate_new_uuid())
         self._parent = (parent_run_id, parent_job)
 
@@ -209,8 +212,8 @@ class PublishLineage:
             "documentation": documentation_dataset.DocumentationDatasetFacet(description=contract.description),
             "contract": ContractDatasetFacet.of(contract, location=self.settings.table_uri(contract.name)),
         }
-        if self.column_lineage:
-            base["columnLineage"] = _column_lineage_facet(self.column_lineage)
+        if self.column_lineage or self.dataset_lineage:
+            base["columnLineage"] = _column_lineage_facet(self.column_lineage, self.dataset_lineage)
         return OutputDataset(
             namespace=self.settings.namespace,
             name=contract.name,

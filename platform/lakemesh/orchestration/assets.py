@@ -136,6 +136,7 @@ def publish_events(
     inputs: Mapping[str, int],
     extra_inputs: Sequence[InputRef] = (),
     column_lineage: Mapping[str, Sequence[ColumnInput]] | None = None,
+    dataset_lineage: Sequence[ColumnInput] = (),
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     """Publish one product and report it to Dagster: check results, then the materialization."""
     try:
@@ -149,6 +150,7 @@ def publish_events(
             inputs=inputs,
             extra_inputs=extra_inputs,
             column_lineage=column_lineage,
+            dataset_lineage=dataset_lineage,
             parent_job=context.run.job_name,
         )
     except ContractViolation as violation:

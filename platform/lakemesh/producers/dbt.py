@@ -32,7 +32,7 @@ from dagster import AssetExecutionContext
 
 from lakemesh.contracts import Contract
 from lakemesh.errors import DefinitionsInvalid, LandingDataBad
-from lakemesh.lineage import ColumnInput, InputRef, sql_column_lineage
+from lakemesh.lineage import InputRef, sql_column_lineage, sql_dataset_lineage
 from lakemesh.orchestration.assets import (
     check_specs,
     current_check_results,
@@ -273,15 +273,10 @@ def check_model_sql(model: DbtModel, compiled_sql: str | None) -> None:
             )
 
 
-def _column_lineage(
-    model: DbtModel,
-    compiled_sql: str,
-    *,
-    contracts: Mapping[str, Contract],
-    pinned: Mapping[str, int],
-    settings: Settings,
-) -> dict[str, list[ColumnInput]]:
-    """Column lineage of one model from its compiled SQL: its sources are products and landing files."""
+def _relations(
+    model: DbtModel, *, contracts: Mapping[str, Contract], pinned: Mapping[str, int], settings: Settings
+) -> dict[tuple[str, str], tuple[InputRef, Mapping[str, str]]]:
+    """What a model's compiled SQL reads, for lineage: its sources are products and landing files."""
     relations: dict[tuple[str, str], tuple[InputRef, Mapping[str, str]]] = {}
     for product in model.products:
         ref = InputRef(namespace=settings.namespace, name=product, version=str(pinned[product]))
@@ -290,7 +285,7 @@ def _column_lineage(
     for table in model.landing:
         ref = InputRef(namespace="file", name=str(landing_path(settings.landing, table)))
         relations[("landing", table)] = (ref, landing_columns(settings.landing, table))
-    return sql_column_lineage(compiled_sql, relations=relations)
+    return relations
 
 
 def _remove_abandoned_folders(duckdb_dir: Path) -> None:
@@ -384,6 +379,7 @@ def dbt_product_asset(model: DbtModel, contracts: Mapping[str, Contract], *, set
         for table in model.landing:
             checked_landing_file(run_settings.landing, table)  # fail before dbt starts, naming path and reason
         table, compiled = _build(model, pinned=pinned, settings=run_settings, context=context)
+        relations = _relations(model, contracts=contracts, pinned=pinned, settings=run_settings)
         yield from publish_events(
             context,
             table,
@@ -394,7 +390,8 @@ def dbt_product_asset(model: DbtModel, contracts: Mapping[str, Contract], *, set
             extra_inputs=[
                 InputRef(namespace="file", name=str(landing_path(run_settings.landing, t))) for t in model.landing
             ],
-            column_lineage=_column_lineage(model, compiled, contracts=contracts, pinned=pinned, settings=run_settings),
+            column_lineage=sql_column_lineage(compiled, relations=relations),
+            dataset_lineage=sql_dataset_lineage(compiled, relations=relations),
         )
 
     return _dbt_model

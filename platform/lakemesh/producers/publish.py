@@ -85,7 +85,8 @@ def _readers(contract: Contract, changes: Sequence[ContractChange], settings: Se
             except NotFound:  # a column the catalog has not seen: then every reader of the product counts
                 affected = impact(catalog, contract.name, namespace=settings.namespace)
             for entry in affected:
-                found.setdefault(entry.name, (entry.domain, entry.owner, set()))[2].add(column or "*")
+                read = f"{column} (indirectly)" if entry.indirect else column
+                found.setdefault(entry.name, (entry.domain, entry.owner, set()))[2].add(read or "*")
     except NotFound:
         return []
     except Exception as error:  # the catalog is down: the change is refused all the same
@@ -129,6 +130,7 @@ def publish(
     inputs: Mapping[str, int] | None = None,
     extra_inputs: Sequence[InputRef] = (),
     column_lineage: Mapping[str, Sequence[ColumnInput]] | None = None,
+    dataset_lineage: Sequence[ColumnInput] = (),
     parent_job: str | None = None,
 ) -> PublishResult:
     """Validate `data` against `contract` and, only if it passes, commit it as the product's next version.
@@ -137,7 +139,9 @@ def publish(
     same pair returns the version already committed. `inputs` maps each
     upstream product read to the Delta version read; `extra_inputs` are other
     datasets (landing files) to show in lineage; `column_lineage` maps output
-    columns to the input columns they are computed from. Raises
+    columns to the input columns they are computed from, and `dataset_lineage`
+    lists the INDIRECT ones that shape every row (join keys, filters, grouping,
+    sort and window columns). Raises
     `ContractViolation` (nothing written, rows quarantined), `BreakingChange`,
     `CommitConflict`.
     """
@@ -157,6 +161,7 @@ def publish(
         inputs=[InputRef(namespace=settings.namespace, name=p, version=str(v)) for p, v in inputs.items()]
         + list(extra_inputs),
         column_lineage=column_lineage,
+        dataset_lineage=dataset_lineage,
         parent_run_id=run_id,
         parent_job=parent_job,
         run_id=str(uuid.uuid5(_LINEAGE_RUNS, transaction.app_id)),

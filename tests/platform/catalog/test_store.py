@@ -228,3 +228,31 @@ def test_lineage_trees_show_each_dataset_once_so_they_grow_with_the_graph_not_it
     total, full = _count(source, "inputs")
     assert full == 1 + 3 * 15  # every column back to layer 0 in full once, instead of 3**15 paths
     assert total <= 3 * full
+
+
+def test_impact_reaches_readers_through_columns_they_join_or_filter_on(catalog_url: str):
+    catalog = Catalog(catalog_url)
+    catalog.ingest(run_event("make_a", outputs=[dataset("a", columns=("k", "v"))]))
+    lineage = column_lineage({"total": [("a", "v")]})
+    lineage["dataset"] = [
+        {"namespace": NS, "name": "a", "field": "k", "transformations": [{"type": "INDIRECT", "subtype": "FILTER"}]}
+    ]
+    catalog.ingest(
+        run_event("make_b", inputs=[dataset("a")], outputs=[dataset("b", columns=("total",), columnLineage=lineage)])
+    )
+    catalog.ingest(
+        run_event(
+            "make_c",
+            inputs=[dataset("b")],
+            outputs=[dataset("c", columns=("t",), columnLineage=column_lineage({"t": [("b", "total")]}))],
+        )
+    )
+
+    on_k = impact(catalog, "a", column="k", namespace=NS)
+    assert [(e.name, e.columns, e.indirect) for e in on_k] == [("b", ("*",), True), ("c", ("t",), True)]
+    on_v = impact(catalog, "a", column="v", namespace=NS)
+    assert [(e.name, e.columns, e.indirect) for e in on_v] == [("b", ("total",), False), ("c", ("t",), False)]
+    assert {n["id"] for n in column_lineage_graph(catalog, f"dataset:{NS}:b", depth=3)["graph"]} == {
+        f"datasetField:{NS}:b:total",
+        f"datasetField:{NS}:a:v",
+    }  # the Marquez column graph stays per column
