@@ -1,6 +1,7 @@
 """Shared fixtures: a temporary lakehouse per test and small TPC-H landing data per session."""
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,13 @@ from sample.tpch import generate as generate_tpch
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 TEST_SCALE_FACTOR = 0.01
+
+
+def exited_pid() -> int:
+    """The pid of a process that has exited and been reaped: like a run killed mid-step."""
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
 
 
 def copy_project(tmp_path: Path) -> Path:

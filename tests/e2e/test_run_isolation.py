@@ -16,7 +16,7 @@ from lakemesh import Settings, load_contracts, read
 from lakemesh.orchestration.mesh import materialize_mesh
 from lakemesh.quality import as_polars, validate
 
-from ..conftest import PROJECT_DIR, TEST_SCALE_FACTOR
+from ..conftest import PROJECT_DIR, TEST_SCALE_FACTOR, exited_pid
 
 pytestmark = pytest.mark.slow
 
@@ -103,10 +103,9 @@ def test_a_run_left_open_by_a_dead_process_is_closed_by_the_next(tmp_path: Path)
     def trivial() -> None:
         return None
 
-    dead = subprocess.Popen(["true"])
-    dead.wait()
+    dead = exited_pid()
     with dg.instance_for_test() as instance:
-        for run_id, pid in (("abandoned", dead.pid), ("alive", os.getpid())):
+        for run_id, pid in (("abandoned", dead), ("alive", os.getpid())):
             tags = {"lakemesh/mesh": "all", "lakemesh/process": f"{socket.gethostname()}:{pid}"}
             instance.add_run(
                 dg.DagsterRun(job_name="__ASSET_JOB", run_id=run_id, status=dg.DagsterRunStatus.STARTED, tags=tags)

@@ -79,7 +79,7 @@ def sql_column_lineage(sql: str, *, relations: Relations, dialect: str = "duckdb
 
 def _clauses(select: exp.Select) -> list[tuple[str, exp.Expression | None]]:
     """The parts of a SELECT that decide which rows there are and how they are ordered, by OpenLineage subtype."""
-    windows = [w for w in select.find_all(exp.Window)]
+    windows = list(select.find_all(exp.Window))
     return [
         *(("JOIN", join.args.get("on")) for join in select.args.get("joins") or []),
         *(("FILTER", select.args.get(part)) for part in ("where", "having", "qualify")),

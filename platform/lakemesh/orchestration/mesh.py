@@ -11,6 +11,7 @@ import threading
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from dagster import DagsterEventType
 from lakemesh.catalog import Catalog, NotFound
 from lakemesh.contracts import load_contract
 from lakemesh.errors import ContractInvalid
+from lakemesh.processes import process_exited
 from lakemesh.settings import Settings
 from lakemesh.storage.delta import current_version, read_table
 
@@ -110,14 +112,8 @@ def _close_abandoned_runs(instance: dg.DagsterInstance) -> None:
     unfinished = [dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
     for run in instance.get_runs(filters=dg.RunsFilter(statuses=unfinished, tags={"lakemesh/mesh": "all"})):
         owner, _, pid = run.tags.get(_PROCESS_TAG, "").rpartition(":")
-        if owner != host or not pid.isdigit():
-            continue
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
+        if owner == host and pid.isdigit() and process_exited(int(pid)):
             instance.report_run_failed(run, f"its lakemesh run process ({pid}) died before the run finished")
-        except PermissionError:
-            continue
 
 
 def materialize_mesh(
@@ -210,6 +206,7 @@ def _outcomes(result: dg.ExecuteInProcessResult) -> dict[str, str]:
     def step_of(key: dg.AssetKey) -> str:
         return layer.get_op_output_handle(key).node_handle.name
 
+    @cache  # ancestors are shared: without it, a lattice of assets is walked once per path
     def an_input_failed(key: dg.AssetKey) -> bool:
         parents = [p for p in graph.get(key).parent_keys if graph.has(p) and graph.get(p).is_materializable]
         return any(step_of(p) in failures or an_input_failed(p) for p in parents)

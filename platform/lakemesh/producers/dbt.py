@@ -40,6 +40,7 @@ from lakemesh.orchestration.assets import (
     product_spec,
     publish_events,
 )
+from lakemesh.processes import process_exited
 from lakemesh.producers.dbt_worker import DbtInvocation, dbt_worker
 from lakemesh.settings import Settings
 from lakemesh.sql import query_reads
@@ -294,12 +295,8 @@ def _remove_abandoned_folders(duckdb_dir: Path) -> None:
         parts = folder.name.split(".")
         if len(parts) != 3 or not parts[1].isdigit() or not folder.is_dir():
             continue
-        try:
-            os.kill(int(parts[1]), 0)
-        except ProcessLookupError:
+        if process_exited(int(parts[1])):
             shutil.rmtree(folder, ignore_errors=True)
-        except PermissionError:  # another user's live process
-            continue
 
 
 def _build(

@@ -1,7 +1,6 @@
 """dbt models read only published, pinned sources, in dependency order, and a failed build publishes nothing."""
 
 import json
-import subprocess
 from pathlib import Path
 
 import dagster as dg
@@ -14,7 +13,7 @@ from lakemesh.settings import Settings
 from domains.customers import products as customers_products
 from domains.sales import products as sales_products
 
-from ...conftest import copy_project
+from ...conftest import copy_project, exited_pid
 from ..conftest import contract_doc
 
 pytestmark = pytest.mark.slow
@@ -35,13 +34,6 @@ def _materialize(defs: dg.Definitions, *keys: str) -> dg.ExecuteInProcessResult:
 def _version(settings: Settings, product: str) -> int | None:
     path = Path(settings.table_uri(product))
     return DeltaTable(str(path)).version() if path.exists() else None
-
-
-def _exited_pid() -> int:
-    """The pid of a process that has exited (and was reaped): like one killed mid-step."""
-    child = subprocess.Popen(["true"])
-    child.wait()
-    return child.pid
 
 
 def _failure(result: dg.ExecuteInProcessResult, step: str) -> str:
@@ -140,7 +132,7 @@ def test_a_failed_build_publishes_nothing_and_says_why(tmp_path: Path, settings:
     model.write_text(
         model.read_text().replace("n.n_nationkey as nation_key", "cast(n.n_name as integer) as nation_key")
     )
-    orphan = settings.duckdb_dir / f"nation.{_exited_pid()}.abcdefgh"  # the folder of a step killed mid-build
+    orphan = settings.duckdb_dir / f"nation.{exited_pid()}.abcdefgh"  # the folder of a step killed mid-build
     orphan.mkdir()
 
     again = _materialize(
