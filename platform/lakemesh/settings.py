@@ -13,7 +13,10 @@ from pathlib import Path
 
 from lakemesh.errors import LakemeshError, ProductNotFound
 
-__all__ = ["Settings", "find_project_dir", "quarantine_dataset", "split_product_name"]
+__all__ = ["PLATFORM_PRODUCER", "Settings", "find_project_dir", "quarantine_dataset", "split_product_name"]
+
+PLATFORM_PRODUCER = "https://github.com/lakemesh/lakemesh"
+"""The OpenLineage `producer` of every event the platform sends: the catalog trusts only these for products."""
 
 _REMOTE_SCHEMES = ("s3://", "s3a://", "gs://", "az://", "abfs://", "abfss://")
 
@@ -84,6 +87,11 @@ class Settings:
     def namespace(self) -> str:
         """The OpenLineage dataset namespace of every product in this lakehouse."""
         return f"lakemesh://{self.lakehouse}"
+
+    def contract_paths(self) -> dict[str, Path]:
+        """Every product that has a contract file, by name: names only, so one broken contract breaks no other."""
+        files = sorted((self.project_dir / "contracts").glob("*/*.yaml"))
+        return {f"{path.parent.name}.{path.stem}": path for path in files}
 
     def table_uri(self, product: str) -> str:
         """`<lakehouse>/<domain>/<product>` for a product named `<domain>.<product>`."""

@@ -83,6 +83,7 @@ datasets = sa.Table(
     sa.Column("facets", sa.JSON),
     sa.Column("current_version", sa.String(255)),
     sa.Column("last_modified_at", UtcDateTime),
+    sa.Column("producer", sa.Text),  # of the last event that wrote it: products are those the platform wrote
     sa.UniqueConstraint("namespace", "name", name="datasets_namespace_name"),
 )
 
@@ -134,6 +135,7 @@ runs = sa.Table(
     sa.Column("error", sa.Text),
     sa.Column("facets", sa.JSON),
     sa.Index("runs_by_job", "job_id", "created_at"),
+    sa.Index("runs_by_state", "state"),
 )
 
 run_io = sa.Table(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import fcntl
 import json
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -26,7 +26,17 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from lakemesh.catalog import model as m
 
-__all__ = ["WHOLE_DATASET", "Catalog", "NotFound", "ProductEntry", "VersionEntry", "catalog_url", "iso", "runs_json"]
+__all__ = [
+    "WHOLE_DATASET",
+    "Catalog",
+    "NotFound",
+    "OpenRun",
+    "ProductEntry",
+    "VersionEntry",
+    "catalog_url",
+    "iso",
+    "runs_json",
+]
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 _STATES = {"START": "RUNNING", "RUNNING": "RUNNING", "COMPLETE": "COMPLETED", "FAIL": "FAILED", "ABORT": "ABORTED"}
@@ -152,6 +162,16 @@ def _migrate(engine: sa.Engine) -> None:
 
 
 @dataclass(frozen=True, kw_only=True)
+class OpenRun:
+    """A run the catalog has seen start and not end."""
+
+    run_id: str
+    job: str
+    parent_run_id: str | None
+    since: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
 class VersionEntry:
     """One version of a dataset and the run that wrote it."""
 
@@ -220,12 +240,17 @@ class Catalog:
 
     def ingest(self, event: Any) -> None:
         """Store one OpenLineage run event (an `openlineage-python` event or its JSON dict), all or nothing."""
-        if not isinstance(event, dict):
-            from openlineage.client.serde import Serde  # the client's package takes half a second to import
+        self.ingest_all([event])
 
-        payload = event if isinstance(event, dict) else Serde.to_dict(event)
+    def ingest_all(self, events: Iterable[Any]) -> None:
+        """Store run events in order, in one transaction: all of them or none."""
         with self.engine.begin() as db:
-            _Ingestion(db, _upsert_dialect(self.engine), payload).run()
+            for event in events:
+                if not isinstance(event, dict):
+                    from openlineage.client.serde import Serde  # the client takes half a second to import
+
+                    event = Serde.to_dict(event)
+                _Ingestion(db, _upsert_dialect(self.engine), event).run()
 
     # -- Marquez-shaped lookups ----------------------------------------------------------------
 
@@ -435,6 +460,39 @@ class Catalog:
             last_run=last,
             checks=dict(sorted(checks.items())),
         )
+
+    # -- reconciliation with Delta ----------------------------------------------------------
+
+    def recorded_versions(self, namespace: str, names: Collection[str]) -> dict[str, set[str]]:
+        """The versions of each named dataset that the catalog has a COMPLETE run for."""
+        d, v = m.datasets, m.dataset_versions
+        found: dict[str, set[str]] = {name: set() for name in names}
+        with self.engine.connect() as db:
+            for chunk in _batches(sorted(names)):
+                for row in db.execute(
+                    sa.select(d.c.name, v.c.version)
+                    .join(v, v.c.dataset_id == d.c.id)
+                    .where(d.c.namespace == namespace, d.c.name.in_(chunk))
+                ):
+                    found[row.name].add(row.version)
+        return found
+
+    def open_runs(self, *, job_namespace: str, names: Collection[str]) -> list[OpenRun]:
+        """Runs of the named jobs that started and never ended (no COMPLETE, FAIL or ABORT yet)."""
+        r, j = m.runs, m.jobs
+        with self.engine.connect() as db:
+            rows = db.execute(
+                sa.select(r.c.run_id, r.c.parent_run_id, r.c.created_at, r.c.started_at, j.c.name)
+                .join(j, j.c.id == r.c.job_id)
+                .where(r.c.state.not_in(_TERMINAL), j.c.namespace == job_namespace)
+            ).all()
+        return [
+            OpenRun(
+                run_id=row.run_id, job=row.name, parent_run_id=row.parent_run_id, since=row.started_at or row.created_at
+            )
+            for row in rows
+            if row.name in names
+        ]
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -648,18 +706,18 @@ class _Ingestion:
             .on_conflict_do_update(index_elements=["name"], set_={"updated_at": self.now})
         )
 
-    def _entity(self, table: sa.Table, namespace: str, name: str) -> sa.Row:
-        """Insert or touch a dataset or job row; return its id and stored facets."""
+    def _entity(self, table: sa.Table, namespace: str, name: str, *returned: sa.Column) -> sa.Row:
+        """Insert or touch a dataset or job row; return its id and the `returned` columns."""
         self._namespace(namespace)
         return self.db.execute(
             self.insert(table)
             .values(namespace=namespace, name=name, created_at=self.when, updated_at=self.now)
             .on_conflict_do_update(index_elements=["namespace", "name"], set_={"updated_at": self.now})
-            .returning(table.c.id, table.c.facets)
+            .returning(table.c.id, *returned)
         ).one()
 
     def _job(self, job: Mapping[str, Any]) -> int:
-        row = self._entity(m.jobs, job["namespace"], job["name"])
+        row = self._entity(m.jobs, job["namespace"], job["name"], m.jobs.c.facets)
         facets = job.get("facets") or {}
         if facets:
             values: dict[str, Any] = {"facets": {**(row.facets or {}), **facets}}
@@ -701,23 +759,13 @@ class _Ingestion:
 
     def _dataset(self, job_id: int, direction: str, dataset: Mapping[str, Any]) -> None:
         facets = dataset.get("facets") or {}
-        row = self._entity(m.datasets, dataset["namespace"], dataset["name"])
-        merged = {**(row.facets or {}), **facets}
-        values: dict[str, Any] = {"facets": merged}
-        fields = _fields(facets.get("schema"))
-        if fields is not None:
-            values["fields"] = fields
-        if owners := (facets.get("ownership") or {}).get("owners"):
-            values["owner"] = owners[0]["name"].removeprefix("team:")
-        if documentation := facets.get("documentation"):
-            values["description"] = documentation.get("description")
-        if contract := facets.get("contract"):
-            values["contract"] = {k: v for k, v in contract.items() if not k.startswith("_")}
+        d = m.datasets
+        row = self._entity(d, dataset["namespace"], dataset["name"], d.c.facets, d.c.producer, d.c.current_version)
         version = (facets.get("version") or {}).get("datasetVersion")
         rows = ((dataset.get("outputFacets") or {}).get("outputStatistics") or {}).get("rowCount")
-        if direction == "output" and self.event_type == "COMPLETE":
+        completed = direction == "output" and self.event_type == "COMPLETE"
+        if completed:
             version = version or self.run_id  # a producer without versions gets one per successful run
-            values.update(current_version=version, last_modified_at=self.when)
             self.db.execute(
                 self.insert(m.dataset_versions)
                 .values(
@@ -726,12 +774,29 @@ class _Ingestion:
                     run_id=self.run_id,
                     created_at=self.when,
                     row_count=rows,
-                    fields=fields,
+                    fields=_fields(facets.get("schema")),
                     facets=facets,
                 )
                 .on_conflict_do_nothing()
             )
-        self.db.execute(m.datasets.update().where(m.datasets.c.id == row.id).values(**values))
+        # Only a dataset's writer describes it (a reader's facets fill in a dataset nobody writes), and a late
+        # event of an older version never moves the dataset back.
+        describes = direction == "output" or row.producer is None
+        if describes and not (completed and _older(version, than=row.current_version)):
+            values: dict[str, Any] = {"facets": {**(row.facets or {}), **facets}}
+            if (fields := _fields(facets.get("schema"))) is not None:
+                values["fields"] = fields
+            if owners := (facets.get("ownership") or {}).get("owners"):
+                values["owner"] = owners[0]["name"].removeprefix("team:")
+            if documentation := facets.get("documentation"):
+                values["description"] = documentation.get("description")
+            if contract := facets.get("contract"):
+                values["contract"] = {k: v for k, v in contract.items() if not k.startswith("_")}
+            if direction == "output":
+                values["producer"] = self.payload["producer"]
+            if completed:
+                values.update(current_version=version, last_modified_at=self.when)
+            self.db.execute(d.update().where(d.c.id == row.id).values(**values))
         self.db.execute(
             self.insert(m.job_io).values(job_id=job_id, dataset_id=row.id, direction=direction).on_conflict_do_nothing()
         )
@@ -794,6 +859,17 @@ class _Ingestion:
 
 WHOLE_DATASET = "*"
 """The output field of column lineage that concerns every column: INDIRECT inputs such as join keys and filters."""
+
+
+def _batches(names: list[str], size: int = 500) -> Iterable[list[str]]:
+    """Bounded IN lists: SQLite allows 32,766 parameters per statement."""
+    for start in range(0, len(names), size):
+        yield names[start : start + size]
+
+
+def _older(version: str, *, than: str | None) -> bool:
+    """Whether `version` comes before the current one: Delta versions are ordered by number, not by arrival."""
+    return than is not None and version.isdigit() and than.isdigit() and int(version) < int(than)
 
 
 def _earliest(*times: datetime | None) -> datetime | None:

@@ -12,6 +12,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
@@ -35,6 +36,7 @@ from lakemesh.settings import Settings
 
 if TYPE_CHECKING:  # the catalog (SQLAlchemy) and the contract model load only for the commands that use them
     from lakemesh.catalog import Catalog, ColumnSource, LineageNode
+    from lakemesh.catalog.reconcile import Reconciliation
 
 __all__ = ["app", "main"]
 
@@ -196,6 +198,11 @@ def run(
             timings["materialize"] = time.perf_counter() - materialize_started
             step_seconds = _step_seconds(instance, result.run_id)
         progress.update(task, description="done")
+    from lakemesh.catalog.reconcile import reconcile
+
+    reconciled = reconcile(settings, finished_runs={result.run_id})  # what a killed step left behind
+    if reconciled.recorded or reconciled.aborted or reconciled.waiting:
+        _report_reconcile(reconciled)
 
     table = Table(
         title=f"Lakemesh products in {settings.lakehouse}", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True
@@ -473,6 +480,35 @@ def maintain(
             where, str(done.version), str(done.oldest_kept), str(done.compacted_files), str(done.removed_files)
         )
     console.print(table)
+
+
+@catalog_app.command("reconcile")
+def catalog_reconcile(
+    products: Annotated[list[str] | None, typer.Argument(help="<domain>.<product> (default: every product)")] = None,
+    stale_minutes: Annotated[
+        float, typer.Option(min=0, help="close a publish that started this long ago and never committed")
+    ] = 60,
+) -> None:
+    """Make the catalog agree with the Delta logs: record missed commits, close publishes that never committed."""
+    from lakemesh.catalog.reconcile import reconcile
+
+    settings = _settings()
+    done = reconcile(settings, products=products, stale_after=timedelta(minutes=stale_minutes))
+    _report_reconcile(done)
+
+
+def _report_reconcile(done: Reconciliation) -> None:
+    for entry in done.recorded:
+        console.print(f"  recorded {entry} from the Delta log", highlight=False)
+    for entry in done.aborted:
+        console.print(f"  closed {entry} as ABORTED: it never committed", highlight=False)
+    if done.waiting:
+        console.print(f"[yellow]{done.waiting} lineage event(s) still wait in the outbox: {done.outbox_error}")
+    console.print(
+        f"catalog reconciled with {done.products} Delta logs: {len(done.recorded)} version(s) recorded, "
+        f"{len(done.aborted)} run(s) closed, {done.delivered} outbox event(s) delivered",
+        highlight=False,
+    )
 
 
 @catalog_app.command("sync")

@@ -1,7 +1,16 @@
 """Lineage: OpenLineage events of every publish, their transports and outbox, and column lineage."""
 
 from lakemesh.lineage.columns import declared_column_lineage, sql_column_lineage, sql_dataset_lineage
-from lakemesh.lineage.events import JOB_NAMESPACE, PRODUCER, ColumnInput, ContractDatasetFacet, InputRef, PublishLineage
+from lakemesh.lineage.events import (
+    JOB_NAMESPACE,
+    PRODUCER,
+    ColumnInput,
+    ContractDatasetFacet,
+    InputRef,
+    PublishLineage,
+    abort_event,
+    publish_run_id,
+)
 from lakemesh.lineage.outbox import Delivery, Outbox
 from lakemesh.lineage.transport import CatalogTransport, LineageEmitter, lineage_client
 
@@ -16,8 +25,10 @@ __all__ = [
     "LineageEmitter",
     "Outbox",
     "PublishLineage",
+    "abort_event",
     "declared_column_lineage",
     "lineage_client",
+    "publish_run_id",
     "sql_column_lineage",
     "sql_dataset_lineage",
 ]

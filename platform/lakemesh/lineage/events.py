@@ -8,6 +8,7 @@ FAIL event also names the quarantine, a private dataset of the owning domain.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,12 +33,27 @@ from openlineage.client.uuid import generate_new_uuid
 
 from lakemesh.contracts import Contract
 from lakemesh.lineage.transport import LineageEmitter
-from lakemesh.settings import Settings, quarantine_dataset
+from lakemesh.settings import PLATFORM_PRODUCER, Settings, quarantine_dataset
 
-__all__ = ["JOB_NAMESPACE", "PRODUCER", "ColumnInput", "ContractDatasetFacet", "InputRef", "PublishLineage"]
+__all__ = [
+    "JOB_NAMESPACE",
+    "PRODUCER",
+    "ColumnInput",
+    "ContractDatasetFacet",
+    "InputRef",
+    "PublishLineage",
+    "abort_event",
+    "publish_run_id",
+]
 
-PRODUCER = "https://github.com/lakemesh/lakemesh"
+PRODUCER = PLATFORM_PRODUCER
 JOB_NAMESPACE = "lakemesh"
+_PUBLISH_RUNS = uuid.UUID("6f1c7a52-5d0e-4d55-9a37-1b8f0f3c2a10")
+
+
+def publish_run_id(app_id: str) -> str:
+    """The lineage run id of the publish whose Delta transaction is `app_id`: a retry, and reconcile, find it again."""
+    return str(uuid.uuid5(_PUBLISH_RUNS, app_id))
 
 
 @attr.define
@@ -144,10 +160,6 @@ def _column_lineage_facet(lineage: Mapping[str, Sequence[ColumnInput]], dataset:
     )
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat()
-
-
 class PublishLineage:
     """START, then COMPLETE or FAIL, for one publish of one product; never raises for a transport failure."""
 
@@ -238,34 +250,54 @@ class PublishLineage:
             },
         )
 
-    def _emit(self, state: RunState, run: Run, outputs: list[OutputDataset]) -> None:
-        self.emitter.emit(
-            RunEvent(
-                eventType=state,
-                eventTime=_now(),
-                run=run,
-                job=self._job(),
-                producer=PRODUCER,
-                inputs=[i.to_openlineage() for i in self.inputs],
-                outputs=outputs,
-            )
+    def _event(self, state: RunState, run: Run, outputs: list[OutputDataset], *, at: datetime | None) -> RunEvent:
+        return RunEvent(
+            eventType=state,
+            eventTime=(at or datetime.now(UTC)).isoformat(),
+            run=run,
+            job=self._job(),
+            producer=PRODUCER,
+            inputs=[i.to_openlineage() for i in self.inputs],
+            outputs=outputs,
         )
 
     def start(self) -> None:
-        self._emit(RunState.START, self._run(), [self._output()])
+        self.emitter.emit(self._event(RunState.START, self._run(), [self._output()], at=None))
 
-    def complete(self, *, version: int, rows: int, assertions: Mapping[str, bool]) -> None:
+    def complete_event(
+        self, *, version: int, rows: int | None, assertions: Mapping[str, bool], at: datetime | None = None
+    ) -> RunEvent:
+        """The COMPLETE event of a commit; `at` is the commit's time when it is recorded later (reconcile)."""
         facets = {"version": dataset_version_dataset.DatasetVersionDatasetFacet(datasetVersion=str(version))}
         if assertions:  # none for a retried step whose commit already stood
             facets["dataQualityAssertions"] = _assertions(self.contract, assertions)
-        stats = {"outputStatistics": output_statistics_output_dataset.OutputStatisticsOutputDatasetFacet(rowCount=rows)}
-        self._emit(RunState.COMPLETE, self._run(), [self._output(facets, stats)])
+        stats = {}
+        if rows is not None:
+            stats["outputStatistics"] = output_statistics_output_dataset.OutputStatisticsOutputDatasetFacet(
+                rowCount=rows
+            )
+        return self._event(RunState.COMPLETE, self._run(), [self._output(facets, stats)], at=at)
+
+    def complete(self, *, version: int, rows: int, assertions: Mapping[str, bool]) -> None:
+        self.emitter.emit(self.complete_event(version=version, rows=rows, assertions=assertions))
 
     def fail(self, message: str, *, assertions: Mapping[str, bool] | None = None, quarantined: bool = False) -> None:
         error = error_message_run.ErrorMessageRunFacet(message=message, programmingLanguage="python")
         facets = {"dataQualityAssertions": _assertions(self.contract, assertions)} if assertions else {}
         outputs = [self._output(facets), *([self._quarantine()] if quarantined else [])]
-        self._emit(RunState.FAIL, self._run({"errorMessage": error}), outputs)
+        self.emitter.emit(self._event(RunState.FAIL, self._run({"errorMessage": error}), outputs, at=None))
+
+
+def abort_event(*, product: str, run_id: str, reason: str) -> RunEvent:
+    """ABORT for a publish that started and never committed (its process died): the run is closed, with why."""
+    error = error_message_run.ErrorMessageRunFacet(message=reason, programmingLanguage="python")
+    return RunEvent(
+        eventType=RunState.ABORT,
+        eventTime=datetime.now(UTC).isoformat(),
+        run=Run(runId=run_id, facets={"errorMessage": error}),
+        job=Job(namespace=JOB_NAMESPACE, name=product),
+        producer=PRODUCER,
+    )
 
 
 def _owners(contract: Contract) -> Any:

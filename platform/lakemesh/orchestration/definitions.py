@@ -10,7 +10,7 @@ import dagster as dg
 
 from lakemesh.contracts import Contract, contract_from_document, load_contract, load_contracts
 from lakemesh.errors import AccessRefused, DefinitionsInvalid, ProductNotFound
-from lakemesh.orchestration.maintenance import maintenance_job
+from lakemesh.orchestration.maintenance import maintenance_jobs
 from lakemesh.producers.dbt import check_model_sql, dbt_product_asset, domain_models, prepare_dbt
 from lakemesh.producers.python import DataProduct, python_product_asset
 from lakemesh.settings import Settings, split_product_name
@@ -101,4 +101,4 @@ def domain_definitions(
 
     assets = [python_product_asset(p, own[name], settings=settings) for name, p in python.items()]
     assets += [dbt_product_asset(m, contracts, settings=settings) for m in models]
-    return dg.Definitions(assets=assets, jobs=[maintenance_job(domain, own.values(), settings=settings)])
+    return dg.Definitions(assets=assets, jobs=maintenance_jobs(domain, own.values(), settings=settings))

@@ -1,10 +1,12 @@
-"""Storage maintenance per domain: each product and its quarantine, within the contract's retention.
+"""Maintenance per domain, as Dagster jobs operators can run and schedule from the UI.
 
-The same pass runs from `lakemesh maintain` and from a Dagster job in each
-domain's code location (`<domain>__maintenance`), so operators can schedule it.
+`<domain>__maintenance` compacts, checkpoints and vacuums each product and its
+quarantine within the contract's retention (also `lakemesh maintain`);
+`<domain>__reconcile_catalog` makes the catalog agree with the products' Delta
+logs (also `lakemesh catalog reconcile`).
 """
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import dagster as dg
 
@@ -13,7 +15,7 @@ from lakemesh.errors import ProductNotFound
 from lakemesh.settings import Settings
 from lakemesh.storage.maintenance import Maintenance, maintain_table
 
-__all__ = ["maintain_products", "maintenance_job"]
+__all__ = ["maintain_products", "maintenance_jobs"]
 
 
 def maintain_products(contracts: Iterable[Contract], *, settings: Settings) -> list[Maintenance]:
@@ -35,15 +37,13 @@ def maintain_products(contracts: Iterable[Contract], *, settings: Settings) -> l
     return done
 
 
-def maintenance_job(domain: str, contracts: Iterable[Contract], *, settings: Settings) -> dg.JobDefinition:
-    """A job that checkpoints, compacts and vacuums every product of one domain."""
+def maintenance_jobs(domain: str, contracts: Iterable[Contract], *, settings: Settings) -> list[dg.JobDefinition]:
+    """The domain's storage maintenance and catalog reconciliation jobs."""
     products = sorted(contract.name for contract in contracts)
 
-    @dg.op(name=f"{domain}__maintain", description=f"Compact, checkpoint and vacuum {', '.join(products)}.")
-    def maintain(context: dg.OpExecutionContext) -> None:
+    def maintain(context: dg.OpExecutionContext, run_settings: Settings) -> None:
         from lakemesh.contracts import load_contracts
 
-        run_settings = Settings.from_env(project_dir=settings.project_dir)
         own = load_contracts(run_settings.project_dir / "contracts", domain=domain).values()
         for result in maintain_products(own, settings=run_settings):
             context.log.info(
@@ -51,8 +51,51 @@ def maintenance_job(domain: str, contracts: Iterable[Contract], *, settings: Set
                 f"{result.compacted_files} files compacted, {result.removed_files} removed"
             )
 
-    @dg.job(name=f"{domain}__maintenance", description=f"Storage maintenance of the {domain} domain's products.")
+    def reconcile_catalog(context: dg.OpExecutionContext, run_settings: Settings) -> None:
+        from lakemesh.catalog.reconcile import reconcile
+
+        done = reconcile(run_settings, products=products)
+        for entry in done.recorded:
+            context.log.info(f"recorded {entry} from the Delta log")
+        for entry in done.aborted:
+            context.log.warning(f"closed {entry} as ABORTED: it never committed")
+        if done.waiting:
+            context.log.warning(f"{done.waiting} lineage event(s) still wait in the outbox: {done.outbox_error}")
+
+    return [
+        _domain_job(
+            f"{domain}__maintenance",
+            f"{domain}__maintain",
+            f"Compact, checkpoint and vacuum {', '.join(products)}.",
+            maintain,
+            settings=settings,
+        ),
+        _domain_job(
+            f"{domain}__reconcile_catalog",
+            f"{domain}__reconcile",
+            f"Make the catalog agree with the Delta logs of {', '.join(products)}.",
+            reconcile_catalog,
+            settings=settings,
+        ),
+    ]
+
+
+def _domain_job(
+    name: str,
+    op_name: str,
+    description: str,
+    body: Callable[[dg.OpExecutionContext, Settings], None],
+    *,
+    settings: Settings,
+) -> dg.JobDefinition:
+    """A one-op job; the op reads the settings of the process that runs it (the environment may differ)."""
+
+    @dg.op(name=op_name, description=description)
+    def work(context: dg.OpExecutionContext) -> None:
+        body(context, Settings.from_env(project_dir=settings.project_dir))
+
+    @dg.job(name=name, description=description)
     def job() -> None:
-        maintain()
+        work()
 
     return job

@@ -236,8 +236,7 @@ def mesh_status(
     catalog = Catalog(settings.catalog_url)
     outcomes = _outcomes(run) if run is not None else {}
     statuses = []
-    for path in sorted((settings.project_dir / "contracts").glob("*/*.yaml")):
-        name = f"{path.parent.name}.{path.stem}"
+    for name, path in settings.contract_paths().items():
         try:
             contract = load_contract(path)
         except ContractInvalid as error:

@@ -61,11 +61,6 @@ def _manifest_path(settings: Settings) -> Path:
     return _dbt_dir(settings) / "target" / "manifest.json"
 
 
-def _mesh_products(settings: Settings) -> list[str]:
-    """Every product that has a contract file: names only, so one domain's broken contract breaks no other."""
-    return sorted(f"{p.parent.name}.{p.stem}" for p in (settings.project_dir / "contracts").glob("*/*.yaml"))
-
-
 def _sources_yaml(products: list[str]) -> str:
     by_domain: dict[str, list[str]] = {}
     for product in products:
@@ -167,7 +162,7 @@ def prepare_dbt(settings: Settings) -> dict[str, Any]:
     with (manifest.parent / ".prepare.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # code locations load side by side
         sources = project / SOURCES_FILE
-        wanted = _sources_yaml(_mesh_products(settings))
+        wanted = _sources_yaml(list(settings.contract_paths()))
         if not sources.is_file() or sources.read_text() != wanted:
             sources.write_text(wanted)
         fingerprint = _fingerprint(settings)

@@ -26,7 +26,7 @@ from deltalake import DeltaTable
 from lakemesh.contracts import Contract
 from lakemesh.contracts.compatibility import ContractChange, breaking_changes
 from lakemesh.errors import BreakingChange, CommitConflict, ContractViolation, ProductNotFound
-from lakemesh.lineage import ColumnInput, InputRef, LineageEmitter, PublishLineage
+from lakemesh.lineage import ColumnInput, InputRef, LineageEmitter, PublishLineage, publish_run_id
 from lakemesh.quality import ValidationReport, as_polars, validate
 from lakemesh.settings import Settings
 from lakemesh.storage.delta import (
@@ -41,8 +41,6 @@ from lakemesh.storage.delta import (
 from lakemesh.storage.quarantine import write_quarantine
 
 __all__ = ["PublishResult", "publish"]
-
-_LINEAGE_RUNS = uuid.UUID("6f1c7a52-5d0e-4d55-9a37-1b8f0f3c2a10")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -164,7 +162,7 @@ def publish(
         dataset_lineage=dataset_lineage,
         parent_run_id=run_id,
         parent_job=parent_job,
-        run_id=str(uuid.uuid5(_LINEAGE_RUNS, transaction.app_id)),
+        run_id=publish_run_id(transaction.app_id),
     )
     lineage.start()
     uri = settings.table_uri(contract.name)

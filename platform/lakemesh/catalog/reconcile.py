@@ -1,0 +1,173 @@
+"""Making the catalog agree with the Delta logs, the truth: `lakemesh catalog reconcile`.
+
+A publish commits to Delta first and tells the catalog after, so a process
+killed between the two, or a catalog that was down, leaves the catalog behind.
+Reconciling drains the outbox, then reads every product's Delta log: each
+commit made by a publish (it carries `lakemesh.appId`) that the catalog has no
+COMPLETE run for gets one, built from the commit's own metadata (contract,
+inputs, Dagster run, time, rows written) under the run id the publish itself
+used, so a late event of that publish lands on the same run. A publish that
+started and never committed is closed as ABORTED once its Dagster run is known
+to be over, or after `stale_after`. Versions are ordered by Delta version, so
+nothing here (or a late event) moves a current version backwards.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from deltalake import DeltaTable
+from deltalake.exceptions import TableNotFoundError
+
+from lakemesh.catalog.store import Catalog
+from lakemesh.contracts import Contract, contract_from_document
+from lakemesh.lineage import JOB_NAMESPACE, InputRef, LineageEmitter, PublishLineage, abort_event, publish_run_id
+from lakemesh.settings import Settings
+from lakemesh.storage.delta import APP_ID_KEY, CONTRACT_KEY
+
+__all__ = ["DEFAULT_STALE_AFTER", "Reconciliation", "reconcile"]
+
+DEFAULT_STALE_AFTER = timedelta(hours=1)
+"""How long a publish may go without committing before reconcile closes it, when its Dagster run's end is unknown."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Reconciliation:
+    """What one reconcile pass did."""
+
+    products: int
+    """Products whose Delta log was read."""
+    recorded: list[str]
+    """`<product> v<version>` for each commit the catalog learned of only now."""
+    aborted: list[str]
+    """`<product> run <id>` for each publish closed as ABORTED."""
+    delivered: int
+    """Outbox events delivered first."""
+    waiting: int
+    """Outbox events still waiting (the transport is down)."""
+    outbox_error: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Commit:
+    product: str
+    version: int
+    app_id: str
+    at: datetime
+    info: dict[str, Any]
+
+
+def reconcile(
+    settings: Settings,
+    *,
+    products: Iterable[str] | None = None,
+    finished_runs: Collection[str] = (),
+    stale_after: timedelta = DEFAULT_STALE_AFTER,
+) -> Reconciliation:
+    """Bring the catalog in line with the Delta logs of `products` (default: every product with a contract or
+    in the catalog).
+
+    `finished_runs` are Dagster run ids known to be over: their publishes that never committed are closed at
+    once, the others after `stale_after`.
+    """
+    emitter = LineageEmitter.for_settings(settings)
+    delivery = emitter.flush()
+    catalog = Catalog(settings.catalog_url)
+    if products is None:
+        published = (p.name for p in catalog.products(namespace=settings.namespace))
+        names = sorted(set(settings.contract_paths()) | set(published))
+    else:
+        names = sorted(set(products))
+    with ThreadPoolExecutor(8) as pool:  # deltalake reads the logs outside the GIL
+        logs = dict(zip(names, pool.map(lambda name: _publish_commits(name, settings), names), strict=True))
+    recorded_versions = catalog.recorded_versions(settings.namespace, names)
+    recorded, committed_runs = [], set()
+    for name in names:
+        missing = []
+        for commit in logs[name]:
+            committed_runs.add(publish_run_id(commit.app_id))
+            if str(commit.version) not in recorded_versions[name]:
+                missing.append(commit)
+        if missing:
+            catalog.ingest_all(_complete_event(commit, settings, emitter) for commit in missing)
+            recorded += [f"{name} v{commit.version}" for commit in missing]
+    aborted = []
+    now = datetime.now(UTC)
+    for run in catalog.open_runs(job_namespace=JOB_NAMESPACE, names=set(names)):
+        if run.run_id in committed_runs:
+            continue  # its commit's COMPLETE was recorded above
+        if run.parent_run_id in finished_runs:
+            reason = f"its Dagster run {run.parent_run_id} ended and the publish never committed to Delta"
+        elif now - run.since > stale_after:
+            reason = f"no Delta commit within {stale_after} of its start at {run.since:%Y-%m-%d %H:%M:%S} UTC"
+        else:
+            continue
+        catalog.ingest(abort_event(product=run.job, run_id=run.run_id, reason=f"closed by reconcile: {reason}"))
+        aborted.append(f"{run.job} run {run.run_id}")
+    return Reconciliation(
+        products=len(names),
+        recorded=recorded,
+        aborted=aborted,
+        delivered=delivery.delivered,
+        waiting=delivery.waiting,
+        outbox_error=delivery.error,
+    )
+
+
+def _publish_commits(product: str, settings: Settings) -> list[_Commit]:
+    """The product's commits made by a publish, oldest first (maintenance commits carry no app id)."""
+    try:
+        table = DeltaTable(settings.table_uri(product), storage_options=settings.storage_options or None)
+    except TableNotFoundError:
+        return []  # never published
+    commits = [
+        _Commit(
+            product=product,
+            version=info["version"],
+            app_id=info[APP_ID_KEY],
+            at=datetime.fromtimestamp(info["timestamp"] / 1000, tz=UTC),
+            info=info,
+        )
+        for info in table.history()
+        if APP_ID_KEY in info and CONTRACT_KEY in info
+    ]
+    return sorted(commits, key=lambda commit: commit.version)
+
+
+@lru_cache(maxsize=256)
+def _contract(product: str, document: str) -> Contract:
+    domain, name = product.split(".")
+    return contract_from_document(json.loads(document), path=Path(domain) / f"{name}.yaml")
+
+
+def _complete_event(commit: _Commit, settings: Settings, emitter: LineageEmitter) -> Any:
+    """The COMPLETE event the publish would have sent, rebuilt from its commit."""
+    info = commit.info
+    lineage = PublishLineage(
+        emitter,
+        settings=settings,
+        contract=_contract(commit.product, info[CONTRACT_KEY]),
+        inputs=[
+            InputRef(namespace=settings.namespace, name=product, version=str(version))
+            for product, version in json.loads(info.get("lakemesh.inputs") or "{}").items()
+        ],
+        parent_run_id=info.get("lakemesh.runId") or None,
+        run_id=publish_run_id(commit.app_id),
+    )
+    return lineage.complete_event(version=commit.version, rows=_rows_written(info), assertions={}, at=commit.at)
+
+
+def _rows_written(info: dict[str, Any]) -> int | None:
+    """Rows the publish wrote, from Delta's operation metrics (what its COMPLETE event reports)."""
+    metrics = info.get("operationMetrics") or {}
+    for key in ("num_added_rows", "num_source_rows", "numOutputRows"):
+        if key in metrics:
+            return int(metrics[key])
+    return None
