@@ -23,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from lakemesh.catalog import graph
-from lakemesh.catalog.events import InvalidEvent, check_run_event
+from lakemesh.catalog.events import InvalidEvent
 from lakemesh.catalog.pages import page_routes
 from lakemesh.catalog.store import Catalog, NotFound
 
@@ -109,12 +109,11 @@ def create_app(
         """Store one OpenLineage run event."""
         authorize(request, write=True)
         body = await _read_body(request, max_body_bytes)
-        document = _parse_json(body)
+        event = _parse_json(body)
         try:
-            event = check_run_event(document)
+            await run_in_threadpool(catalog.ingest, event)
         except InvalidEvent as error:
-            raise ApiError(422, str(error)) from None
-        await run_in_threadpool(catalog.ingest, event)
+            raise ApiError(400, str(error)) from None
         return {"runId": event["run"]["runId"], "eventType": event.get("eventType")}
 
     # -- Marquez read API --------------------------------------------------------------------------

@@ -20,11 +20,13 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import attr
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from lakemesh.catalog import model as m
+from lakemesh.catalog.events import check_run_event
 
 __all__ = [
     "WHOLE_DATASET",
@@ -243,14 +245,14 @@ class Catalog:
         self.ingest_all([event])
 
     def ingest_all(self, events: Iterable[Any]) -> None:
-        """Store run events in order, in one transaction: all of them or none."""
+        """Store run events in order, in one transaction: all of them or none (`InvalidEvent` stores nothing)."""
         with self.engine.begin() as db:
             for event in events:
-                if not isinstance(event, dict):
+                if attr.has(type(event)):  # an openlineage-python event
                     from openlineage.client.serde import Serde  # the client takes half a second to import
 
                     event = Serde.to_dict(event)
-                _Ingestion(db, _upsert_dialect(self.engine), event).run()
+                _Ingestion(db, _upsert_dialect(self.engine), check_run_event(event)).run()
 
     # -- Marquez-shaped lookups ----------------------------------------------------------------
 

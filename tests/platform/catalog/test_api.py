@@ -22,7 +22,7 @@ from domains.customers.products import customer
 
 from ...conftest import PROJECT_DIR
 from .conftest import TOKEN, Server, free_port, serving
-from .events import NS, chain, dataset, run_event
+from .events import NS, chain, dataset, facet, run_event
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
@@ -112,12 +112,12 @@ def test_marquez_lineage_and_search_endpoints(server: Server):
 
 BAD_POSTS = {
     "malformed JSON": (b'{"eventType": "START", ', {}, 400, "not valid JSON"),
-    "JSON that is not an event": (b'{"hello": "world"}', {}, 422, "'eventTime' is a required property"),
-    "a JSON array": (b"[1, 2]", {}, 422, "is a JSON object, got a JSON list"),
-    "missing run id": ("no_run_id", {}, 422, "run: 'runId' is a required property"),
-    "missing event time": ("no_event_time", {}, 422, "'eventTime' is a required property"),
-    "run id not a UUID": ("bad_run_id", {}, 422, "run.runId: 'run-1' is not a valid uuid"),
-    "facet without _producer": ("bad_facet", {}, 422, "'_producer' is a required property"),
+    "JSON that is not an event": (b'{"hello": "world"}', {}, 400, "'eventTime' is a required property"),
+    "a JSON array": (b"[1, 2]", {}, 400, "is a JSON object, got a JSON list"),
+    "missing run id": ("no_run_id", {}, 400, "run: 'runId' is a required property"),
+    "missing event time": ("no_event_time", {}, 400, "'eventTime' is a required property"),
+    "run id not a UUID": ("bad_run_id", {}, 400, "run.runId: 'run-1' is not a valid uuid"),
+    "facet without _producer": ("bad_facet", {}, 400, "'_producer' is a required property"),
     "oversized body": ("oversized", {}, 413, "at most"),
     "oversized after gzip": ("zip_bomb", {"Content-Encoding": "gzip"}, 413, "decompressed body exceeds"),
     "100,000-deep JSON": (b"[" * 100_000 + b"]" * 100_000, {}, 400, "not valid JSON: depth limit exceeded"),
@@ -125,6 +125,82 @@ BAD_POSTS = {
     "no token": ("valid", {"Authorization": None}, 401, "Bearer <token>"),
     "wrong token": ("valid", {"Authorization": "Bearer wrong"}, 401, "Bearer <token>"),
 }
+
+
+def _contract_facet(**changes) -> dict:
+    contract = facet(contractId="urn:x", contractVersion="1.0.0", status="active", access="public", location="/x")
+    return {k: v for k, v in {**contract, **changes}.items() if v is not None}
+
+
+# Facets the catalog reads, each malformed in one field: (where, facet name, facet, the field path named).
+MALFORMED_FACETS = {
+    "contract freshnessHours a string": ("output", "contract", _contract_facet(freshnessHours="x"), "freshnessHours"),
+    "contract access unknown": ("output", "contract", _contract_facet(access="everyone"), "access"),
+    "contract columns not a list": ("output", "contract", _contract_facet(columns="x"), "columns"),
+    "contract column without a name": ("output", "contract", _contract_facet(columns=[{}]), "columns[0]"),
+    "contract version a number": ("output", "contract", _contract_facet(contractVersion=1), "contractVersion"),
+    "contract without location": ("output", "contract", _contract_facet(location=None), "contract"),
+    "owners a string": ("output", "ownership", facet(owners="x"), "ownership.owners"),
+    "owner without a name": ("output", "ownership", facet(owners=[{}]), "owners[0]"),
+    "owner name a number": ("output", "ownership", facet(owners=[{"name": 5}]), "owners[0].name"),
+    "assertion empty": ("output", "dataQualityAssertions", facet(assertions=[{}]), "assertions[0]"),
+    "assertion success a string": (
+        "output",
+        "dataQualityAssertions",
+        facet(assertions=[{"assertion": "a", "success": "yes"}]),
+        "assertions[0].success",
+    ),
+    "assertions a string": ("output", "dataQualityAssertions", facet(assertions="x"), "assertions"),
+    "datasetVersion an object": ("output", "version", facet(datasetVersion={}), "version.datasetVersion"),
+    "version without datasetVersion": ("output", "version", facet(), "facets.version"),
+    "schema fields a string": ("output", "schema", facet(fields="x"), "schema.fields"),
+    "schema field without a name": ("output", "schema", facet(fields=[{"type": "INT"}]), "fields[0]"),
+    "documentation a number": ("output", "documentation", facet(description=5), "documentation.description"),
+    "column lineage fields a string": ("output", "columnLineage", facet(fields="x"), "columnLineage.fields"),
+    "column lineage input without namespace": (
+        "output",
+        "columnLineage",
+        facet(fields={"c": {"inputFields": [{"name": "a", "field": "c"}]}}),
+        "inputFields[0]",
+    ),
+    "row count a string": ("output statistics", "outputStatistics", facet(rowCount="many"), "rowCount"),
+    "error message without message": ("run", "errorMessage", facet(programmingLanguage="python"), "errorMessage"),
+    "nominal time not a time": ("run", "nominalTime", facet(nominalStartTime="yesterday"), "nominalStartTime"),
+    "parent run id not a UUID": (
+        "run",
+        "parent",
+        facet(run={"runId": "x"}, job={"namespace": "n", "name": "j"}),
+        "parent.run.runId",
+    ),
+    "job documentation a list": ("job", "documentation", facet(description=[]), "documentation.description"),
+}
+
+
+def _with_facet(where: str, name: str, value: dict) -> dict:
+    event = run_event("load", outputs=[dataset("orders", columns=("id",))])
+    if where == "output":
+        event["outputs"][0]["facets"][name] = value
+    elif where == "output statistics":
+        event["outputs"][0]["outputFacets"] = {name: value}
+    else:
+        event[where]["facets"][name] = value
+    return event
+
+
+@pytest.mark.parametrize("case", list(MALFORMED_FACETS), ids=list(MALFORMED_FACETS))
+def test_a_malformed_facet_is_refused_naming_facet_and_field_and_pages_keep_serving(server: Server, case: str):
+    where, name, value, field = MALFORMED_FACETS[case]
+    requests.post(
+        f"{server.url}/api/v1/lineage", json=_with_facet("output", "contract", _contract_facet()), headers=AUTH
+    )
+    before = _stored(server.catalog)
+    response = requests.post(f"{server.url}/api/v1/lineage", json=_with_facet(where, name, value), headers=AUTH)
+    assert response.status_code == 400, response.text
+    message = response.json()["message"]
+    assert f"facet {name!r}" in message and field in message, message
+    assert _stored(server.catalog) == before
+    for page in ("/", "/products/orders", "/api/v1/search?q=orders"):
+        assert requests.get(f"{server.url}{page}").status_code == 200, page
 
 
 def _bad_body(kind: str | bytes) -> bytes:
