@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import secrets
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 from urllib.parse import unquote
 
@@ -23,7 +23,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from lakemesh.catalog import graph
-from lakemesh.catalog.events import InvalidEvent
+from lakemesh.catalog.access import WriteScope
+from lakemesh.catalog.events import InvalidEvent, check_run_event
 from lakemesh.catalog.pages import page_routes
 from lakemesh.catalog.store import Catalog, NotFound
 
@@ -67,18 +68,30 @@ def create_app(
     catalog: Catalog,
     *,
     token: str | None = None,
+    write_scopes: Sequence[WriteScope] = (),
     protect_reads: bool = False,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
 ) -> ASGIApp:
-    """The catalog's ASGI application; writes need `Bearer <token>` when a token is given."""
+    """The catalog's ASGI application.
+
+    With a `token` or `write_scopes`, writes need `Authorization: Bearer <token>`: the `token` may write
+    anything, a scope's token only the namespaces and names of its scope (403 otherwise).
+    """
     app = FastAPI(title="Lakemesh catalog", version="1", summary="OpenLineage catalog with a Marquez-compatible API")
 
-    def authorize(request: Request, *, write: bool) -> None:
-        if token is None or not (write or protect_reads):
-            return
+    def authorize(request: Request, *, write: bool) -> WriteScope | None:
+        """None when the request may do anything; the writer's scope when it holds a scoped token."""
+        if (token is None and not write_scopes) or not (write or protect_reads):
+            return None
         scheme, _, given = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not secrets.compare_digest(given.strip().encode(), token.encode()):
-            raise ApiError(401, "this catalog needs 'Authorization: Bearer <token>' for this request")
+        given = given.strip()
+        if scheme.lower() == "bearer" and given:
+            if token is not None and secrets.compare_digest(given.encode(), token.encode()):
+                return None
+            for scope in write_scopes:
+                if scope.holds(given):
+                    return scope
+        raise ApiError(401, "this catalog needs 'Authorization: Bearer <token>' for this request")
 
     def read_access(request: Request) -> None:
         authorize(request, write=False)
@@ -107,13 +120,15 @@ def create_app(
     @app.post("/api/v1/lineage", status_code=201, tags=["Lineage"])
     async def record_lineage(request: Request) -> dict[str, Any]:
         """Store one OpenLineage run event."""
-        authorize(request, write=True)
+        writer = authorize(request, write=True)
         body = await _read_body(request, max_body_bytes)
-        event = _parse_json(body)
         try:
-            await run_in_threadpool(catalog.ingest, event)
+            event = check_run_event(_parse_json(body))
         except InvalidEvent as error:
             raise ApiError(400, str(error)) from None
+        if writer is not None and (refusal := writer.refusal(event)):
+            raise ApiError(403, f"{refusal}; nothing was stored")
+        await run_in_threadpool(catalog.ingest, event, checked=True)
         return {"runId": event["run"]["runId"], "eventType": event.get("eventType")}
 
     # -- Marquez read API --------------------------------------------------------------------------

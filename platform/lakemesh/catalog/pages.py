@@ -66,6 +66,7 @@ def page_routes(catalog: Catalog, *, read_access: Callable[[Request], None]) -> 
                 "products": products,
                 "href": _product_href,
                 "columns": {c["name"]: c for c in product.contract.get("columns", [])},
+                "namesakes": catalog.namesakes(product.name),
             },
         )
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import uvicorn
 
+from lakemesh.catalog.access import WriteScope
 from lakemesh.catalog.api import DEFAULT_MAX_BODY_BYTES, create_app
 from lakemesh.catalog.store import Catalog
 
@@ -16,10 +19,17 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 5000,
     token: str | None = None,
+    write_scopes: Sequence[WriteScope] = (),
     protect_reads: bool = False,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     log_level: str = "info",
 ) -> None:
     """Run the catalog's HTTP server until interrupted; the schema is migrated before it listens."""
-    app = create_app(Catalog(catalog_url), token=token, protect_reads=protect_reads, max_body_bytes=max_body_bytes)
+    app = create_app(
+        Catalog(catalog_url),
+        token=token,
+        write_scopes=write_scopes,
+        protect_reads=protect_reads,
+        max_body_bytes=max_body_bytes,
+    )
     uvicorn.run(app, host=host, port=port, log_level=log_level, proxy_headers=False)

@@ -27,6 +27,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from lakemesh.catalog import model as m
 from lakemesh.catalog.events import check_run_event
+from lakemesh.settings import PLATFORM_PRODUCER
 
 __all__ = [
     "WHOLE_DATASET",
@@ -240,11 +241,14 @@ class Catalog:
 
     # -- ingestion ---------------------------------------------------------------------------
 
-    def ingest(self, event: Any) -> None:
-        """Store one OpenLineage run event (an `openlineage-python` event or its JSON dict), all or nothing."""
-        self.ingest_all([event])
+    def ingest(self, event: Any, *, checked: bool = False) -> None:
+        """Store one OpenLineage run event (an `openlineage-python` event or its JSON dict), all or nothing.
 
-    def ingest_all(self, events: Iterable[Any]) -> None:
+        `checked`: the caller has already passed it through `check_run_event`.
+        """
+        self.ingest_all([event], checked=checked)
+
+    def ingest_all(self, events: Iterable[Any], *, checked: bool = False) -> None:
         """Store run events in order, in one transaction: all of them or none (`InvalidEvent` stores nothing)."""
         with self.engine.begin() as db:
             for event in events:
@@ -252,7 +256,7 @@ class Catalog:
                     from openlineage.client.serde import Serde  # the client takes half a second to import
 
                     event = Serde.to_dict(event)
-                _Ingestion(db, _upsert_dialect(self.engine), check_run_event(event)).run()
+                _Ingestion(db, _upsert_dialect(self.engine), event if checked else check_run_event(event)).run()
 
     # -- Marquez-shaped lookups ----------------------------------------------------------------
 
@@ -387,10 +391,13 @@ class Catalog:
 
     # -- products ---------------------------------------------------------------------------
 
-    def products(self, *, namespace: str | None = None, query: str | None = None) -> list[ProductEntry]:
-        """Every dataset published under a contract, by name; `query` filters on name, owner and description."""
+    def products(
+        self, *, namespace: str | None = None, query: str | None = None, producer: str = PLATFORM_PRODUCER
+    ) -> list[ProductEntry]:
+        """Every dataset `producer` (the platform) published under a contract, by name; `query` filters on name,
+        owner and description."""
         d = m.datasets
-        where = [d.c.contract.is_not(None)]
+        where = [d.c.contract.is_not(None), d.c.producer == producer]
         if namespace is not None:
             where.append(d.c.namespace == namespace)
         if query:
@@ -404,18 +411,28 @@ class Catalog:
             )
         with self.engine.connect() as db:
             rows = db.execute(sa.select(d.c.namespace, d.c.name).where(*where).order_by(d.c.name)).all()
-        return [self.product(r.name, namespace=r.namespace) for r in rows]
+        return [self.product(r.name, namespace=r.namespace, producer=producer) for r in rows]
 
-    def product(self, name: str, *, namespace: str | None = None, versions: int = 20) -> ProductEntry:
-        """One dataset's entry: contract, versions with their runs, last run and its checks."""
+    def product(
+        self, name: str, *, namespace: str | None = None, versions: int = 20, producer: str = PLATFORM_PRODUCER
+    ) -> ProductEntry:
+        """One product's entry: contract, versions with their runs, last run and its checks.
+
+        Only a dataset that `producer` (the platform) wrote is a product: the same name written by anyone else,
+        in any namespace, is another dataset and is never shown as the product.
+        """
         d, v, r = m.datasets, m.dataset_versions, m.runs
         with self.engine.connect() as db:
-            query = sa.select(d).where(d.c.name == name)
+            query = sa.select(d).where(d.c.name == name, d.c.producer == producer)
             if namespace is not None:
                 query = query.where(d.c.namespace == namespace)
             row = db.execute(query.order_by(d.c.contract.is_(None), d.c.updated_at.desc()).limit(1)).one_or_none()
             if row is None:
-                raise NotFound(f"the catalog has no dataset named {name!r}")
+                others = self.namesakes(name, producer=producer)
+                elsewhere = "; datasets of that name written by others: " + ", ".join(
+                    f"{o.namespace} (producer {o.producer})" for o in others
+                )
+                raise NotFound(f"the catalog has no product named {name!r}" + (elsewhere if others else ""))
             history = db.execute(
                 sa.select(v, r.c.state)
                 .join(r, r.c.run_id == v.c.run_id, isouter=True)
@@ -462,6 +479,16 @@ class Catalog:
             last_run=last,
             checks=dict(sorted(checks.items())),
         )
+
+    def namesakes(self, name: str, *, producer: str = PLATFORM_PRODUCER) -> list[sa.Row]:
+        """Datasets named like a product that `producer` did not write: other datasets, whatever they claim."""
+        d = m.datasets
+        with self.engine.connect() as db:
+            return db.execute(
+                sa.select(d.c.namespace, d.c.producer)
+                .where(d.c.name == name, sa.func.coalesce(d.c.producer, "") != producer)
+                .order_by(d.c.namespace)
+            ).all()
 
     # -- reconciliation with Delta ----------------------------------------------------------
 

@@ -426,12 +426,21 @@ def catalog_serve(
         str | None,
         typer.Option(envvar="LAKEMESH_CATALOG_TOKEN", help="bearer token required for writes", show_default=False),
     ] = None,
-    protect_reads: Annotated[bool, typer.Option(help="require the token for reads as well")] = False,
+    tokens: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="LAKEMESH_CATALOG_TOKENS",
+            help="YAML file of scoped write tokens: writer -> {sha256, writes: {namespace: [names]}}",
+            show_default=False,
+        ),
+    ] = None,
+    protect_reads: Annotated[bool, typer.Option(help="require a token for reads as well")] = False,
     max_body_bytes: Annotated[
         int | None, typer.Option(min=1024, help="largest accepted request body (default 5 MiB)", show_default=False)
     ] = None,
 ) -> None:
     """Serve the catalog: OpenLineage ingestion, the Marquez-compatible API and product pages."""
+    from lakemesh.catalog.access import load_write_scopes
     from lakemesh.catalog.server import serve
 
     serve(
@@ -439,6 +448,7 @@ def catalog_serve(
         host=host,
         port=port,
         token=token,
+        write_scopes=load_write_scopes(tokens) if tokens else (),
         protect_reads=protect_reads,
         **({"max_body_bytes": max_body_bytes} if max_body_bytes else {}),
     )

@@ -3,7 +3,9 @@
 import uuid
 from typing import Any
 
-PRODUCER = "https://example.com/test-producer"
+from lakemesh.settings import PLATFORM_PRODUCER
+
+PRODUCER = PLATFORM_PRODUCER  # products are what the platform writes; other producers are passed explicitly
 SCHEMA_URL = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
 NS = "warehouse://db"
 
@@ -43,11 +45,12 @@ def run_event(
     run_id: str | None = None,
     event_time: str = "2026-11-20T10:00:00Z",
     run_facets: dict[str, Any] | None = None,
+    producer: str = PRODUCER,
 ) -> dict[str, Any]:
     return {
         "eventType": event_type,
         "eventTime": event_time,
-        "producer": PRODUCER,
+        "producer": producer,
         "schemaURL": SCHEMA_URL,
         "run": {"runId": run_id or str(uuid.uuid4()), "facets": run_facets or {}},
         "job": {"namespace": "etl", "name": job, "facets": {}},

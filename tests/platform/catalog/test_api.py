@@ -1,17 +1,21 @@
 """The catalog over HTTP with real clients: openlineage-python's HTTP transport in, marquez-python out."""
 
 import gzip
+import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
 from lakemesh import load_contract, publish
+from lakemesh.catalog.access import load_write_scopes
 from lakemesh.catalog.store import Catalog
 from lakemesh.lineage import InputRef, declared_column_lineage
 from lakemesh.storage.landing import landing_path, read_landing
@@ -22,7 +26,7 @@ from domains.customers.products import customer
 
 from ...conftest import PROJECT_DIR
 from .conftest import TOKEN, Server, free_port, serving
-from .events import NS, chain, dataset, facet, run_event
+from .events import NS, PRODUCER, chain, dataset, facet, run_event
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
@@ -328,3 +332,107 @@ def test_reads_can_be_protected_by_the_token_too(tmp_path):
             refused = requests.get(url + path)
             assert refused.status_code == 401 and "Bearer <token>" in refused.json()["message"]
             assert requests.get(url + path, headers=AUTH).status_code == 200
+
+
+MALLORY = "https://evil.example/mallory"
+
+
+def _product_event(namespace: str, *, producer: str = PRODUCER, owner: str = "sales-team", location: str = "/lake"):
+    return run_event(
+        "sales.orders",
+        producer=producer,
+        outputs=[
+            dataset(
+                "sales.orders",
+                namespace=namespace,
+                columns=("order_key",),
+                contract=_contract_facet(location=location),
+                ownership=facet(owners=[{"name": f"team:{owner}"}]),
+            )
+        ],
+    )
+
+
+def test_a_dataset_spoofing_a_product_name_is_shown_as_another_dataset(server: Server):
+    assert requests.post(f"{server.url}/api/v1/lineage", json=_product_event(NS), headers=AUTH).status_code == 201
+    spoof = _product_event("s3://evil", producer=MALLORY, owner="mallory", location="s3://evil/orders")
+    assert requests.post(f"{server.url}/api/v1/lineage", json=spoof, headers=AUTH).status_code == 201
+    reader = run_event(  # a reader describing the product as an input: readers never describe what they read
+        "steal", producer=MALLORY, inputs=[dataset("sales.orders", ownership=facet(owners=[{"name": "team:mallory"}]))]
+    )
+    assert requests.post(f"{server.url}/api/v1/lineage", json=reader, headers=AUTH).status_code == 201
+
+    product = server.catalog.product("sales.orders")
+    assert (product.namespace, product.owner, product.contract["location"]) == (NS, "sales-team", "/lake")
+    assert [p.namespace for p in server.catalog.products()] == [NS]
+    page = requests.get(f"{server.url}/products/sales.orders").text
+    assert "sales-team" in page and "s3://evil/orders" not in page
+    assert "s3://evil" in page and "another dataset" in page  # the namesake, shown as such
+    assert "mallory" not in requests.get(f"{server.url}/").text
+    elsewhere = requests.get(f"{server.url}/api/v1/namespaces/s3:%2F%2Fevil/datasets/sales.orders").json()
+    assert elsewhere["facets"]["contract"]["location"] == "s3://evil/orders"  # stored: it is a dataset like any
+
+
+def test_only_a_namesake_is_no_product(server: Server):
+    spoof = _product_event("s3://evil", producer=MALLORY, owner="mallory")
+    assert requests.post(f"{server.url}/api/v1/lineage", json=spoof, headers=AUTH).status_code == 201
+    page = requests.get(f"{server.url}/products/sales.orders")
+    assert page.status_code == 404 and "no product named" in page.text and "s3://evil" in page.text
+    assert server.catalog.products() == []
+
+
+SALES_TOKEN, SUPPLY_TOKEN = "sales-secret", "supply-secret"
+
+
+@pytest.fixture
+def scoped_server(catalog_url: str, tmp_path: Path) -> Iterator[Server]:
+    """A catalog whose writers are the sales and supply domains, each with a token for its own products."""
+    tokens = tmp_path / "catalog-tokens.yaml"
+    tokens.write_text(
+        "\n".join(
+            f"{domain}:\n  sha256: {hashlib.sha256(secret.encode()).hexdigest()}\n"
+            f'  writes:\n    "warehouse://*": ["{domain}.*"]\n    etl: ["{domain}.*"]'
+            for domain, secret in (("sales", SALES_TOKEN), ("supply", SUPPLY_TOKEN))
+        )
+    )
+    catalog = Catalog(catalog_url)
+    with serving(catalog, write_scopes=load_write_scopes(tokens)) as url:
+        yield Server(url=url, catalog=catalog)
+
+
+def test_a_domain_token_writes_its_own_products_only(scoped_server: Server):
+    url = f"{scoped_server.url}/api/v1/lineage"
+    own = _product_event(NS)
+    assert requests.post(url, json=own, headers={"Authorization": f"Bearer {SALES_TOKEN}"}).status_code == 201
+    before = _stored(scoped_server.catalog)
+    refused = requests.post(url, json=own, headers={"Authorization": f"Bearer {SUPPLY_TOKEN}"})
+    assert refused.status_code == 403
+    assert refused.json()["message"] == (
+        "the token of 'supply' may not write job 'sales.orders' in namespace 'etl'; nothing was stored"
+    )
+    sneaky = run_event("supply.parts", outputs=[dataset("sales.orders")])  # its own job, another's product
+    refused = requests.post(url, json=sneaky, headers={"Authorization": f"Bearer {SUPPLY_TOKEN}"})
+    assert refused.status_code == 403 and "may not write dataset 'sales.orders'" in refused.json()["message"]
+    reads = run_event("supply.parts", inputs=[dataset("sales.orders")], outputs=[dataset("supply.parts")])
+    assert requests.post(url, json=reads, headers={"Authorization": f"Bearer {SUPPLY_TOKEN}"}).status_code == 201
+    assert _stored(scoped_server.catalog)[0] == before[0] + 1  # only the allowed event
+    assert requests.post(url, json=own, headers={"Authorization": "Bearer nobody"}).status_code == 401
+    assert scoped_server.catalog.product("sales.orders").owner == "sales-team"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("sales: [1]", "expected exactly the keys 'sha256' and 'writes'"),
+        ("sales:\n  sha256: abc\n  writes: {x: [y]}", "'sha256' must be the 64 hex digits"),
+        (f"sales:\n  sha256: {'a' * 64}\n  writes: {{x: []}}", "non-empty list of name patterns"),
+        ("[unclosed", "catalog tokens file"),
+    ],
+)
+def test_a_malformed_tokens_file_is_refused_whole(tmp_path: Path, text: str, message: str):
+    from lakemesh.errors import LakemeshError
+
+    path = tmp_path / "tokens.yaml"
+    path.write_text(text)
+    with pytest.raises(LakemeshError, match=re.escape(message)):
+        load_write_scopes(path)

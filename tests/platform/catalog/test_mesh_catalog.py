@@ -119,4 +119,4 @@ def test_product_page_in_headless_chromium(mesh: Settings):
         assert f'data-dataset="{product}"' in dom  # a box in the lineage picture, linking to the product
     assert "<svg" in dom and "fresh:" in dom and "Delta version" in dom
     assert "sales.revenue_by_nation" in index and "customers.customer" not in index
-    assert missing.status_code == 404 and "no dataset named &#39;sales.nope&#39;" in missing.text
+    assert missing.status_code == 404 and "no product named &#39;sales.nope&#39;" in missing.text

@@ -43,6 +43,25 @@ def test_a_new_database_is_migrated_to_head_and_migrations_run_both_ways(catalog
         )
 
 
+def test_upgrading_a_catalog_reads_back_who_wrote_each_dataset(catalog_url: str):
+    """Datasets written before revision 0002 get their producer from the stored events: products stay products."""
+    catalog = Catalog(catalog_url)
+    catalog.ingest(run_event("sales.orders", outputs=[dataset("sales.orders", contract=facet(**CONTRACT))]))
+    catalog.ingest(run_event("x", producer="https://other.example", outputs=[dataset("elsewhere")]))
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    with catalog.engine.begin() as db:
+        config.attributes["connection"] = db
+        command.downgrade(config, "0001")
+        assert "producer" not in {c["name"] for c in sa.inspect(db).get_columns("datasets")}
+        command.upgrade(config, "head")
+    assert catalog.product("sales.orders").namespace == NS
+    assert catalog.namesakes("elsewhere")[0].producer == "https://other.example"
+
+
+CONTRACT = {"contractId": "urn:x", "contractVersion": "1.0.0", "status": "active", "access": "public", "location": "/x"}
+
+
 def test_runs_datasets_versions_and_unknown_facets(catalog_url: str):
     catalog = Catalog(catalog_url)
     run_id = str(uuid.uuid4())
