@@ -1,8 +1,9 @@
 """Lineage questions over the catalog: Marquez's graphs, up/downstream trees, column lineage, impact.
 
-Traversals go level by level with one indexed query per hop over the
-`job_io` and `column_lineage` edges, so a query touches only the part of the
-graph it returns, on SQLite and PostgreSQL alike.
+Marquez's lineage graph walks the job-dataset edges held in memory
+(`adjacency`), then reads only the nodes it returns; the other traversals go
+level by level with one indexed query per hop over the `job_io` and
+`column_lineage` edges, on SQLite and PostgreSQL alike.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 
 from lakemesh.catalog import model as m
+from lakemesh.catalog.adjacency import Adjacency, adjacency
 from lakemesh.catalog.store import WHOLE_DATASET, Catalog, NotFound, dataset_node_json, job_node_json, runs_json
 
 __all__ = [
@@ -44,6 +46,7 @@ NODE_COLUMNS = (
     "current_version",
     "last_modified_at",
 )
+JOB_NODE_COLUMNS = ("id", "namespace", "name", "created_at", "updated_at", "description", "location", "latest_run_id")
 Direction = Literal["upstream", "downstream"]
 
 
@@ -125,17 +128,6 @@ def _io_of_jobs(db: sa.Connection, job_ids: Iterable[int]) -> list[sa.Row]:
     return [row for chunk in _chunks(job_ids) for row in db.execute(sa.select(io).where(io.c.job_id.in_(chunk)))]
 
 
-def _jobs_of_datasets(db: sa.Connection, dataset_ids: Iterable[int], direction: str | None = None) -> list[sa.Row]:
-    io = m.job_io
-    rows = []
-    for chunk in _chunks(dataset_ids):
-        query = sa.select(io).where(io.c.dataset_id.in_(chunk))
-        if direction:
-            query = query.where(io.c.direction == direction)
-        rows += db.execute(query).all()
-    return rows
-
-
 # -- Marquez's lineage graph -------------------------------------------------------------------------
 
 
@@ -144,47 +136,38 @@ def lineage_graph(catalog: Catalog, node_id: str, *, depth: int = 20) -> dict[st
     _check_depth(depth)
     with catalog.engine.connect() as db:
         start = _resolve(db, node_id)
-        if start.kind == "job":
-            jobs = {start.job_id}
-        else:
-            jobs = {row.job_id for row in _jobs_of_datasets(db, [start.dataset_id])}
-        edges = _io_of_jobs(db, jobs)
+        graph = adjacency(db, catalog.url)
+        jobs = {start.job_id} if start.kind == "job" else {job for job, _ in graph.of_dataset.get(start.dataset_id, ())}
         frontier = set(jobs)
         for _ in range(depth):
-            datasets = {e.dataset_id for e in edges if e.job_id in frontier}
-            frontier = {row.job_id for row in _jobs_of_datasets(db, datasets)} - jobs
+            datasets = {dataset for job in frontier for dataset, _ in graph.of_job.get(job, ())}
+            frontier = {job for dataset in datasets for job, _ in graph.of_dataset.get(dataset, ())} - jobs
             if not frontier:
                 break
             jobs |= frontier
-            edges += _io_of_jobs(db, frontier)
-        dataset_ids = {e.dataset_id for e in edges} | ({start.dataset_id} if start.dataset_id else set())
-        return {"graph": _graph_nodes(catalog, db, jobs, dataset_ids, edges)}
+        edges = [(job, dataset, direction) for job in jobs for dataset, direction in graph.of_job.get(job, ())]
+        dataset_ids = {dataset for _, dataset, _ in edges} | ({start.dataset_id} if start.dataset_id else set())
+        return {"graph": _graph_nodes(db, jobs, dataset_ids, edges)}
 
 
 def _graph_nodes(
-    catalog: Catalog, db: sa.Connection, job_ids: set[int], dataset_ids: set[int], edges: list[sa.Row]
+    db: sa.Connection, job_ids: set[int], dataset_ids: set[int], edges: list[tuple[int, int, str]]
 ) -> list[dict[str, Any]]:
-    datasets = {
-        row.id: row
-        for chunk in _chunks(dataset_ids)
-        for row in db.execute(sa.select(m.datasets).where(m.datasets.c.id.in_(chunk)))
-    }
-    jobs = {
-        row.id: row for chunk in _chunks(job_ids) for row in db.execute(sa.select(m.jobs).where(m.jobs.c.id.in_(chunk)))
-    }
+    datasets = _rows(db, m.datasets, dataset_ids, columns=NODE_COLUMNS)
+    jobs = _rows(db, m.jobs, job_ids, columns=JOB_NODE_COLUMNS)
     node_id = {("d", i): f"dataset:{r.namespace}:{r.name}" for i, r in datasets.items()}
     node_id |= {("j", i): f"job:{r.namespace}:{r.name}" for i, r in jobs.items()}
     in_edges: dict[str, list] = {n: [] for n in node_id.values()}
     out_edges: dict[str, list] = {n: [] for n in node_id.values()}
     io: dict[int, dict[str, list]] = {i: {"input": [], "output": []} for i in jobs}
-    for e in sorted(set(edges), key=lambda e: (e.job_id, e.direction, e.dataset_id)):
-        job, dataset = node_id[("j", e.job_id)], node_id[("d", e.dataset_id)]
-        origin, destination = (dataset, job) if e.direction == "input" else (job, dataset)
+    for job_id, dataset_id, direction in sorted(set(edges)):
+        job, dataset = node_id[("j", job_id)], node_id[("d", dataset_id)]
+        origin, destination = (dataset, job) if direction == "input" else (job, dataset)
         edge = {"origin": origin, "destination": destination}
         out_edges[origin].append(edge)
         in_edges[destination].append(edge)
-        ds = datasets[e.dataset_id]
-        io[e.job_id][e.direction].append({"namespace": ds.namespace, "name": ds.name})
+        ds = datasets[dataset_id]
+        io[job_id][direction].append({"namespace": ds.namespace, "name": ds.name})
     latest = runs_json(db, [r.latest_run_id for r in jobs.values() if r.latest_run_id], summary=True)
     nodes = [
         {"id": node_id[("d", i)], "type": "DATASET", "data": {**dataset_node_json(r), "type": "DATASET"}}
@@ -213,24 +196,26 @@ class LineageNode:
     """Shown in full where the tree first reaches it (nearest the root): here only as a reference."""
 
 
-def _directed_levels(db: sa.Connection, start: int, direction: Direction, depth: int) -> list[tuple[int, int, int]]:
+def _directed_levels(graph: Adjacency, start: int, direction: Direction, depth: int) -> list[tuple[int, int, int]]:
     """(from dataset, job, to dataset) links, `depth` job hops up- or downstream of one dataset."""
     near, far = ("output", "input") if direction == "upstream" else ("input", "output")
     links: list[tuple[int, int, int]] = []
     frontier, seen = {start}, {start}
     for _ in range(depth):
-        hops = _jobs_of_datasets(db, frontier, near)
         by_job: dict[int, set[int]] = {}
-        for row in hops:
-            by_job.setdefault(row.job_id, set()).add(row.dataset_id)
-        reached = [row for row in _io_of_jobs(db, by_job) if row.direction == far]
+        for dataset in frontier:
+            for job, side in graph.of_dataset.get(dataset, ()):
+                if side == near:
+                    by_job.setdefault(job, set()).add(dataset)
         frontier = set()
-        for row in reached:
-            for origin in by_job[row.job_id]:
-                links.append((origin, row.job_id, row.dataset_id))
-            if row.dataset_id not in seen:
-                seen.add(row.dataset_id)
-                frontier.add(row.dataset_id)
+        for job, origins in by_job.items():
+            for target, side in graph.of_job.get(job, ()):
+                if side != far:
+                    continue
+                links += [(origin, job, target) for origin in origins]
+                if target not in seen:
+                    seen.add(target)
+                    frontier.add(target)
         if not frontier:
             break
     return links
@@ -258,7 +243,7 @@ def product_lineage(
     _check_depth(depth)
     with catalog.engine.connect() as db:
         root = _product_id(db, catalog, name, namespace)
-        links = _directed_levels(db, root, direction, depth)
+        links = _directed_levels(adjacency(db, catalog.url), root, direction, depth)
         datasets = _names(db, m.datasets, [root, *(link[2] for link in links)])
         jobs = _names(db, m.jobs, [link[1] for link in links])
     children: dict[int, list[tuple[int, int]]] = {}
@@ -313,8 +298,8 @@ def product_graph(catalog: Catalog, name: str, *, depth: int = 3, namespace: str
     _check_depth(depth)
     with catalog.engine.connect() as db:
         root = _product_id(db, catalog, name, namespace)
-        up = _directed_levels(db, root, "upstream", depth)
-        down = _directed_levels(db, root, "downstream", depth)
+        up = _directed_levels(adjacency(db, catalog.url), root, "upstream", depth)
+        down = _directed_levels(adjacency(db, catalog.url), root, "downstream", depth)
         datasets = _names(db, m.datasets, [root, *(link[2] for link in up + down)])
         jobs = _names(db, m.jobs, [link[1] for link in up + down])
     distance = {root: 0}
@@ -525,7 +510,7 @@ def impact(catalog: Catalog, product: str, *, column: str | None = None, namespa
         columns: dict[int, set[str]] = {}
         reached_directly: set[int] = set()
         if column is None:
-            for origin, _job, target in _directed_levels(db, root, "downstream", MAX_DEPTH):
+            for origin, _job, target in _directed_levels(adjacency(db, catalog.url), root, "downstream", MAX_DEPTH):
                 hops.setdefault(target, hops.get(origin, 0) + 1)
         else:
             known = {f["name"] for f in catalog.product(product, namespace=namespace).fields}
@@ -549,7 +534,7 @@ def impact(catalog: Catalog, product: str, *, column: str | None = None, namespa
             reached_directly = {dataset for (dataset, _), through in direct.items() if through}
             # readers that declare no column lineage may use the column: count them in, with no columns named
             declared = set(db.scalars(sa.select(m.column_lineage.c.output_dataset_id).distinct()))
-            for origin, _job, target in _directed_levels(db, root, "downstream", MAX_DEPTH):
+            for origin, _job, target in _directed_levels(adjacency(db, catalog.url), root, "downstream", MAX_DEPTH):
                 if target not in declared and (origin == root or origin in hops):
                     hops.setdefault(target, hops.get(origin, 0) + 1)
         rows = _rows(db, m.datasets, hops)

@@ -20,6 +20,7 @@ __all__ = [
     "dataset_versions",
     "datasets",
     "events",
+    "graph_state",
     "job_io",
     "jobs",
     "metadata",
@@ -187,3 +188,11 @@ events = sa.Table(
     sa.Index("events_by_time", "event_time"),
     sa.Index("events_by_namespace", "job_namespace", "event_time"),
 )
+
+graph_state = sa.Table(
+    "graph_state",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("version", sa.BigInteger, nullable=False),
+)
+"""One row whose `version` moves whenever a job's inputs or outputs change: lineage caches the graph until it does."""

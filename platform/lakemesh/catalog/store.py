@@ -23,10 +23,10 @@ from typing import Any
 import attr
 import orjson
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from lakemesh.catalog import model as m
 from lakemesh.catalog.events import check_run_event
+from lakemesh.catalog.ingestion import TERMINAL, WHOLE_DATASET, ingest_event
 from lakemesh.settings import PLATFORM_PRODUCER
 
 __all__ = [
@@ -42,8 +42,6 @@ __all__ = [
 ]
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
-_STATES = {"START": "RUNNING", "RUNNING": "RUNNING", "COMPLETE": "COMPLETED", "FAIL": "FAILED", "ABORT": "ABORTED"}
-_TERMINAL = {"COMPLETED", "FAILED", "ABORTED"}
 
 
 class NotFound(LookupError):
@@ -68,11 +66,6 @@ def iso(value: datetime | None) -> str | None:
     if value.tzinfo is not UTC:
         value = value.astimezone(UTC)
     return value.replace(tzinfo=None).isoformat() + "Z"  # graphs format thousands of these
-
-
-def _parse_time(value: str) -> datetime:
-    parsed = datetime.fromisoformat(value)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 _JSON_CODEC = {"json_serializer": lambda value: orjson.dumps(value).decode(), "json_deserializer": orjson.loads}
@@ -124,12 +117,7 @@ def _replay(legacy: Path, engine: sa.Engine) -> None:
     """Rebuild everything from the old file's stored events: the catalog is derived from them alone."""
     with sqlite3.connect(legacy) as old, engine.begin() as db:
         for (payload,) in old.execute("SELECT payload FROM events ORDER BY id"):
-            _Ingestion(db, _upsert_dialect(engine), json.loads(payload)).run()
-
-
-def _upsert_dialect(engine: sa.Engine) -> Any:
-    """The `insert` with ON CONFLICT clauses for the engine's database."""
-    return postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+            ingest_event(db, json.loads(payload))
 
 
 def _at_head(engine: sa.Engine) -> bool:
@@ -223,15 +211,6 @@ class ProductEntry:
         return age <= self.freshness_hours
 
 
-def _fields(schema_facet: Mapping[str, Any] | None) -> list[dict[str, Any]] | None:
-    if not schema_facet or "fields" not in schema_facet:
-        return None
-    return [
-        {"name": f["name"], "type": f.get("type"), "tags": [], "description": f.get("description")}
-        for f in schema_facet["fields"]
-    ]
-
-
 class Catalog:
     """The catalog at a SQLite path or a database URL."""
 
@@ -256,7 +235,7 @@ class Catalog:
                     from openlineage.client.serde import Serde  # the client takes half a second to import
 
                     event = Serde.to_dict(event)
-                _Ingestion(db, _upsert_dialect(self.engine), event if checked else check_run_event(event)).run()
+                ingest_event(db, event if checked else check_run_event(event))
 
     # -- Marquez-shaped lookups ----------------------------------------------------------------
 
@@ -513,7 +492,7 @@ class Catalog:
             rows = db.execute(
                 sa.select(r.c.run_id, r.c.parent_run_id, r.c.created_at, r.c.started_at, j.c.name)
                 .join(j, j.c.id == r.c.job_id)
-                .where(r.c.state.not_in(_TERMINAL), j.c.namespace == job_namespace)
+                .where(r.c.state.not_in(TERMINAL), j.c.namespace == job_namespace)
             ).all()
         return [
             OpenRun(
@@ -692,215 +671,7 @@ def _run_json(row: sa.Row, versions: Mapping[str, list]) -> dict[str, Any]:
     }
 
 
-# -- ingestion of one event ------------------------------------------------------------------------
-
-
-class _Ingestion:
-    """The writes one run event causes, inside the caller's transaction."""
-
-    def __init__(self, db: sa.Connection, insert: Any, payload: Mapping[str, Any]) -> None:
-        self.db, self.insert, self.payload = db, insert, payload
-        self.now = datetime.now(UTC)
-        self.when = _parse_time(payload["eventTime"])
-        self.event_type = payload.get("eventType")
-        self.run_id = payload["run"]["runId"]
-
-    def run(self) -> None:
-        payload, job = self.payload, self.payload["job"]
-        # The first statement writes, so SQLite takes its write lock at once instead of upgrading a read lock.
-        self.db.execute(
-            m.events.insert().values(
-                received_at=self.now,
-                event_time=self.when,
-                event_type=self.event_type,
-                run_id=self.run_id,
-                job_namespace=job["namespace"],
-                job_name=job["name"],
-                payload=dict(payload),
-            )
-        )
-        job_id = self._job(job)
-        self._run(job_id)
-        inputs, outputs = payload.get("inputs") or [], payload.get("outputs") or []
-        if inputs or outputs:
-            self.db.execute(m.job_io.delete().where(m.job_io.c.job_id == job_id))
-        for direction, datasets in (("input", inputs), ("output", outputs)):
-            for dataset in datasets:
-                self._dataset(job_id, direction, dataset)
-
-    def _namespace(self, name: str) -> None:
-        self.db.execute(
-            self.insert(m.namespaces)
-            .values(name=name, created_at=self.when, updated_at=self.now)
-            .on_conflict_do_update(index_elements=["name"], set_={"updated_at": self.now})
-        )
-
-    def _entity(self, table: sa.Table, namespace: str, name: str, *returned: sa.Column) -> sa.Row:
-        """Insert or touch a dataset or job row; return its id and the `returned` columns."""
-        self._namespace(namespace)
-        return self.db.execute(
-            self.insert(table)
-            .values(namespace=namespace, name=name, created_at=self.when, updated_at=self.now)
-            .on_conflict_do_update(index_elements=["namespace", "name"], set_={"updated_at": self.now})
-            .returning(table.c.id, *returned)
-        ).one()
-
-    def _job(self, job: Mapping[str, Any]) -> int:
-        row = self._entity(m.jobs, job["namespace"], job["name"], m.jobs.c.facets)
-        facets = job.get("facets") or {}
-        if facets:
-            values: dict[str, Any] = {"facets": {**(row.facets or {}), **facets}}
-            if documentation := facets.get("documentation"):
-                values["description"] = documentation.get("description")
-            if location := facets.get("sourceCodeLocation"):
-                values["location"] = location.get("url")
-            self.db.execute(m.jobs.update().where(m.jobs.c.id == row.id).values(**values))
-        return row.id
-
-    def _run(self, job_id: int) -> None:
-        r = m.runs
-        facets = self.payload["run"].get("facets") or {}
-        existing = self.db.execute(sa.select(r).where(r.c.run_id == self.run_id)).one_or_none()
-        state = _STATES.get(self.event_type or "")
-        if existing is not None and (state is None or (existing.state in _TERMINAL and state not in _TERMINAL)):
-            state = existing.state  # a late START or RUNNING never reopens a finished run
-        nominal = facets.get("nominalTime") or {}
-        values = {
-            "job_id": job_id,
-            "state": state or "NEW",
-            "updated_at": self.now,
-            "started_at": _earliest(
-                existing and existing.started_at, self.when if self.event_type == "START" else None
-            ),
-            "ended_at": self.when if self.event_type in ("COMPLETE", "FAIL", "ABORT") else None,
-            "parent_run_id": (facets.get("parent") or {}).get("run", {}).get("runId"),
-            "error": (facets.get("errorMessage") or {}).get("message"),
-            "nominal_start_time": _parse_time(nominal["nominalStartTime"]) if "nominalStartTime" in nominal else None,
-            "nominal_end_time": _parse_time(nominal["nominalEndTime"]) if nominal.get("nominalEndTime") else None,
-            "facets": {**((existing and existing.facets) or {}), **facets},
-        }
-        if existing is None:
-            self.db.execute(r.insert().values(run_id=self.run_id, created_at=self.when, **values))
-        else:
-            kept = {k: v for k, v in values.items() if v is not None}
-            self.db.execute(r.update().where(r.c.run_id == self.run_id).values(**kept))
-        self.db.execute(m.jobs.update().where(m.jobs.c.id == job_id).values(latest_run_id=self.run_id))
-
-    def _dataset(self, job_id: int, direction: str, dataset: Mapping[str, Any]) -> None:
-        facets = dataset.get("facets") or {}
-        d = m.datasets
-        row = self._entity(d, dataset["namespace"], dataset["name"], d.c.facets, d.c.producer, d.c.current_version)
-        version = (facets.get("version") or {}).get("datasetVersion")
-        rows = ((dataset.get("outputFacets") or {}).get("outputStatistics") or {}).get("rowCount")
-        completed = direction == "output" and self.event_type == "COMPLETE"
-        if completed:
-            version = version or self.run_id  # a producer without versions gets one per successful run
-            self.db.execute(
-                self.insert(m.dataset_versions)
-                .values(
-                    dataset_id=row.id,
-                    version=version,
-                    run_id=self.run_id,
-                    created_at=self.when,
-                    row_count=rows,
-                    fields=_fields(facets.get("schema")),
-                    facets=facets,
-                )
-                .on_conflict_do_nothing()
-            )
-        # Only a dataset's writer describes it (a reader's facets fill in a dataset nobody writes), and a late
-        # event of an older version never moves the dataset back.
-        describes = direction == "output" or row.producer is None
-        if describes and not (completed and _older(version, than=row.current_version)):
-            values: dict[str, Any] = {"facets": {**(row.facets or {}), **facets}}
-            if (fields := _fields(facets.get("schema"))) is not None:
-                values["fields"] = fields
-            if owners := (facets.get("ownership") or {}).get("owners"):
-                values["owner"] = owners[0]["name"].removeprefix("team:")
-            if documentation := facets.get("documentation"):
-                values["description"] = documentation.get("description")
-            if contract := facets.get("contract"):
-                values["contract"] = {k: v for k, v in contract.items() if not k.startswith("_")}
-            if direction == "output":
-                values["producer"] = self.payload["producer"]
-            if completed:
-                values.update(current_version=version, last_modified_at=self.when)
-            self.db.execute(d.update().where(d.c.id == row.id).values(**values))
-        self.db.execute(
-            self.insert(m.job_io).values(job_id=job_id, dataset_id=row.id, direction=direction).on_conflict_do_nothing()
-        )
-        self.db.execute(
-            self.insert(m.run_io)
-            .values(run_id=self.run_id, dataset_id=row.id, direction=direction, version=version, row_count=rows)
-            .on_conflict_do_update(
-                index_elements=["run_id", "dataset_id", "direction"],
-                set_={"version": sa.func.coalesce(version, m.run_io.c.version)},
-            )
-        )
-        if direction == "output" and "columnLineage" in facets:
-            lineage = facets["columnLineage"]
-            self._column_lineage(row.id, lineage.get("fields") or {}, lineage.get("dataset") or [])
-        for assertion in (facets.get("dataQualityAssertions") or {}).get("assertions") or []:
-            self.db.execute(
-                self.insert(m.assertions)
-                .values(
-                    run_id=self.run_id,
-                    dataset_id=row.id,
-                    assertion=assertion["assertion"],
-                    column_name=assertion.get("column") or "",
-                    success=bool(assertion["success"]),
-                )
-                .on_conflict_do_update(
-                    index_elements=["run_id", "dataset_id", "assertion", "column_name"],
-                    set_={"success": bool(assertion["success"])},
-                )
-            )
-
-    def _column_lineage(self, output_id: int, fields: Mapping[str, Any], dataset: list[Any]) -> None:
-        """Replace the output's column lineage with what this event says.
-
-        The facet's `dataset` inputs (INDIRECT: joins, filters...) shape every row; they are kept under the
-        output field `*`, the dataset as a whole.
-        """
-        self.db.execute(m.column_lineage.delete().where(m.column_lineage.c.output_dataset_id == output_id))
-        rows: dict[tuple, dict[str, Any]] = {}
-        ids: dict[tuple[str, str], int] = {}
-        for field, lineage in [*fields.items(), (WHOLE_DATASET, {"inputFields": dataset})]:
-            for source in lineage.get("inputFields") or []:
-                key = (source["namespace"], source["name"])
-                if key not in ids:
-                    ids[key] = self._entity(m.datasets, *key).id
-                transformation = (source.get("transformations") or [{}])[0]
-                rows[(field, ids[key], source["field"])] = {
-                    "output_dataset_id": output_id,
-                    "output_field": field,
-                    "input_dataset_id": ids[key],
-                    "input_field": source["field"],
-                    "transformation_type": transformation.get("type") or lineage.get("transformationType"),
-                    "transformation_subtype": transformation.get("subtype"),
-                    "transformation_description": transformation.get("description")
-                    or lineage.get("transformationDescription"),
-                    "updated_at": self.now,
-                }
-        if rows:
-            self.db.execute(m.column_lineage.insert(), list(rows.values()))
-
-
-WHOLE_DATASET = "*"
-"""The output field of column lineage that concerns every column: INDIRECT inputs such as join keys and filters."""
-
-
 def _batches(names: list[str], size: int = 500) -> Iterable[list[str]]:
     """Bounded IN lists: SQLite allows 32,766 parameters per statement."""
     for start in range(0, len(names), size):
         yield names[start : start + size]
-
-
-def _older(version: str, *, than: str | None) -> bool:
-    """Whether `version` comes before the current one: Delta versions are ordered by number, not by arrival."""
-    return than is not None and version.isdigit() and than.isdigit() and int(version) < int(than)
-
-
-def _earliest(*times: datetime | None) -> datetime | None:
-    present = [t for t in times if t is not None]
-    return min(present) if present else None

@@ -275,3 +275,19 @@ def test_impact_reaches_readers_through_columns_they_join_or_filter_on(catalog_u
         f"datasetField:{NS}:b:total",
         f"datasetField:{NS}:a:v",
     }  # the Marquez column graph stays per column
+
+
+def test_a_lineage_graph_sees_edges_written_after_it_was_last_asked(catalog_url: str):
+    """The graph held in memory is read again when any writer changes a job's inputs or outputs."""
+    writer, reader = Catalog(catalog_url), Catalog(catalog_url)
+    for event in chain(2):
+        writer.ingest(event)
+    assert f"dataset:{NS}:ds3" not in _nodes(lineage_graph(reader, f"dataset:{NS}:ds1", depth=5))
+    writer.ingest(chain(3)[-1])  # job3: ds2 -> ds3
+    assert f"dataset:{NS}:ds3" in _nodes(lineage_graph(reader, f"dataset:{NS}:ds1", depth=5))
+    rerun = chain(3)[-1] | {"run": {"runId": str(uuid.uuid4())}}  # the same edges again: the graph stands
+    with writer.engine.connect() as db:
+        before = db.scalar(sa.text("SELECT version FROM graph_state"))
+    writer.ingest(rerun)
+    with writer.engine.connect() as db:
+        assert db.scalar(sa.text("SELECT version FROM graph_state")) == before

@@ -1,4 +1,5 @@
-"""Datasets remember the producer that wrote them (products are what the platform wrote); runs by state.
+"""Datasets remember the producer that wrote them (products are what the platform wrote); runs by state;
+the lineage graph's version, which moves when a job's inputs or outputs change.
 
 The producer of datasets written before this revision is read back from the stored events.
 
@@ -20,6 +21,12 @@ depends_on = None
 def upgrade() -> None:
     op.add_column("datasets", sa.Column("producer", sa.Text))
     op.create_index("runs_by_state", "runs", ["state"])
+    graph_state = op.create_table(
+        "graph_state",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("version", sa.BigInteger, nullable=False),
+    )
+    op.bulk_insert(graph_state, [{"id": 1, "version": 0}])
     db = op.get_bind()
     writers: dict[tuple[str, str], str] = {}
     for (payload,) in db.execute(sa.text("SELECT payload FROM events ORDER BY id")):
@@ -32,5 +39,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("graph_state")
     op.drop_index("runs_by_state", "runs")
     op.drop_column("datasets", "producer")

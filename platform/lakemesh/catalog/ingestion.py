@@ -1,0 +1,368 @@
+"""The writes one OpenLineage run event causes, in a handful of batched statements.
+
+Statements are built once per database dialect and executed with parameter
+lists (executemany), so an event costs about ten round trips whatever its
+number of datasets, and SQLAlchemy compiles nothing per event. Everything is
+derived from the event: the stored payload, the namespaces, the job and its
+run, the datasets with their versions, and the graph edges (job inputs and
+outputs, column lineage, data-quality assertions).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from lakemesh.catalog import model as m
+
+__all__ = ["WHOLE_DATASET", "ingest_event"]
+
+WHOLE_DATASET = "*"
+"""The output field of column lineage that concerns every column: INDIRECT inputs such as join keys and filters."""
+
+_STATES = {"START": "RUNNING", "RUNNING": "RUNNING", "COMPLETE": "COMPLETED", "FAIL": "FAILED", "ABORT": "ABORTED"}
+TERMINAL = frozenset({"COMPLETED", "FAILED", "ABORTED"})
+
+_DESCRIPTIVE = (
+    "facets",
+    "fields",
+    "owner",
+    "description",
+    "contract",
+    "producer",
+    "current_version",
+    "last_modified_at",
+)
+
+
+@dataclass(frozen=True)
+class _Statements:
+    """Every statement of an ingestion, with bound parameters in place of values."""
+
+    event: sa.Insert
+    namespaces: sa.Insert
+    job: sa.Insert
+    job_facets: sa.Update
+    run: sa.Select
+    new_run: sa.Insert
+    run_update: sa.Update
+    datasets: sa.Insert
+    describe: sa.Update
+    version: sa.Insert
+    job_io: sa.Select
+    job_io_clear: sa.Delete
+    job_io_add: sa.Insert
+    graph_changed: sa.Update
+    run_io: sa.Insert
+    column_lineage_clear: sa.Delete
+    column_lineage_add: sa.Insert
+    assertions: sa.Insert
+
+
+@cache
+def _statements(dialect: str) -> _Statements:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    d, j, r = m.datasets, m.jobs, m.runs
+
+    def upsert_named(table: sa.Table, *touched: str) -> Any:
+        statement = insert(table)
+        return statement.on_conflict_do_update(
+            index_elements=["namespace", "name"], set_={c: statement.excluded[c] for c in ("updated_at", *touched)}
+        )
+
+    namespaces = insert(m.namespaces)
+    run_io = insert(m.run_io)
+    assertions = insert(m.assertions)
+    return _Statements(
+        event=m.events.insert(),
+        namespaces=namespaces.on_conflict_do_update(
+            index_elements=["name"], set_={"updated_at": namespaces.excluded.updated_at}
+        ),
+        job=upsert_named(j, "latest_run_id").returning(j.c.id, j.c.facets, j.c.description, j.c.location),
+        job_facets=j.update()
+        .where(j.c.id == sa.bindparam("job_id"))
+        .values(
+            facets=sa.bindparam("facets"), description=sa.bindparam("description"), location=sa.bindparam("location")
+        ),
+        run=sa.select(r).where(r.c.run_id == sa.bindparam("run_id")),
+        new_run=r.insert(),
+        run_update=r.update()
+        .where(r.c.run_id == sa.bindparam("b_run_id"))
+        .values({c.name: sa.bindparam(c.name) for c in r.c if c.name not in ("run_id", "created_at")}),
+        datasets=upsert_named(d).returning(
+            d.c.id, d.c.namespace, d.c.name, *(d.c[c] for c in _DESCRIPTIVE), sort_by_parameter_order=True
+        ),
+        describe=d.update().where(d.c.id == sa.bindparam("b_id")).values({c: sa.bindparam(c) for c in _DESCRIPTIVE}),
+        version=insert(m.dataset_versions).on_conflict_do_nothing(),
+        job_io=sa.select(m.job_io.c.dataset_id, m.job_io.c.direction).where(
+            m.job_io.c.job_id == sa.bindparam("job_id")
+        ),
+        job_io_clear=m.job_io.delete().where(m.job_io.c.job_id == sa.bindparam("job_id")),
+        job_io_add=m.job_io.insert(),
+        graph_changed=m.graph_state.update().values(version=m.graph_state.c.version + 1),
+        run_io=run_io.on_conflict_do_update(
+            index_elements=["run_id", "dataset_id", "direction"],
+            set_={"version": sa.func.coalesce(run_io.excluded.version, m.run_io.c.version)},
+        ),
+        column_lineage_clear=m.column_lineage.delete().where(
+            m.column_lineage.c.output_dataset_id == sa.bindparam("output_id")
+        ),
+        column_lineage_add=m.column_lineage.insert(),
+        assertions=assertions.on_conflict_do_update(
+            index_elements=["run_id", "dataset_id", "assertion", "column_name"],
+            set_={"success": assertions.excluded.success},
+        ),
+    )
+
+
+def ingest_event(db: sa.Connection, payload: Mapping[str, Any]) -> None:
+    """Apply one valid run event inside the caller's transaction."""
+    _Ingestion(db, payload).run()
+
+
+class _Ingestion:
+    def __init__(self, db: sa.Connection, payload: Mapping[str, Any]) -> None:
+        self.db, self.payload = db, payload
+        self.sql = _statements(db.dialect.name)
+        self.now = datetime.now(UTC)
+        self.when = _parse_time(payload["eventTime"])
+        self.event_type = payload.get("eventType")
+        self.run_id = payload["run"]["runId"]
+
+    def run(self) -> None:
+        payload, job = self.payload, self.payload["job"]
+        # The first statement writes, so SQLite takes its write lock at once instead of upgrading a read lock.
+        self.db.execute(
+            self.sql.event,
+            {
+                "received_at": self.now,
+                "event_time": self.when,
+                "event_type": self.event_type,
+                "run_id": self.run_id,
+                "job_namespace": job["namespace"],
+                "job_name": job["name"],
+                "payload": dict(payload),
+            },
+        )
+        sides = [("input", d) for d in payload.get("inputs") or []] + [
+            ("output", d) for d in payload.get("outputs") or []
+        ]
+        named = {(job["namespace"], job["name"])} | {(d["namespace"], d["name"]) for _, d in sides}
+        sources = {(s["namespace"], s["name"]) for _, d in sides for s in _column_sources(d)}
+        self.db.execute(
+            self.sql.namespaces,
+            [
+                {"name": ns, "created_at": self.when, "updated_at": self.now}
+                for ns in sorted({n for n, _ in named | sources})
+            ],
+        )
+        job_id = self._job(job)
+        self._run(job_id)
+        if not sides:
+            return
+        rows = self._datasets(sorted({(d["namespace"], d["name"]) for _, d in sides} | sources))
+        self._job_io(job_id, {(rows[(d["namespace"], d["name"])].id, direction) for direction, d in sides})
+        self._describe_and_version(sides, rows)
+
+    def _job(self, job: Mapping[str, Any]) -> int:
+        values = {"namespace": job["namespace"], "name": job["name"], "created_at": self.when, "updated_at": self.now}
+        row = self.db.execute(self.sql.job, {**values, "latest_run_id": self.run_id}).one()
+        if facets := job.get("facets"):
+            self.db.execute(
+                self.sql.job_facets,
+                {
+                    "job_id": row.id,
+                    "facets": {**(row.facets or {}), **facets},
+                    "description": (facets.get("documentation") or {}).get("description", row.description),
+                    "location": (facets.get("sourceCodeLocation") or {}).get("url", row.location),
+                },
+            )
+        return row.id
+
+    def _run(self, job_id: int) -> None:
+        facets = self.payload["run"].get("facets") or {}
+        existing = self.db.execute(self.sql.run, {"run_id": self.run_id}).one_or_none()
+        state = _STATES.get(self.event_type or "")
+        if existing is not None and (state is None or (existing.state in TERMINAL and state not in TERMINAL)):
+            state = existing.state  # a late START or RUNNING never reopens a finished run
+        nominal = facets.get("nominalTime") or {}
+        values = {
+            "job_id": job_id,
+            "state": state or "NEW",
+            "updated_at": self.now,
+            "started_at": _earliest(
+                existing and existing.started_at, self.when if self.event_type == "START" else None
+            ),
+            "ended_at": self.when if self.event_type in ("COMPLETE", "FAIL", "ABORT") else None,
+            "parent_run_id": (facets.get("parent") or {}).get("run", {}).get("runId"),
+            "error": (facets.get("errorMessage") or {}).get("message"),
+            "nominal_start_time": _parse_time(nominal["nominalStartTime"]) if "nominalStartTime" in nominal else None,
+            "nominal_end_time": _parse_time(nominal["nominalEndTime"]) if nominal.get("nominalEndTime") else None,
+            "facets": {**((existing and existing.facets) or {}), **facets},
+        }
+        if existing is None:
+            self.db.execute(self.sql.new_run, {"run_id": self.run_id, "created_at": self.when, **values})
+        else:  # what this event does not say, the run keeps
+            kept = {k: v if v is not None else getattr(existing, k) for k, v in values.items()}
+            self.db.execute(self.sql.run_update, {"b_run_id": self.run_id, **kept})
+
+    def _datasets(self, names: list[tuple[str, str]]) -> dict[tuple[str, str], sa.Row]:
+        """Insert or touch every dataset the event names; their ids and descriptive columns, by name."""
+        found = self.db.execute(
+            self.sql.datasets,
+            [{"namespace": ns, "name": n, "created_at": self.when, "updated_at": self.now} for ns, n in names],
+        ).all()
+        return {(row.namespace, row.name): row for row in found}
+
+    def _job_io(self, job_id: int, edges: set[tuple[int, str]]) -> None:
+        """The job's inputs and outputs become this event's; the graph's version moves only when they change."""
+        current = {(row.dataset_id, row.direction) for row in self.db.execute(self.sql.job_io, {"job_id": job_id})}
+        if current == edges:
+            return
+        self.db.execute(self.sql.job_io_clear, {"job_id": job_id})
+        self.db.execute(
+            self.sql.job_io_add, [{"job_id": job_id, "dataset_id": i, "direction": d} for i, d in sorted(edges)]
+        )
+        self.db.execute(self.sql.graph_changed)
+
+    def _describe_and_version(self, sides: list[tuple[str, Mapping[str, Any]]], rows: Mapping[tuple, sa.Row]) -> None:
+        described, versions, run_io, assertions = [], [], [], []
+        for direction, dataset in sides:
+            row = rows[(dataset["namespace"], dataset["name"])]
+            facets = dataset.get("facets") or {}
+            version = (facets.get("version") or {}).get("datasetVersion")
+            count = ((dataset.get("outputFacets") or {}).get("outputStatistics") or {}).get("rowCount")
+            completed = direction == "output" and self.event_type == "COMPLETE"
+            if completed:
+                version = version or self.run_id  # a producer without versions gets one per successful run
+                versions.append(
+                    {
+                        "dataset_id": row.id,
+                        "version": version,
+                        "run_id": self.run_id,
+                        "created_at": self.when,
+                        "row_count": count,
+                        "fields": _fields(facets.get("schema")),
+                        "facets": facets,
+                    }
+                )
+            # Only a dataset's writer describes it (a reader's facets fill in a dataset nobody writes), and a
+            # late event of an older version never moves the dataset back.
+            describes = direction == "output" or row.producer is None
+            if (
+                describes
+                and (facets or direction == "output")
+                and not (completed and _older(version, than=row.current_version))
+            ):
+                described.append(self._description(row, direction, facets, version if completed else None))
+            run_io.append(
+                {
+                    "run_id": self.run_id,
+                    "dataset_id": row.id,
+                    "direction": direction,
+                    "version": version,
+                    "row_count": count,
+                }
+            )
+            if direction == "output" and "columnLineage" in facets:
+                self._column_lineage(row.id, facets["columnLineage"], rows)
+            for assertion in (facets.get("dataQualityAssertions") or {}).get("assertions") or []:
+                assertions.append(
+                    {
+                        "run_id": self.run_id,
+                        "dataset_id": row.id,
+                        "assertion": assertion["assertion"],
+                        "column_name": assertion.get("column") or "",
+                        "success": bool(assertion["success"]),
+                    }
+                )
+        for statement, parameters in (
+            (self.sql.version, versions),
+            (self.sql.describe, described),
+            (self.sql.run_io, run_io),
+            (self.sql.assertions, assertions),
+        ):
+            if parameters:
+                self.db.execute(statement, parameters)
+
+    def _description(
+        self, row: sa.Row, direction: str, facets: Mapping[str, Any], version: str | None
+    ) -> dict[str, Any]:
+        values = {c: getattr(row, c) for c in _DESCRIPTIVE}
+        values["facets"] = {**(row.facets or {}), **facets}
+        if (fields := _fields(facets.get("schema"))) is not None:
+            values["fields"] = fields
+        if owners := (facets.get("ownership") or {}).get("owners"):
+            values["owner"] = owners[0]["name"].removeprefix("team:")
+        if documentation := facets.get("documentation"):
+            values["description"] = documentation.get("description")
+        if contract := facets.get("contract"):
+            values["contract"] = {k: v for k, v in contract.items() if not k.startswith("_")}
+        if direction == "output":
+            values["producer"] = self.payload["producer"]
+        if version is not None:
+            values.update(current_version=version, last_modified_at=self.when)
+        return {"b_id": row.id, **values}
+
+    def _column_lineage(self, output_id: int, facet: Mapping[str, Any], rows: Mapping[tuple, sa.Row]) -> None:
+        """Replace the output's column lineage with what this event says.
+
+        The facet's `dataset` inputs (INDIRECT: joins, filters...) shape every row; they are kept under the
+        output field `*`, the dataset as a whole.
+        """
+        self.db.execute(self.sql.column_lineage_clear, {"output_id": output_id})
+        found: dict[tuple, dict[str, Any]] = {}
+        fields = [*(facet.get("fields") or {}).items(), (WHOLE_DATASET, {"inputFields": facet.get("dataset") or []})]
+        for field, lineage in fields:
+            for source in lineage.get("inputFields") or []:
+                input_id = rows[(source["namespace"], source["name"])].id
+                transformation = (source.get("transformations") or [{}])[0]
+                found[(field, input_id, source["field"])] = {
+                    "output_dataset_id": output_id,
+                    "output_field": field,
+                    "input_dataset_id": input_id,
+                    "input_field": source["field"],
+                    "transformation_type": transformation.get("type") or lineage.get("transformationType"),
+                    "transformation_subtype": transformation.get("subtype"),
+                    "transformation_description": transformation.get("description")
+                    or lineage.get("transformationDescription"),
+                    "updated_at": self.now,
+                }
+        if found:
+            self.db.execute(self.sql.column_lineage_add, list(found.values()))
+
+
+def _column_sources(dataset: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    facet = (dataset.get("facets") or {}).get("columnLineage") or {}
+    per_field = [s for lineage in (facet.get("fields") or {}).values() for s in lineage.get("inputFields") or []]
+    return per_field + list(facet.get("dataset") or [])
+
+
+def _fields(schema_facet: Mapping[str, Any] | None) -> list[dict[str, Any]] | None:
+    if not schema_facet or "fields" not in schema_facet:
+        return None
+    return [
+        {"name": f["name"], "type": f.get("type"), "tags": [], "description": f.get("description")}
+        for f in schema_facet["fields"]
+    ]
+
+
+def _parse_time(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _older(version: str, *, than: str | None) -> bool:
+    """Whether `version` comes before the current one: Delta versions are ordered by number, not by arrival."""
+    return than is not None and version.isdigit() and than.isdigit() and int(version) < int(than)
+
+
+def _earliest(*times: datetime | None) -> datetime | None:
+    present = [t for t in times if t is not None]
+    return min(present) if present else None
