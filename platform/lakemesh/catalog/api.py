@@ -19,7 +19,6 @@ import orjson
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from lakemesh.catalog import graph
@@ -27,6 +26,7 @@ from lakemesh.catalog.access import WriteScope
 from lakemesh.catalog.events import InvalidEvent, check_run_event
 from lakemesh.catalog.pages import page_routes
 from lakemesh.catalog.store import Catalog, NotFound
+from lakemesh.catalog.writer import GroupCommit
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "MAX_JSON_DEPTH", "ApiError", "create_app"]
 
@@ -78,6 +78,7 @@ def create_app(
     anything, a scope's token only the namespaces and names of its scope (403 otherwise).
     """
     app = FastAPI(title="Lakemesh catalog", version="1", summary="OpenLineage catalog with a Marquez-compatible API")
+    writer_of_events = GroupCommit(catalog)
 
     def authorize(request: Request, *, write: bool) -> WriteScope | None:
         """None when the request may do anything; the writer's scope when it holds a scoped token."""
@@ -128,7 +129,7 @@ def create_app(
             raise ApiError(400, str(error)) from None
         if writer is not None and (refusal := writer.refusal(event)):
             raise ApiError(403, f"{refusal}; nothing was stored")
-        await run_in_threadpool(catalog.ingest, event, checked=True)
+        await writer_of_events.store(event)
         return {"runId": event["run"]["runId"], "eventType": event.get("eventType")}
 
     # -- Marquez read API --------------------------------------------------------------------------
@@ -178,7 +179,7 @@ def create_app(
 
     @app.get("/api/v1/lineage", dependencies=reads, tags=["Lineage"])
     def get_lineage(node_id: Annotated[str, Query(alias="nodeId")], depth: Depth = 20) -> Response:
-        return _json(graph.lineage_graph(catalog, node_id, depth=depth))
+        return Response(graph.lineage_graph_json(catalog, node_id, depth=depth), media_type="application/json")
 
     @app.get("/api/v1/column-lineage", dependencies=reads, tags=["Lineage"])
     def get_column_lineage(

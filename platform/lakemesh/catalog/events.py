@@ -145,12 +145,63 @@ def check_run_event(document: Any) -> dict[str, Any]:
                     (_path([*where, key, *inside]), f"{message} (facet {key!r}, schema {known.url})")
                     for inside, message in known.errors(facet)
                 ]
+    if not problems:
+        problems = _too_long(document)
     if problems:
         problems.sort()
         details = "; ".join(f"{where}: {message}" for where, message in problems[:8])
         more = f" (and {len(problems) - 8} more)" if len(problems) > 8 else ""
         raise InvalidEvent(f"not a valid OpenLineage run event: {details}{more}")
     return document
+
+
+NAME_LIMIT, KEY_LIMIT, KIND_LIMIT = 1024, 255, 32
+"""The longest namespace or name (Marquez's limit), version, field or assertion name, and transformation kind
+the catalog stores; longer ones are refused rather than failing in the database."""
+
+
+def _too_long(event: dict[str, Any]) -> list[tuple[str, str]]:
+    """Strings of a schema-valid event longer than the catalog's columns hold, by JSON path."""
+    checks: list[tuple[list[Any], Any, int]] = [
+        (["job", "namespace"], event["job"]["namespace"], NAME_LIMIT),
+        (["job", "name"], event["job"]["name"], NAME_LIMIT),
+    ]
+    for side in ("inputs", "outputs"):
+        for i, dataset in enumerate(event.get(side) or []):
+            at, facets = [side, i], dataset.get("facets") or {}
+            checks += [
+                ([*at, "namespace"], dataset["namespace"], NAME_LIMIT),
+                ([*at, "name"], dataset["name"], NAME_LIMIT),
+            ]
+            version = facets.get("version") or {}
+            checks.append(([*at, "facets", "version", "datasetVersion"], version.get("datasetVersion"), KEY_LIMIT))
+            for n, owner in enumerate((facets.get("ownership") or {}).get("owners") or []):
+                checks.append(([*at, "facets", "ownership", "owners", n, "name"], owner["name"], KEY_LIMIT))
+            for n, assertion in enumerate((facets.get("dataQualityAssertions") or {}).get("assertions") or []):
+                where = [*at, "facets", "dataQualityAssertions", "assertions", n]
+                checks += [([*where, "assertion"], assertion["assertion"], KEY_LIMIT)]
+                checks += [([*where, "column"], assertion.get("column"), KEY_LIMIT)]
+            lineage = facets.get("columnLineage") or {}
+            sources = [(["dataset"], lineage.get("dataset") or [])]
+            for field, detail in (lineage.get("fields") or {}).items():
+                checks.append(([*at, "facets", "columnLineage", "fields", field], field, KEY_LIMIT))
+                sources.append((["fields", field, "inputFields"], detail.get("inputFields") or []))
+            for inside, inputs in sources:
+                for n, source in enumerate(inputs):
+                    where = [*at, "facets", "columnLineage", *inside, n]
+                    checks += [([*where, "namespace"], source["namespace"], NAME_LIMIT)]
+                    checks += [
+                        ([*where, "name"], source["name"], NAME_LIMIT),
+                        ([*where, "field"], source["field"], KEY_LIMIT),
+                    ]
+                    for t, transformation in enumerate(source.get("transformations") or []):
+                        for key in ("type", "subtype"):
+                            checks.append(([*where, "transformations", t, key], transformation.get(key), KIND_LIMIT))
+    return [
+        (_path(where), f"{len(value):,} characters, longer than the {limit:,} the catalog stores")
+        for where, value, limit in checks
+        if isinstance(value, str) and len(value) > limit
+    ]
 
 
 def _facet_places(event: dict[str, Any]) -> list[tuple[list[Any], str, dict[str, Any]]]:

@@ -12,11 +12,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import orjson
 import sqlalchemy as sa
 
 from lakemesh.catalog import model as m
 from lakemesh.catalog.adjacency import Adjacency, adjacency
-from lakemesh.catalog.store import WHOLE_DATASET, Catalog, NotFound, dataset_node_json, job_node_json, runs_json
+from lakemesh.catalog.nodes import graph_nodes
+from lakemesh.catalog.store import WHOLE_DATASET, Catalog, NotFound
 
 __all__ = [
     "MAX_DEPTH",
@@ -29,6 +31,7 @@ __all__ = [
     "column_sources",
     "impact",
     "lineage_graph",
+    "lineage_graph_json",
     "product_graph",
     "product_lineage",
 ]
@@ -133,6 +136,11 @@ def _io_of_jobs(db: sa.Connection, job_ids: Iterable[int]) -> list[sa.Row]:
 
 def lineage_graph(catalog: Catalog, node_id: str, *, depth: int = 20) -> dict[str, Any]:
     """`GET /api/v1/lineage`: jobs up to `depth` hops from the node, either direction, with their datasets."""
+    return orjson.loads(lineage_graph_json(catalog, node_id, depth=depth))
+
+
+def lineage_graph_json(catalog: Catalog, node_id: str, *, depth: int = 20) -> bytes:
+    """`lineage_graph` serialized, its nodes spliced in from the node cache as they are."""
     _check_depth(depth)
     with catalog.engine.connect() as db:
         start = _resolve(db, node_id)
@@ -147,37 +155,26 @@ def lineage_graph(catalog: Catalog, node_id: str, *, depth: int = 20) -> dict[st
             jobs |= frontier
         edges = [(job, dataset, direction) for job in jobs for dataset, direction in graph.of_job.get(job, ())]
         dataset_ids = {dataset for _, dataset, _ in edges} | ({start.dataset_id} if start.dataset_id else set())
-        return {"graph": _graph_nodes(db, jobs, dataset_ids, edges)}
+        return orjson.dumps({"graph": _graph_nodes(db, catalog.url, graph, jobs, dataset_ids, edges)})
 
 
 def _graph_nodes(
-    db: sa.Connection, job_ids: set[int], dataset_ids: set[int], edges: list[tuple[int, int, str]]
+    db: sa.Connection, url: str, graph: Adjacency, job_ids: set[int], dataset_ids: set[int], edges: list
 ) -> list[dict[str, Any]]:
-    datasets = _rows(db, m.datasets, dataset_ids, columns=NODE_COLUMNS)
-    jobs = _rows(db, m.jobs, job_ids, columns=JOB_NODE_COLUMNS)
-    node_id = {("d", i): f"dataset:{r.namespace}:{r.name}" for i, r in datasets.items()}
-    node_id |= {("j", i): f"job:{r.namespace}:{r.name}" for i, r in jobs.items()}
-    in_edges: dict[str, list] = {n: [] for n in node_id.values()}
-    out_edges: dict[str, list] = {n: [] for n in node_id.values()}
-    io: dict[int, dict[str, list]] = {i: {"input": [], "output": []} for i in jobs}
+    datasets, jobs = graph_nodes(db, url, graph, dataset_ids=dataset_ids, job_ids=job_ids)
+    in_edges: dict[str, list] = {n.id: [] for n in (*datasets.values(), *jobs.values())}
+    out_edges: dict[str, list] = {n: [] for n in in_edges}
     for job_id, dataset_id, direction in sorted(set(edges)):
-        job, dataset = node_id[("j", job_id)], node_id[("d", dataset_id)]
+        job, dataset = jobs[job_id].id, datasets[dataset_id].id
         origin, destination = (dataset, job) if direction == "input" else (job, dataset)
         edge = {"origin": origin, "destination": destination}
         out_edges[origin].append(edge)
         in_edges[destination].append(edge)
-        ds = datasets[dataset_id]
-        io[job_id][direction].append({"namespace": ds.namespace, "name": ds.name})
-    latest = runs_json(db, [r.latest_run_id for r in jobs.values() if r.latest_run_id], summary=True)
     nodes = [
-        {"id": node_id[("d", i)], "type": "DATASET", "data": {**dataset_node_json(r), "type": "DATASET"}}
-        for i, r in datasets.items()
-    ] + [
-        {"id": node_id[("j", i)], "type": "JOB", "data": {**job_node_json(r, io[i], latest.get(r.latest_run_id))}}
-        for i, r in jobs.items()
+        {"id": n.id, "type": kind, "data": n.data, "inEdges": in_edges[n.id], "outEdges": out_edges[n.id]}
+        for kind, found in (("DATASET", datasets), ("JOB", jobs))
+        for n in found.values()
     ]
-    for node in nodes:
-        node["inEdges"], node["outEdges"] = in_edges[node["id"]], out_edges[node["id"]]
     return sorted(nodes, key=lambda n: n["id"])
 
 

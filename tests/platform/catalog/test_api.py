@@ -122,6 +122,8 @@ BAD_POSTS = {
     "missing event time": ("no_event_time", {}, 400, "'eventTime' is a required property"),
     "run id not a UUID": ("bad_run_id", {}, 400, "run.runId: 'run-1' is not a valid uuid"),
     "facet without _producer": ("bad_facet", {}, 400, "'_producer' is a required property"),
+    "a name longer than the catalog stores": ("long_name", {}, 400, "outputs[0].name: 2,000 characters, longer"),
+    "a version longer than the catalog stores": ("long_version", {}, 400, "datasetVersion: 300 characters, longer"),
     "oversized body": ("oversized", {}, 413, "at most"),
     "oversized after gzip": ("zip_bomb", {"Content-Encoding": "gzip"}, 413, "decompressed body exceeds"),
     "100,000-deep JSON": (b"[" * 100_000 + b"]" * 100_000, {}, 400, "not valid JSON: depth limit exceeded"),
@@ -217,6 +219,10 @@ def _bad_body(kind: str | bytes) -> bytes:
         del event["eventTime"]
     elif kind == "bad_run_id":
         event["run"]["runId"] = "run-1"
+    elif kind == "long_name":
+        event["outputs"][0]["name"] = "x" * 2000
+    elif kind == "long_version":
+        event["outputs"][0]["facets"]["version"] = facet(datasetVersion="9" * 300)
     elif kind == "bad_facet":
         del event["outputs"][0]["facets"]["schema"]["_producer"]
     elif kind == "deep_facet":  # a valid event but for one facet 70 lists deep
