@@ -1,6 +1,12 @@
 """Lineage: OpenLineage events of every publish, their transports and outbox, and column lineage."""
 
-from lakemesh.lineage.columns import declared_column_lineage, sql_column_lineage, sql_dataset_lineage
+from lakemesh.lineage.columns import (
+    INDIRECT_SUBTYPES,
+    declared_column_lineage,
+    declared_dataset_lineage,
+    sql_column_lineage,
+    sql_dataset_lineage,
+)
 from lakemesh.lineage.events import (
     JOB_NAMESPACE,
     PRODUCER,
@@ -15,6 +21,7 @@ from lakemesh.lineage.outbox import Delivery, Outbox
 from lakemesh.lineage.transport import CatalogTransport, LineageEmitter, lineage_client
 
 __all__ = [
+    "INDIRECT_SUBTYPES",
     "JOB_NAMESPACE",
     "PRODUCER",
     "CatalogTransport",
@@ -27,6 +34,7 @@ __all__ = [
     "PublishLineage",
     "abort_event",
     "declared_column_lineage",
+    "declared_dataset_lineage",
     "lineage_client",
     "publish_run_id",
     "sql_column_lineage",

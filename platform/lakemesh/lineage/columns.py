@@ -19,7 +19,13 @@ from sqlglot.optimizer.scope import Scope, traverse_scope
 
 from lakemesh.lineage.events import ColumnInput, InputRef
 
-__all__ = ["declared_column_lineage", "sql_column_lineage", "sql_dataset_lineage"]
+__all__ = [
+    "INDIRECT_SUBTYPES",
+    "declared_column_lineage",
+    "declared_dataset_lineage",
+    "sql_column_lineage",
+    "sql_dataset_lineage",
+]
 
 log = logging.getLogger(__name__)
 
@@ -147,3 +153,20 @@ def declared_column_lineage(
             for param, _, field in (ref.partition(".") for ref in refs)
         ]
     return result
+
+
+INDIRECT_SUBTYPES = ("JOIN", "FILTER", "GROUP_BY", "SORT", "WINDOW", "CONDITIONAL")
+"""How a column shapes a dataset without being projected (OpenLineage INDIRECT transformation subtypes)."""
+
+
+def declared_dataset_lineage(
+    declared: Mapping[str, str | Sequence[str]], *, inputs: Mapping[str, InputRef]
+) -> list[ColumnInput]:
+    """Resolve a producer's `{"JOIN": "param.in_column" | [...], "FILTER": ...}` into INDIRECT inputs."""
+    return [
+        ColumnInput(
+            dataset=inputs[param], field=field, type="INDIRECT", subtype=subtype, description="declared by the producer"
+        )
+        for subtype, sources in declared.items()
+        for param, _, field in (ref.partition(".") for ref in ([sources] if isinstance(sources, str) else sources))
+    ]

@@ -18,7 +18,7 @@ import dagster as dg
 from dagster import AssetExecutionContext
 
 from lakemesh.contracts import Contract
-from lakemesh.lineage import InputRef, declared_column_lineage
+from lakemesh.lineage import INDIRECT_SUBTYPES, InputRef, declared_column_lineage, declared_dataset_lineage
 from lakemesh.orchestration.assets import (
     check_specs,
     current_check_results,
@@ -43,6 +43,7 @@ class DataProduct:
     inputs: Mapping[str, str]
     landing: Sequence[str]
     columns: Mapping[str, str | Sequence[str]]
+    indirect: Mapping[str, str | Sequence[str]]
 
     def code_version(self) -> str:
         return hashlib.sha256(inspect.getsource(self.fn).encode()).hexdigest()[:16]
@@ -55,6 +56,7 @@ def data_product(
     inputs: Mapping[str, str] | Sequence[str] = (),
     landing: Sequence[str] = (),
     columns: Mapping[str, str | Sequence[str]] | None = None,
+    indirect: Mapping[str, str | Sequence[str]] | None = None,
 ) -> Any:
     """Declare a Python producer of the product `name` (default: the function's name).
 
@@ -62,7 +64,10 @@ def data_product(
     LazyFrames to the parameter of the product's short name, or to the key
     when given as a mapping; `landing` tables arrive as LazyFrames by table name.
     `columns` declares column lineage: `{"out_column": "param.in_column"}` (or a
-    list of sources), sent to the catalog with every publish.
+    list of sources), sent to the catalog with every publish. `indirect` declares
+    the columns that shape every row without being projected, by how:
+    `{"JOIN": [...], "FILTER": "param.in_column", ...}` (OpenLineage INDIRECT
+    subtypes), so impact analysis reaches this product through them.
     """
 
     def wrap(function: Callable[..., Any]) -> DataProduct:
@@ -71,17 +76,28 @@ def data_product(
         expected = set(mapped) | set(landing)
         if params != expected:
             raise TypeError(f"{function.__qualname__} takes {sorted(params)} but declares inputs {sorted(expected)}")
-        declared = dict(columns or {})
-        for column, sources in declared.items():
+        declared, shaping = dict(columns or {}), dict(indirect or {})
+        unknown = sorted(set(shaping) - set(INDIRECT_SUBTYPES))
+        if unknown:
+            raise TypeError(
+                f"{function.__qualname__}: indirect lineage by {unknown}; "
+                f"the OpenLineage subtypes are {', '.join(INDIRECT_SUBTYPES)}"
+            )
+        for what, sources in [*declared.items(), *shaping.items()]:
             for source in [sources] if isinstance(sources, str) else sources:
                 param, dot, field = source.partition(".")
                 if param not in expected or not dot or not field:
                     raise TypeError(
-                        f"{function.__qualname__}: column {column!r} is declared from {source!r}; "
+                        f"{function.__qualname__}: {what!r} is declared from {source!r}; "
                         f"a source is '<input>.<column>' with <input> one of {sorted(expected)}"
                     )
         return DataProduct(
-            fn=function, name=name or function.__name__, inputs=mapped, landing=tuple(landing), columns=declared
+            fn=function,
+            name=name or function.__name__,
+            inputs=mapped,
+            landing=tuple(landing),
+            columns=declared,
+            indirect=shaping,
         )
 
     return wrap(fn) if fn is not None else wrap
@@ -131,6 +147,7 @@ def python_product_asset(product: DataProduct, contract: Contract, *, settings: 
             inputs=pinned,
             extra_inputs=[refs[t] for t in product.landing],
             column_lineage=declared_column_lineage(product.columns, inputs=refs),
+            dataset_lineage=declared_dataset_lineage(product.indirect, inputs=refs),
         )
 
     return _asset

@@ -1,5 +1,6 @@
 """A Python producer gets its declared inputs; reading another domain's non-public product at run time is refused."""
 
+import re
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -54,3 +55,40 @@ def test_a_producer_asset_reading_a_non_public_product_fails_and_publishes_nothi
     (failure,) = [e for e in result.all_events if e.is_step_failure]
     assert "which is internal to the shop domain" in failure.step_failure_data.error.cause.message
     assert not Path(settings.table_uri("reports.copy")).exists()
+
+
+def test_declared_indirect_lineage_reaches_impact_as_indirect(published, project: Path, settings: Settings):
+    """A producer that filters on a column it does not pass on declares it; impact marks the reader indirect."""
+    from lakemesh.catalog import Catalog, impact
+
+    contract = write_contract(project, contract_doc("reports.kept", columns=COLUMNS))
+
+    @data_product(name="kept", inputs=["shop.catalogue"], indirect={"FILTER": "catalogue.id"})
+    def kept(catalogue: pl.LazyFrame) -> pl.LazyFrame:
+        return catalogue.filter(pl.col("id") > 1).select(id=pl.lit(7, pl.Int64))
+
+    asset = python_product_asset(kept, contract, settings=Settings.from_env())
+    assert dg.materialize([asset], instance=dg.DagsterInstance.ephemeral()).success
+    catalog = Catalog(settings.catalog_url)
+    (reader,) = impact(catalog, "shop.catalogue", column="id", namespace=settings.namespace)
+    assert (reader.name, reader.indirect) == ("reports.kept", True)
+    rows = catalog.events(limit=1)[0][0]["outputs"][0]["facets"]["columnLineage"]["dataset"]
+    assert [(r["field"], r["transformations"][0]["subtype"]) for r in rows] == [("id", "FILTER")]
+
+
+@pytest.mark.parametrize(
+    ("indirect", "message"),
+    [
+        ({"WHERE": "catalogue.id"}, "indirect lineage by ['WHERE']; the OpenLineage subtypes are JOIN, FILTER"),
+        (
+            {"JOIN": ["catalogue.id", "orders.id"]},
+            "'JOIN' is declared from 'orders.id'; a source is '<input>.<column>'",
+        ),
+    ],
+)
+def test_a_wrong_indirect_declaration_is_refused_when_the_module_loads(indirect: dict, message: str):
+    with pytest.raises(TypeError, match=re.escape(message)):
+
+        @data_product(name="kept", inputs=["shop.catalogue"], indirect=indirect)
+        def kept(catalogue: pl.LazyFrame) -> pl.LazyFrame:
+            return catalogue
