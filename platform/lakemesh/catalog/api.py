@@ -19,6 +19,7 @@ import orjson
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from lakemesh.catalog import graph
@@ -32,6 +33,23 @@ __all__ = ["DEFAULT_MAX_BODY_BYTES", "MAX_JSON_DEPTH", "ApiError", "create_app"]
 
 DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024
 _SEARCH_TERM = re.compile(r"[\w\s.\-:/%*@+]*")
+
+
+class ErrorMessage(BaseModel):
+    """Every error, Marquez's shape: the status again and a message for a person."""
+
+    code: int
+    message: str
+
+
+_ERRORS = {
+    400: "The request or the event is malformed; the message names the field",
+    401: "A bearer token is needed",
+    403: "The token may not write this job or dataset",
+    404: "Nothing of that name is known",
+    413: "The body is larger than the catalog accepts",
+    415: "Unsupported Content-Encoding",
+}
 
 
 class ApiError(Exception):
@@ -62,6 +80,14 @@ class _EncodedSlashes:
 Limit = Annotated[int, Query(ge=1, le=1000)]
 Offset = Annotated[int, Query(ge=0, le=10**9)]  # beyond a 64-bit SQL integer it would be a server error
 Depth = Annotated[int, Query(ge=0, le=graph.MAX_DEPTH)]
+NodeId = Annotated[
+    str,
+    Query(
+        alias="nodeId",
+        json_schema_extra={"pattern": r"^(dataset|job|datasetField):[^:]+:.+$"},  # the handler says what is wrong
+        description="dataset:<namespace>:<name>, job:<namespace>:<name> or datasetField:<namespace>:<name>:<field>",
+    ),
+]
 
 
 def create_app(
@@ -77,7 +103,12 @@ def create_app(
     With a `token` or `write_scopes`, writes need `Authorization: Bearer <token>`: the `token` may write
     anything, a scope's token only the namespaces and names of its scope (403 otherwise).
     """
-    app = FastAPI(title="Lakemesh catalog", version="1", summary="OpenLineage catalog with a Marquez-compatible API")
+    app = FastAPI(
+        title="Lakemesh catalog",
+        version="1",
+        summary="OpenLineage catalog with a Marquez-compatible API",
+        responses={status: {"model": ErrorMessage, "description": why} for status, why in _ERRORS.items()},
+    )
     writer_of_events = GroupCommit(catalog)
 
     def authorize(request: Request, *, write: bool) -> WriteScope | None:
@@ -178,12 +209,12 @@ def create_app(
         return _json(catalog.run(unquote(run_id)))
 
     @app.get("/api/v1/lineage", dependencies=reads, tags=["Lineage"])
-    def get_lineage(node_id: Annotated[str, Query(alias="nodeId")], depth: Depth = 20) -> Response:
+    def get_lineage(node_id: NodeId, depth: Depth = 20) -> Response:
         return Response(graph.lineage_graph_json(catalog, node_id, depth=depth), media_type="application/json")
 
     @app.get("/api/v1/column-lineage", dependencies=reads, tags=["Lineage"])
     def get_column_lineage(
-        node_id: Annotated[str, Query(alias="nodeId")],
+        node_id: NodeId,
         depth: Depth = 20,
         with_downstream: Annotated[bool, Query(alias="withDownstream")] = False,
     ) -> Response:
@@ -191,7 +222,9 @@ def create_app(
 
     @app.get("/api/v1/search", dependencies=reads, tags=["Search"])
     def search(
-        q: Annotated[str, Query(min_length=1, max_length=200)],
+        q: Annotated[
+            str, Query(min_length=1, max_length=200, json_schema_extra={"pattern": r"^(?!.*--)[\w\s.\-:/%*@+]+$"})
+        ],
         kind: Annotated[str | None, Query(alias="filter", pattern="^(?i:dataset|job)$")] = None,
         sort: Annotated[str, Query(pattern="^(?i:name|updated_at)$")] = "name",
         limit: Limit = 10,
