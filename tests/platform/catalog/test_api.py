@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import textwrap
 import time
 import uuid
 from collections.abc import Iterator
@@ -442,3 +443,14 @@ def test_a_malformed_tokens_file_is_refused_whole(tmp_path: Path, text: str, mes
     path.write_text(text)
     with pytest.raises(LakemeshError, match=re.escape(message)):
         load_write_scopes(path)
+
+
+def test_the_readme_tokens_example_loads_and_scopes_the_sales_domain(tmp_path: Path):
+    section = (PROJECT_DIR / "README.md").read_text().split("### The catalog service", 1)[1]
+    (block,) = re.findall(r"```yaml\n(.*?)```", section.split("\n## ", 1)[0], flags=re.S)
+    path = tmp_path / "catalog-tokens.yaml"
+    path.write_text(textwrap.dedent(block))
+    (sales,) = load_write_scopes(path)
+    assert sales.holds("password") and not sales.holds("Password")
+    assert sales.allows("lakemesh:///srv/lakehouse", "sales.orders")
+    assert not sales.allows("lakemesh:///srv/lakehouse", "supply.parts")
