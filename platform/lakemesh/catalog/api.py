@@ -97,8 +97,9 @@ def create_app(
     write_scopes: Sequence[WriteScope] = (),
     protect_reads: bool = False,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    namespace: str | None = None,
 ) -> ASGIApp:
-    """The catalog's ASGI application.
+    """The catalog's ASGI application; product pages show the products of the lakehouse `namespace` (all when None).
 
     With a `token` or `write_scopes`, writes need `Authorization: Bearer <token>`: the `token` may write
     anything, a scope's token only the namespaces and names of its scope (403 otherwise).
@@ -160,7 +161,10 @@ def create_app(
             raise ApiError(400, str(error)) from None
         if writer is not None and (refusal := writer.refusal(event)):
             raise ApiError(403, f"{refusal}; nothing was stored")
-        await writer_of_events.store(event)
+        try:
+            await writer_of_events.store(event)
+        except InvalidEvent as error:  # it contradicts what is stored (a run of another job)
+            raise ApiError(400, str(error)) from None
         return {"runId": event["run"]["runId"], "eventType": event.get("eventType")}
 
     # -- Marquez read API --------------------------------------------------------------------------
@@ -253,7 +257,7 @@ def create_app(
         found = graph.impact(catalog, unquote(product), column=column)
         return _json({"impact": [entry.__dict__ for entry in found]})
 
-    app.include_router(page_routes(catalog, read_access=read_access))
+    app.include_router(page_routes(catalog, read_access=read_access, namespace=namespace))
     return _EncodedSlashes(app)
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -33,9 +33,13 @@ _OPENLINEAGE = "https://openlineage.io/spec/2-0-2/OpenLineage.json"
 _formats = jsonschema.FormatChecker(formats=())
 
 
-@_formats.checks("date-time", raises=ValueError)
+@_formats.checks("date-time", raises=(ValueError, OverflowError))
 def _is_datetime(value: object) -> bool:
-    return not isinstance(value, str) or datetime.fromisoformat(value).tzinfo is not None
+    """An ISO time with its offset, that UTC can hold (year 1 at +01:00 cannot)."""
+    if not isinstance(value, str):
+        return True
+    parsed = datetime.fromisoformat(value)
+    return parsed.tzinfo is not None and bool(parsed.astimezone(UTC))
 
 
 @_formats.checks("uri")
@@ -59,7 +63,7 @@ _FAST_FORMATS = {
 def _checks(rule: Any, value: str) -> bool:
     try:
         return bool(rule(value))
-    except ValueError:
+    except (ValueError, OverflowError):
         return False
 
 
@@ -161,7 +165,8 @@ the catalog stores; longer ones are refused rather than failing in the database.
 
 
 def _too_long(event: dict[str, Any]) -> list[tuple[str, str]]:
-    """Strings of a schema-valid event longer than the catalog's columns hold, by JSON path."""
+    """Strings of a schema-valid event longer than the catalog's columns hold, and counts larger, by JSON path."""
+    too_big: list[tuple[list[Any], int]] = []
     checks: list[tuple[list[Any], Any, int]] = [
         (["job", "namespace"], event["job"]["namespace"], NAME_LIMIT),
         (["job", "name"], event["job"]["name"], NAME_LIMIT),
@@ -173,6 +178,10 @@ def _too_long(event: dict[str, Any]) -> list[tuple[str, str]]:
                 ([*at, "namespace"], dataset["namespace"], NAME_LIMIT),
                 ([*at, "name"], dataset["name"], NAME_LIMIT),
             ]
+            statistics = (dataset.get("outputFacets") or {}).get("outputStatistics") or {}
+            rows = statistics.get("rowCount")
+            if isinstance(rows, int) and not 0 <= rows < 2**63:
+                too_big.append(([*at, "outputFacets", "outputStatistics", "rowCount"], rows))
             version = facets.get("version") or {}
             checks.append(([*at, "facets", "version", "datasetVersion"], version.get("datasetVersion"), KEY_LIMIT))
             for n, owner in enumerate((facets.get("ownership") or {}).get("owners") or []):
@@ -185,6 +194,10 @@ def _too_long(event: dict[str, Any]) -> list[tuple[str, str]]:
             sources = [(["dataset"], lineage.get("dataset") or [])]
             for field, detail in (lineage.get("fields") or {}).items():
                 checks.append(([*at, "facets", "columnLineage", "fields", field], field, KEY_LIMIT))
+                kind = detail.get("transformationType")
+                checks.append(
+                    ([*at, "facets", "columnLineage", "fields", field, "transformationType"], kind, KIND_LIMIT)
+                )
                 sources.append((["fields", field, "inputFields"], detail.get("inputFields") or []))
             for inside, inputs in sources:
                 for n, source in enumerate(inputs):
@@ -201,7 +214,7 @@ def _too_long(event: dict[str, Any]) -> list[tuple[str, str]]:
         (_path(where), f"{len(value):,} characters, longer than the {limit:,} the catalog stores")
         for where, value, limit in checks
         if isinstance(value, str) and len(value) > limit
-    ]
+    ] + [(_path(where), f"{number} is not a count the catalog stores (0 to 2**63 - 1)") for where, number in too_big]
 
 
 def _facet_places(event: dict[str, Any]) -> list[tuple[list[Any], str, dict[str, Any]]]:

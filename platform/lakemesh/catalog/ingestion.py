@@ -10,6 +10,7 @@ outputs, column lineage, data-quality assertions).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +21,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from lakemesh.catalog import model as m
+from lakemesh.catalog.events import InvalidEvent
+from lakemesh.settings import PLATFORM_PRODUCER
 
 __all__ = ["WHOLE_DATASET", "ingest_event"]
 
@@ -29,6 +32,7 @@ WHOLE_DATASET = "*"
 _STATES = {"START": "RUNNING", "RUNNING": "RUNNING", "COMPLETE": "COMPLETED", "FAIL": "FAILED", "ABORT": "ABORTED"}
 TERMINAL = frozenset({"COMPLETED", "FAILED", "ABORTED"})
 
+_NUMBER = re.compile(r"[0-9]{1,30}")
 _DESCRIPTIVE = (
     "facets",
     "fields",
@@ -48,6 +52,7 @@ class _Statements:
     event: sa.Insert
     namespaces: sa.Insert
     job: sa.Insert
+    latest_run: sa.Update
     job_facets: sa.Update
     run: sa.Select
     new_run: sa.Insert
@@ -84,7 +89,18 @@ def _statements(dialect: str) -> _Statements:
         namespaces=namespaces.on_conflict_do_update(
             index_elements=["name"], set_={"updated_at": namespaces.excluded.updated_at}
         ),
-        job=upsert_named(j, "latest_run_id").returning(j.c.id, j.c.facets, j.c.description, j.c.location),
+        job=upsert_named(j).returning(j.c.id, j.c.facets, j.c.description, j.c.location),
+        latest_run=j.update()
+        .where(
+            j.c.id == sa.bindparam("job_id"),
+            sa.or_(
+                j.c.latest_run_id.is_(None),
+                j.c.latest_run_id == sa.bindparam("run_id"),
+                sa.select(r.c.created_at).where(r.c.run_id == j.c.latest_run_id).scalar_subquery()
+                <= sa.bindparam("event_time", type_=m.UtcDateTime),
+            ),
+        )
+        .values(latest_run_id=sa.bindparam("run_id")),
         job_facets=j.update()
         .where(j.c.id == sa.bindparam("job_id"))
         .values(
@@ -164,15 +180,21 @@ class _Ingestion:
         )
         job_id = self._job(job)
         self._run(job_id)
+        # A run that started before the job's latest (a late event, a commit recorded by reconcile) leaves the
+        # job's latest run and its inputs and outputs as they are.
+        latest = self.db.execute(
+            self.sql.latest_run, {"job_id": job_id, "run_id": self.run_id, "event_time": self.when}
+        ).rowcount
         if not sides:
             return
         rows = self._datasets(sorted({(d["namespace"], d["name"]) for _, d in sides} | sources))
-        self._job_io(job_id, {(rows[(d["namespace"], d["name"])].id, direction) for direction, d in sides})
+        if latest:
+            self._job_io(job_id, {(rows[(d["namespace"], d["name"])].id, direction) for direction, d in sides})
         self._describe_and_version(sides, rows)
 
     def _job(self, job: Mapping[str, Any]) -> int:
         values = {"namespace": job["namespace"], "name": job["name"], "created_at": self.when, "updated_at": self.now}
-        row = self.db.execute(self.sql.job, {**values, "latest_run_id": self.run_id}).one()
+        row = self.db.execute(self.sql.job, {**values, "latest_run_id": self.run_id}).one()  # set if new
         if facets := job.get("facets"):
             self.db.execute(
                 self.sql.job_facets,
@@ -188,9 +210,15 @@ class _Ingestion:
     def _run(self, job_id: int) -> None:
         facets = self.payload["run"].get("facets") or {}
         existing = self.db.execute(self.sql.run, {"run_id": self.run_id}).one_or_none()
+        if existing is not None and existing.job_id != job_id:
+            job = self.payload["job"]
+            raise InvalidEvent(
+                f"run {self.run_id} belongs to another job; an event of job {job['name']!r} in namespace "
+                f"{job['namespace']!r} cannot report it"
+            )
         state = _STATES.get(self.event_type or "")
-        if existing is not None and (state is None or (existing.state in TERMINAL and state not in TERMINAL)):
-            state = existing.state  # a late START or RUNNING never reopens a finished run
+        if existing is not None and (state is None or _keeps(existing.state, over=state)):
+            state = existing.state
         nominal = facets.get("nominalTime") or {}
         values = {
             "job_id": job_id,
@@ -252,14 +280,14 @@ class _Ingestion:
                         "facets": facets,
                     }
                 )
-            # Only a dataset's writer describes it (a reader's facets fill in a dataset nobody writes), and a
-            # late event of an older version never moves the dataset back.
-            describes = direction == "output" or row.producer is None
-            if (
-                describes
-                and (facets or direction == "output")
-                and not (completed and _older(version, than=row.current_version))
-            ):
+            # Only a dataset's writer describes it: the producer that first wrote it, or the platform (a reader's
+            # facets fill in a dataset nobody writes); a late event of an older version never moves it back.
+            producer = self.payload["producer"]
+            if direction == "output":
+                describes = row.producer in (None, producer) or producer == PLATFORM_PRODUCER
+            else:
+                describes = row.producer is None and bool(facets)
+            if describes and not (completed and _older(version, than=row.current_version)):
                 described.append(self._description(row, direction, facets, version if completed else None))
             run_io.append(
                 {
@@ -272,7 +300,8 @@ class _Ingestion:
             )
             if direction == "output" and "columnLineage" in facets:
                 self._column_lineage(row.id, facets["columnLineage"], rows)
-            for assertion in (facets.get("dataQualityAssertions") or {}).get("assertions") or []:
+            checked = (facets.get("dataQualityAssertions") or {}).get("assertions") or []
+            for assertion in checked if describes else []:
                 assertions.append(
                     {
                         "run_id": self.run_id,
@@ -338,6 +367,12 @@ class _Ingestion:
             self.db.execute(self.sql.column_lineage_add, list(found.values()))
 
 
+def _keeps(current: str, *, over: str) -> bool:
+    """Whether a run's state stands against a later event's: a finished run is never reopened, and a run that
+    completed (its commit stands) is not turned into a failure by a late FAIL or ABORT."""
+    return (current in TERMINAL and over not in TERMINAL) or (current == "COMPLETED" and over != "COMPLETED")
+
+
 def _column_sources(dataset: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     facet = (dataset.get("facets") or {}).get("columnLineage") or {}
     per_field = [s for lineage in (facet.get("fields") or {}).values() for s in lineage.get("inputFields") or []]
@@ -360,7 +395,8 @@ def _parse_time(value: str) -> datetime:
 
 def _older(version: str, *, than: str | None) -> bool:
     """Whether `version` comes before the current one: Delta versions are ordered by number, not by arrival."""
-    return than is not None and version.isdigit() and than.isdigit() and int(version) < int(than)
+    numbers = than is not None and _NUMBER.fullmatch(version) and _NUMBER.fullmatch(than)
+    return bool(numbers) and int(version) < int(than)
 
 
 def _earliest(*times: datetime | None) -> datetime | None:

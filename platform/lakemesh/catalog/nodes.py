@@ -74,17 +74,21 @@ def graph_nodes(
     """The dataset and job nodes, by id, current as of this connection's view."""
     kept = _kept.setdefault(url, _Kept())
     datasets = _current(db, kept, "dataset", m.datasets, dataset_ids, lambda ids: _dataset_nodes(db, ids))
-    jobs = _current(db, kept, "job", m.jobs, job_ids, lambda ids: _job_nodes(db, graph, ids))
+    # a job node shows its inputs and outputs as the graph had them: valid for that graph version only
+    jobs = _current(db, kept, "job", m.jobs, job_ids, lambda ids: _job_nodes(db, graph, ids), graph.version)
     return datasets, jobs
 
 
-def _current(db: sa.Connection, kept: _Kept, kind: str, table: sa.Table, ids: Iterable[int], build: Any) -> dict:
+def _current(
+    db: sa.Connection, kept: _Kept, kind: str, table: sa.Table, ids: Iterable[int], build: Any, *also: Any
+) -> dict:
     found: dict[int, Node] = {}
     stale: dict[int, Any] = {}
     for chunk in _chunks(ids):
         # the stamp as stored (no datetime parsing): it is compared, never shown
         stamps = sa.type_coerce(table.c.updated_at, sa.String)
-        for row_id, stamp in db.execute(sa.select(table.c.id, stamps).where(table.c.id.in_(chunk))):
+        for row_id, updated in db.execute(sa.select(table.c.id, stamps).where(table.c.id.in_(chunk))):
+            stamp = (updated, *also)
             node = kept.get((kind, row_id), stamp)
             if node is None:
                 stale[row_id] = stamp

@@ -30,13 +30,16 @@ def _product_href(name: str) -> str:
     return f"/products/{quote(name, safe='')}"
 
 
-def page_routes(catalog: Catalog, *, read_access: Callable[[Request], None]) -> APIRouter:
-    """The HTML routes: `/` (index and search) and `/products/<domain>.<product>`."""
+def page_routes(catalog: Catalog, *, read_access: Callable[[Request], None], namespace: str | None = None) -> APIRouter:
+    """The HTML routes: `/` (index and search) and `/products/<domain>.<product>`.
+
+    `namespace`: the lakehouse whose products the pages show (the platform's datasets elsewhere are not its).
+    """
     router = APIRouter(dependencies=[Depends(read_access)], include_in_schema=False)
 
     @router.get("/", response_class=HTMLResponse)
     def index(request: Request, q: str = "") -> HTMLResponse:
-        products = catalog.products(query=q.strip() or None)
+        products = catalog.products(namespace=namespace, query=q.strip() or None)
         return _templates.TemplateResponse(
             request,
             "index.html",
@@ -46,7 +49,7 @@ def page_routes(catalog: Catalog, *, read_access: Callable[[Request], None]) -> 
     @router.get("/products/{name}", response_class=HTMLResponse)
     def product_page(request: Request, name: str, depth: int = 3) -> HTMLResponse:
         try:
-            product = catalog.product(unquote(name))
+            product = catalog.product(unquote(name), namespace=namespace)
         except NotFound as error:
             return _templates.TemplateResponse(request, "missing.html", {"message": str(error)}, status_code=404)
         lineage = graph.product_graph(catalog, product.name, namespace=product.namespace, depth=min(max(depth, 1), 10))

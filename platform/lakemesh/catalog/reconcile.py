@@ -53,6 +53,8 @@ class Reconciliation:
     waiting: int
     """Outbox events still waiting (the transport is down)."""
     outbox_error: str | None
+    problems: list[str]
+    """`<product>: <why>` for each product that could not be reconciled; the others were."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -85,8 +87,17 @@ def reconcile(
         names = sorted(set(settings.contract_paths()) | set(published))
     else:
         names = sorted(set(products))
+    problems: list[str] = []
+
+    def read_log(name: str) -> list[_Commit]:
+        try:
+            return _publish_commits(name, settings)
+        except Exception as error:  # one unreadable log stops only its product
+            problems.append(f"{name}: its Delta log could not be read: {_first_line(error)}")
+            return []
+
     with ThreadPoolExecutor(8) as pool:  # deltalake reads the logs outside the GIL
-        logs = dict(zip(names, pool.map(lambda name: _publish_commits(name, settings), names), strict=True))
+        logs = dict(zip(names, pool.map(read_log, names), strict=True))
     recorded_versions = catalog.recorded_versions(settings.namespace, names)
     recorded, committed_runs = [], set()
     for name in names:
@@ -95,9 +106,14 @@ def reconcile(
             committed_runs.add(publish_run_id(commit.app_id))
             if str(commit.version) not in recorded_versions[name]:
                 missing.append(commit)
-        if missing:
+        if not missing:
+            continue
+        try:
             catalog.ingest_all(_complete_event(commit, settings, emitter) for commit in missing)
-            recorded += [f"{name} v{commit.version}" for commit in missing]
+        except Exception as error:  # e.g. a commit whose contract no longer parses: the rest go on
+            problems.append(f"{name}: its missed commits could not be recorded: {_first_line(error)}")
+            continue
+        recorded += [f"{name} v{commit.version}" for commit in missing]
     aborted = []
     now = datetime.now(UTC)
     for run in catalog.open_runs(job_namespace=JOB_NAMESPACE, names=set(names)):
@@ -118,7 +134,12 @@ def reconcile(
         delivered=delivery.delivered,
         waiting=delivery.waiting,
         outbox_error=delivery.error,
+        problems=sorted(problems),
     )
+
+
+def _first_line(error: Exception) -> str:
+    return f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
 
 
 def _publish_commits(product: str, settings: Settings) -> list[_Commit]:

@@ -22,6 +22,7 @@ def serve(
     write_scopes: Sequence[WriteScope] = (),
     protect_reads: bool = False,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    namespace: str | None = None,
     log_level: str = "info",
 ) -> None:
     """Run the catalog's HTTP server until interrupted; the schema is migrated before it listens."""
@@ -31,5 +32,6 @@ def serve(
         write_scopes=write_scopes,
         protect_reads=protect_reads,
         max_body_bytes=max_body_bytes,
+        namespace=namespace,
     )
     uvicorn.run(app, host=host, port=port, log_level=log_level, proxy_headers=False)

@@ -423,7 +423,7 @@ class Catalog:
                 sa.select(m.run_io.c.run_id)
                 .join(r, r.c.run_id == m.run_io.c.run_id)
                 .where(m.run_io.c.dataset_id == row.id, m.run_io.c.direction == "output")
-                .order_by(r.c.updated_at.desc())
+                .order_by(sa.func.coalesce(r.c.ended_at, r.c.started_at, r.c.created_at).desc())
                 .limit(1)
             )
             last = runs_json(db, [last_id]).get(last_id) if last_id else None

@@ -33,15 +33,19 @@ class GroupCommit:
         self.task: asyncio.Task[None] | None = None  # held so the running writer is not collected
 
     async def store(self, event: Mapping[str, Any]) -> None:
-        """Return once `event` is committed; raise what storing it raised."""
+        """Return once `event` is committed; raise what storing it raised.
+
+        A request that goes away while waiting does not take its event, or anyone else's, with it.
+        """
         done = asyncio.get_running_loop().create_future()
         self.waiting.append((event, done))
         if not self.writing:
             self.writing = True
             self.task = asyncio.create_task(self._write())
-        await done
+        await asyncio.shield(done)
 
     async def _write(self) -> None:
+        batch: list[tuple[Mapping[str, Any], asyncio.Future[None]]] = []
         try:
             while self.waiting:
                 batch, self.waiting = self.waiting[:MAX_BATCH], self.waiting[MAX_BATCH:]
@@ -51,7 +55,12 @@ class GroupCommit:
                     await self._write_one_by_one(batch)
                 else:
                     for _, done in batch:
-                        done.set_result(None)
+                        _settle(done)
+        except BaseException as error:  # the server stops: nobody waits for ever
+            for _, done in [*batch, *self.waiting]:
+                _settle(done, error if isinstance(error, Exception) else RuntimeError("the catalog is stopping"))
+            self.waiting = []
+            raise
         finally:
             self.writing = False
 
@@ -60,6 +69,15 @@ class GroupCommit:
             try:
                 await run_in_threadpool(self.catalog.ingest, event, checked=True)
             except Exception as error:  # handed to the request that posted it
-                done.set_exception(error)
+                _settle(done, error)
             else:
-                done.set_result(None)
+                _settle(done)
+
+
+def _settle(done: asyncio.Future[None], error: BaseException | None = None) -> None:
+    if done.done():
+        return
+    if error is None:
+        done.set_result(None)
+    else:
+        done.set_exception(error)

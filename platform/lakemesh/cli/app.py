@@ -200,9 +200,13 @@ def run(
         progress.update(task, description="done")
     from lakemesh.catalog.reconcile import reconcile
 
-    reconciled = reconcile(settings, finished_runs={result.run_id})  # what a killed step left behind
-    if reconciled.recorded or reconciled.aborted or reconciled.waiting:
-        _report_reconcile(reconciled)
+    try:
+        reconciled = reconcile(settings, finished_runs={result.run_id})  # what a killed step left behind
+    except Exception as error:  # the products stand; the catalog catches up with `lakemesh catalog reconcile`
+        console.print(f"[yellow]catalog not reconciled: {type(error).__name__}: {str(error).splitlines()[0]}")
+    else:
+        if reconciled.recorded or reconciled.aborted or reconciled.waiting or reconciled.problems:
+            _report_reconcile(reconciled)
 
     table = Table(
         title=f"Lakemesh products in {settings.lakehouse}", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True
@@ -443,8 +447,10 @@ def catalog_serve(
     from lakemesh.catalog.access import load_write_scopes
     from lakemesh.catalog.server import serve
 
+    settings = _settings()
     serve(
-        url or _settings().catalog_url,
+        url or settings.catalog_url,
+        namespace=settings.namespace,  # the pages show this lakehouse's products, whoever else writes here
         host=host,
         port=port,
         token=token,
@@ -505,6 +511,8 @@ def catalog_reconcile(
     settings = _settings()
     done = reconcile(settings, products=products, stale_after=timedelta(minutes=stale_minutes))
     _report_reconcile(done)
+    if done.problems:
+        raise typer.Exit(1)
 
 
 def _report_reconcile(done: Reconciliation) -> None:
@@ -514,6 +522,8 @@ def _report_reconcile(done: Reconciliation) -> None:
         console.print(f"  closed {entry} as ABORTED: it never committed", highlight=False)
     if done.waiting:
         console.print(f"[yellow]{done.waiting} lineage event(s) still wait in the outbox: {done.outbox_error}")
+    for problem in done.problems:
+        console.print(f"[red]not reconciled: {problem}", highlight=False)
     console.print(
         f"catalog reconciled with {done.products} Delta logs: {len(done.recorded)} version(s) recorded, "
         f"{len(done.aborted)} run(s) closed, {done.delivered} outbox event(s) delivered",

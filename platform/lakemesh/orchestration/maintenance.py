@@ -61,6 +61,8 @@ def maintenance_jobs(domain: str, contracts: Iterable[Contract], *, settings: Se
             context.log.warning(f"closed {entry} as ABORTED: it never committed")
         if done.waiting:
             context.log.warning(f"{done.waiting} lineage event(s) still wait in the outbox: {done.outbox_error}")
+        if done.problems:
+            raise dg.Failure(f"not reconciled: {'; '.join(done.problems)}")
 
     return [
         _domain_job(

@@ -125,6 +125,8 @@ BAD_POSTS = {
     "facet without _producer": ("bad_facet", {}, 400, "'_producer' is a required property"),
     "a name longer than the catalog stores": ("long_name", {}, 400, "outputs[0].name: 2,000 characters, longer"),
     "a version longer than the catalog stores": ("long_version", {}, 400, "datasetVersion: 300 characters, longer"),
+    "an event time UTC cannot hold": ("year_one", {}, 400, "eventTime: '0001-01-01T00:00:00+01:00' is not a valid"),
+    "a row count past 2**63": ("huge_count", {}, 400, "rowCount: 9223372036854775808 is not a count"),
     "oversized body": ("oversized", {}, 413, "at most"),
     "oversized after gzip": ("zip_bomb", {"Content-Encoding": "gzip"}, 413, "decompressed body exceeds"),
     "100,000-deep JSON": (b"[" * 100_000 + b"]" * 100_000, {}, 400, "not valid JSON: depth limit exceeded"),
@@ -220,6 +222,10 @@ def _bad_body(kind: str | bytes) -> bytes:
         del event["eventTime"]
     elif kind == "bad_run_id":
         event["run"]["runId"] = "run-1"
+    elif kind == "year_one":
+        event["eventTime"] = "0001-01-01T00:00:00+01:00"
+    elif kind == "huge_count":
+        event["outputs"][0]["outputFacets"] = {"outputStatistics": facet(rowCount=2**63)}
     elif kind == "long_name":
         event["outputs"][0]["name"] = "x" * 2000
     elif kind == "long_version":

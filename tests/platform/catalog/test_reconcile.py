@@ -182,3 +182,17 @@ def test_publishes_killed_at_random_points_are_reconciled(contracts: dict[str, P
     assert len(catalog.open_runs(job_namespace=JOB_NAMESPACE, names=set(PRODUCTS))) >= 2  # the catalog is behind
     reconcile(settings, stale_after=timedelta(0))
     _assert_agrees_with_delta(settings)
+
+
+def test_a_product_whose_log_cannot_be_read_is_reported_and_the_others_reconciled(
+    contracts: dict[str, Path], settings: Settings
+):
+    assert _publisher(contracts["shop.orders"], fault="after-commit").wait(timeout=120) == -signal.SIGKILL
+    assert _publisher(contracts["shop.refunds"]).wait(timeout=120) == 0
+    (Path(settings.table_uri("shop.refunds")) / "_delta_log" / f"{0:020d}.json").write_text("{not json")
+
+    done = reconcile(settings)
+
+    assert done.recorded == ["shop.orders v0"]
+    (problem,) = done.problems
+    assert problem.startswith("shop.refunds: its Delta log could not be read: ")

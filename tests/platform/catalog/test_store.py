@@ -20,7 +20,7 @@ from lakemesh.catalog import (
 )
 from lakemesh.catalog.store import _MIGRATIONS
 
-from .events import NS, chain, column_lineage, dataset, facet, run_event
+from .events import NS, PRODUCER, chain, column_lineage, dataset, facet, run_event
 
 
 def _nodes(graph: dict) -> set[str]:
@@ -291,3 +291,46 @@ def test_a_lineage_graph_sees_edges_written_after_it_was_last_asked(catalog_url:
     writer.ingest(rerun)
     with writer.engine.connect() as db:
         assert db.scalar(sa.text("SELECT version FROM graph_state")) == before
+
+
+def _complete(version: str, *, producer: str = PRODUCER, run_id: str | None = None, **facets) -> dict:
+    output = dataset("sales.orders", version=facet(datasetVersion=version), **facets)
+    return run_event("sales.orders", producer=producer, run_id=run_id, outputs=[output])
+
+
+def test_another_producers_versions_never_hide_or_redescribe_a_product(catalog_url: str):
+    catalog = Catalog(catalog_url)
+    catalog.ingest(_complete("5", contract=facet(**CONTRACT)))
+    catalog.ingest(_complete("999999", producer="https://other.example", documentation=facet(description="spoof")))
+    catalog.ingest(_complete("²", producer="https://other.example"))  # a digit to str.isdigit, not to int()
+    catalog.ingest(_complete("6"))
+    product = catalog.product("sales.orders")
+    assert (product.current_version, product.description) == ("6", None)
+
+
+def test_a_completed_run_stays_completed_and_a_run_stays_with_its_job(catalog_url: str):
+    from lakemesh.catalog.events import InvalidEvent
+
+    catalog = Catalog(catalog_url)
+    run_id = str(uuid.uuid4())
+    catalog.ingest(_complete("1", run_id=run_id))
+    catalog.ingest(run_event("sales.orders", run_id=run_id, event_type="ABORT"))  # e.g. a late reconcile
+    assert catalog.run(run_id)["state"] == "COMPLETED"
+    before = catalog.events(limit=1)[1]
+    with pytest.raises(InvalidEvent, match=f"run {run_id} belongs to another job"):
+        catalog.ingest(run_event("marketing.campaigns", run_id=run_id, event_type="FAIL"))
+    assert catalog.events(limit=1)[1] == before
+    assert catalog.job("etl", "sales.orders")["latestRun"]["id"] == run_id
+
+
+def test_a_late_run_leaves_the_jobs_latest_run_and_inputs_alone(catalog_url: str):
+    catalog = Catalog(catalog_url)
+    new = run_event(
+        "load", inputs=[dataset("a"), dataset("b")], outputs=[dataset("out")], event_time="2026-11-20T12:00:00Z"
+    )
+    old = run_event("load", inputs=[dataset("a")], outputs=[dataset("out")], event_time="2026-11-20T09:00:00Z")
+    catalog.ingest(new)
+    catalog.ingest(old)  # a commit recorded late by reconcile, or a delayed event
+    job = catalog.job("etl", "load")
+    assert job["latestRun"]["id"] == new["run"]["runId"]
+    assert [i["name"] for i in job["inputs"]] == ["a", "b"]
