@@ -63,7 +63,8 @@ class ApiError(Exception):
 class _EncodedSlashes:
     """Route on the raw path so that `%2F` inside a name (namespaces are URIs) stays inside its segment.
 
-    Path parameters then arrive percent-encoded and handlers decode them once.
+    Path parameters then arrive percent-encoded and handlers decode them once. A NUL character, which no
+    name holds and PostgreSQL cannot compare, is refused here for every route.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -71,6 +72,10 @@ class _EncodedSlashes:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         raw = scope.get("raw_path")
+        if scope["type"] == "http" and b"%00" in (raw or b"") + b"?" + scope.get("query_string", b""):
+            refusal = JSONResponse({"code": 400, "message": "the URL holds a NUL character (%00)"}, status_code=400)
+            await refusal(scope, receive, send)
+            return
         if scope["type"] == "http" and raw:
             segments = (unquote(s) for s in raw.decode("latin-1").split("?", 1)[0].split("/"))
             scope = {**scope, "path": "/".join(s.replace("%", "%25").replace("/", "%2F") for s in segments)}

@@ -150,7 +150,7 @@ def check_run_event(document: Any) -> dict[str, Any]:
                     for inside, message in known.errors(facet)
                 ]
     if not problems:
-        problems = _too_long(document)
+        problems = _too_long(document) + _nul_characters(document)
     if problems:
         problems.sort()
         details = "; ".join(f"{where}: {message}" for where, message in problems[:8])
@@ -215,6 +215,24 @@ def _too_long(event: dict[str, Any]) -> list[tuple[str, str]]:
         for where, value, limit in checks
         if isinstance(value, str) and len(value) > limit
     ] + [(_path(where), f"{number} is not a count the catalog stores (0 to 2**63 - 1)") for where, number in too_big]
+
+
+def _nul_characters(document: Any) -> list[tuple[str, str]]:
+    """Strings holding NUL: valid JSON (`\\u0000`), but no database text column stores them."""
+    found, stack = [], [([], document)]
+    while stack and len(found) < 8:
+        where, value = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                found.append((_path(where), "holds a NUL character"))
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if "\x00" in key:
+                    found.append((_path(where), f"has a key holding a NUL character: {key!r}"))
+                stack.append(([*where, key], item))
+        elif isinstance(value, list):
+            stack.extend(([*where, i], item) for i, item in enumerate(value))
+    return found
 
 
 def _facet_places(event: dict[str, Any]) -> list[tuple[list[Any], str, dict[str, Any]]]:

@@ -127,6 +127,7 @@ BAD_POSTS = {
     "a version longer than the catalog stores": ("long_version", {}, 400, "datasetVersion: 300 characters, longer"),
     "an event time UTC cannot hold": ("year_one", {}, 400, "eventTime: '0001-01-01T00:00:00+01:00' is not a valid"),
     "a row count past 2**63": ("huge_count", {}, 400, "rowCount: 9223372036854775808 is not a count"),
+    "a NUL character in a name": ("nul_name", {}, 400, "outputs[0].name: holds a NUL character"),
     "oversized body": ("oversized", {}, 413, "at most"),
     "oversized after gzip": ("zip_bomb", {"Content-Encoding": "gzip"}, 413, "decompressed body exceeds"),
     "100,000-deep JSON": (b"[" * 100_000 + b"]" * 100_000, {}, 400, "not valid JSON: depth limit exceeded"),
@@ -222,6 +223,8 @@ def _bad_body(kind: str | bytes) -> bytes:
         del event["eventTime"]
     elif kind == "bad_run_id":
         event["run"]["runId"] = "run-1"
+    elif kind == "nul_name":
+        event["outputs"][0]["name"] = "orders\u0000"
     elif kind == "year_one":
         event["eventTime"] = "0001-01-01T00:00:00+01:00"
     elif kind == "huge_count":
@@ -282,6 +285,8 @@ BAD_READS = {
     "SQL quote and comment": ("/api/v1/search", {"q": "ds1' OR 1=1 --"}, 400, "contains"),
     "SQL statement": ("/api/v1/search", {"q": "x; DROP TABLE datasets"}, 400, "contains ;"),
     "unknown namespace": ("/api/v1/namespaces/nope/datasets", {}, 404, "no namespace 'nope'"),
+    "a NUL in a path": ("/api/v1/namespaces/no%00pe/datasets", {}, 400, "holds a NUL character"),
+    "a NUL in a node id": ("/api/v1/lineage", {"nodeId": f"dataset:{NS}:d\x00s1"}, 400, "holds a NUL character"),
     **{
         f"offset 2**63 on {path}": (path, {"offset": 2**63}, 400, "offset: Input should be less than or equal to")
         for path in (
