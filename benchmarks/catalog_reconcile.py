@@ -44,7 +44,10 @@ def contract(product: str) -> dict:
                 "properties": [{"name": "id", "logicalType": "integer", "physicalType": "bigint", "required": True}],
             }
         ],
-        "customProperties": [{"property": "writeMode", "value": "overwrite"}],
+        "customProperties": [
+            {"property": "writeMode", "value": "overwrite"},
+            {"property": "producer", "value": "python"},
+        ],
     }
 
 
@@ -137,7 +140,7 @@ def main() -> None:
         began = time.perf_counter()
         first = reconcile(settings, products=products)
         from_empty = time.perf_counter() - began
-        assert len(first.recorded) == len(products) * args.versions
+        assert len(first.recorded) == len(products) * args.versions, first.problems[:3]
 
         began = time.perf_counter()
         again = reconcile(settings, products=products)
