@@ -27,6 +27,7 @@ __all__ = [
     "ProductNotFound",
     "TableUnreadable",
     "VersionNotFound",
+    "in_one_line",
 ]
 
 
@@ -115,3 +116,9 @@ class CommitConflict(LakemeshError):
 
 class CatalogUnreachable(LakemeshError):
     """The catalog could not be reached; published data is unaffected, events wait in the outbox."""
+
+
+def in_one_line(error: BaseException) -> str:
+    """`<ErrorType>: <first line of its message>`, for reports that list several failures."""
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__

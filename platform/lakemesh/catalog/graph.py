@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from lakemesh.catalog import model as m
 from lakemesh.catalog.adjacency import Adjacency, adjacency
 from lakemesh.catalog.nodes import graph_nodes
-from lakemesh.catalog.store import WHOLE_DATASET, Catalog, NotFound
+from lakemesh.catalog.store import WHOLE_DATASET, Catalog, NotFound, in_batches, rows_by_id
 
 __all__ = [
     "MAX_DEPTH",
@@ -37,19 +37,6 @@ __all__ = [
 ]
 
 MAX_DEPTH = 100
-# what a dataset node of a graph shows: no facets or contract, which are the bulk of a dataset row
-NODE_COLUMNS = (
-    "id",
-    "namespace",
-    "name",
-    "created_at",
-    "updated_at",
-    "description",
-    "fields",
-    "current_version",
-    "last_modified_at",
-)
-JOB_NODE_COLUMNS = ("id", "namespace", "name", "created_at", "updated_at", "description", "location", "latest_run_id")
 Direction = Literal["upstream", "downstream"]
 
 
@@ -111,24 +98,9 @@ def _lineage_fields(db: sa.Connection, dataset_id: int) -> set[str]:
     return set(db.scalars(sa.union(outputs, inputs))) - {WHOLE_DATASET}
 
 
-def _chunks(ids: Iterable[int], size: int = 5000) -> Iterable[list[int]]:
-    ids = list(ids)
-    for start in range(0, len(ids), size):
-        yield ids[start : start + size]
-
-
-def _rows(
-    db: sa.Connection, table: sa.Table, ids: Iterable[int], *, columns: Sequence[str] | None = None
-) -> dict[int, sa.Row]:
-    selected = [table.c[name] for name in columns] if columns else [table]
-    return {
-        row.id: row for chunk in _chunks(ids) for row in db.execute(sa.select(*selected).where(table.c.id.in_(chunk)))
-    }
-
-
 def _io_of_jobs(db: sa.Connection, job_ids: Iterable[int]) -> list[sa.Row]:
     io = m.job_io
-    return [row for chunk in _chunks(job_ids) for row in db.execute(sa.select(io).where(io.c.job_id.in_(chunk)))]
+    return [row for chunk in in_batches(job_ids) for row in db.execute(sa.select(io).where(io.c.job_id.in_(chunk)))]
 
 
 # -- Marquez's lineage graph -------------------------------------------------------------------------
@@ -219,11 +191,7 @@ def _directed_levels(graph: Adjacency, start: int, direction: Direction, depth: 
 
 
 def _names(db: sa.Connection, table: sa.Table, ids: Iterable[int]) -> dict[int, sa.Row]:
-    return {
-        row.id: row
-        for chunk in _chunks(set(ids))
-        for row in db.execute(sa.select(table.c.id, table.c.namespace, table.c.name).where(table.c.id.in_(chunk)))
-    }
+    return rows_by_id(db, table, ids, columns=("id", "namespace", "name"))
 
 
 def _product_id(db: sa.Connection, catalog: Catalog, name: str, namespace: str | None) -> int:
@@ -387,11 +355,7 @@ def column_lineage_graph(
         )
         fields = set(start) | {(r.output_dataset_id, r.output_field) for r in links}
         fields |= {(r.input_dataset_id, r.input_field) for r in links}
-        datasets = {
-            row.id: row
-            for chunk in _chunks({d for d, _ in fields})
-            for row in db.execute(sa.select(m.datasets).where(m.datasets.c.id.in_(chunk)))
-        }
+        datasets = rows_by_id(db, m.datasets, {d for d, _ in fields})
     types = {(i, f["name"]): f.get("type") for i, row in datasets.items() for f in row.fields or []}
 
     def ref(dataset: int, name: str) -> str:
@@ -534,7 +498,7 @@ def impact(catalog: Catalog, product: str, *, column: str | None = None, namespa
             for origin, _job, target in _directed_levels(adjacency(db, catalog.url), root, "downstream", MAX_DEPTH):
                 if target not in declared and (origin == root or origin in hops):
                     hops.setdefault(target, hops.get(origin, 0) + 1)
-        rows = _rows(db, m.datasets, hops)
+        rows = rows_by_id(db, m.datasets, hops)
     return sorted(
         (
             Impact(

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 from lakemesh.catalog import model as m
 from lakemesh.catalog.adjacency import Adjacency
-from lakemesh.catalog.store import dataset_node_json, job_node_json, runs_json
+from lakemesh.catalog.store import dataset_node_json, in_batches, job_node_json, rows_by_id, runs_json
 
 __all__ = ["Node", "graph_nodes"]
 
@@ -30,6 +30,7 @@ MAX_NODES = 200_000
 """Nodes kept per catalog, least recently used out first (about a kilobyte each)."""
 
 _DATASET_COLUMNS = ("id", "namespace", "name", "created_at", "updated_at", "description", "fields", "last_modified_at")
+_NAME_COLUMNS = ("id", "namespace", "name")
 _JOB_COLUMNS = ("id", "namespace", "name", "created_at", "updated_at", "description", "location", "latest_run_id")
 
 
@@ -84,7 +85,7 @@ def _current(
 ) -> dict:
     found: dict[int, Node] = {}
     stale: dict[int, Any] = {}
-    for chunk in _chunks(ids):
+    for chunk in in_batches(ids):
         # the stamp as stored (no datetime parsing): it is compared, never shown
         stamps = sa.type_coerce(table.c.updated_at, sa.String)
         for row_id, updated in db.execute(sa.select(table.c.id, stamps).where(table.c.id.in_(chunk))):
@@ -103,7 +104,7 @@ def _current(
 
 def _dataset_nodes(db: sa.Connection, ids: Iterable[int]) -> dict[int, Node]:
     built = {}
-    for row in _rows(db, m.datasets, ids, _DATASET_COLUMNS):
+    for row in rows_by_id(db, m.datasets, ids, columns=_DATASET_COLUMNS).values():
         data = orjson.dumps({**dataset_node_json(row), "type": "DATASET"})
         built[row.id] = Node(
             None, f"dataset:{row.namespace}:{row.name}", row.namespace, row.name, orjson.Fragment(data)
@@ -112,11 +113,11 @@ def _dataset_nodes(db: sa.Connection, ids: Iterable[int]) -> dict[int, Node]:
 
 
 def _job_nodes(db: sa.Connection, graph: Adjacency, ids: Iterable[int]) -> dict[int, Node]:
-    rows = _rows(db, m.jobs, ids, _JOB_COLUMNS)
+    rows = list(rows_by_id(db, m.jobs, ids, columns=_JOB_COLUMNS).values())
     if not rows:
         return {}
     io_ids = {dataset for job in rows for dataset, _ in graph.of_job.get(job.id, ())}
-    names = {row.id: (row.namespace, row.name) for row in _rows(db, m.datasets, io_ids, ("id", "namespace", "name"))}
+    names = {i: (r.namespace, r.name) for i, r in rows_by_id(db, m.datasets, io_ids, columns=_NAME_COLUMNS).items()}
     latest = runs_json(db, [job.latest_run_id for job in rows if job.latest_run_id], summary=True)
     built = {}
     for job in rows:
@@ -127,14 +128,3 @@ def _job_nodes(db: sa.Connection, graph: Adjacency, ids: Iterable[int]) -> dict[
         data = orjson.dumps(job_node_json(job, io, latest.get(job.latest_run_id)))
         built[job.id] = Node(None, f"job:{job.namespace}:{job.name}", job.namespace, job.name, orjson.Fragment(data))
     return built
-
-
-def _chunks(ids: Iterable[int], size: int = 5000) -> Iterable[list[int]]:
-    ids = list(ids)
-    for start in range(0, len(ids), size):
-        yield ids[start : start + size]
-
-
-def _rows(db: sa.Connection, table: sa.Table, ids: Iterable[int], columns: tuple[str, ...]) -> list[sa.Row]:
-    selected = [table.c[name] for name in columns]
-    return [row for chunk in _chunks(ids) for row in db.execute(sa.select(*selected).where(table.c.id.in_(chunk)))]

@@ -53,7 +53,7 @@ def page_routes(catalog: Catalog, *, read_access: Callable[[Request], None], nam
         except NotFound as error:
             return _templates.TemplateResponse(request, "missing.html", {"message": str(error)}, status_code=404)
         lineage = graph.product_graph(catalog, product.name, namespace=product.namespace, depth=min(max(depth, 1), 10))
-        products = {p.name for p in catalog.products(namespace=product.namespace)}
+        products = {name for _, name in catalog.product_names(namespace=product.namespace)}
         upstream = sorted(n for n, d in lineage.datasets.items() if d < 0)
         downstream = sorted(n for n, d in lineage.datasets.items() if d > 0)
         picture = lineage_svg(lineage, link=lambda n: _product_href(n) if n in products else None)

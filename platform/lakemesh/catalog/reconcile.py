@@ -28,6 +28,7 @@ from deltalake.exceptions import TableNotFoundError
 
 from lakemesh.catalog.store import Catalog
 from lakemesh.contracts import Contract, contract_from_document
+from lakemesh.errors import in_one_line
 from lakemesh.lineage import JOB_NAMESPACE, InputRef, LineageEmitter, PublishLineage, abort_event, publish_run_id
 from lakemesh.settings import Settings
 from lakemesh.storage.delta import APP_ID_KEY, CONTRACT_KEY
@@ -83,7 +84,7 @@ def reconcile(
     delivery = emitter.flush()
     catalog = Catalog(settings.catalog_url)
     if products is None:
-        published = (p.name for p in catalog.products(namespace=settings.namespace))
+        published = (name for _, name in catalog.product_names(namespace=settings.namespace))
         names = sorted(set(settings.contract_paths()) | set(published))
     else:
         names = sorted(set(products))
@@ -93,7 +94,7 @@ def reconcile(
         try:
             return _publish_commits(name, settings)
         except Exception as error:  # one unreadable log stops only its product
-            problems.append(f"{name}: its Delta log could not be read: {_first_line(error)}")
+            problems.append(f"{name}: its Delta log could not be read: {in_one_line(error)}")
             return []
 
     with ThreadPoolExecutor(8) as pool:  # deltalake reads the logs outside the GIL
@@ -111,7 +112,7 @@ def reconcile(
         try:
             catalog.ingest_all(_complete_event(commit, settings, emitter) for commit in missing)
         except Exception as error:  # e.g. a commit whose contract no longer parses: the rest go on
-            problems.append(f"{name}: its missed commits could not be recorded: {_first_line(error)}")
+            problems.append(f"{name}: its missed commits could not be recorded: {in_one_line(error)}")
             continue
         recorded += [f"{name} v{commit.version}" for commit in missing]
     aborted = []
@@ -136,10 +137,6 @@ def reconcile(
         outbox_error=delivery.error,
         problems=sorted(problems),
     )
-
-
-def _first_line(error: Exception) -> str:
-    return f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
 
 
 def _publish_commits(product: str, settings: Settings) -> list[_Commit]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import fcntl
 import json
 import sqlite3
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -37,7 +37,9 @@ __all__ = [
     "ProductEntry",
     "VersionEntry",
     "catalog_url",
+    "in_batches",
     "iso",
+    "rows_by_id",
     "runs_json",
 ]
 
@@ -375,6 +377,15 @@ class Catalog:
     ) -> list[ProductEntry]:
         """Every dataset `producer` (the platform) published under a contract, by name; `query` filters on name,
         owner and description."""
+        return [
+            self.product(name, namespace=where, producer=producer)
+            for where, name in self.product_names(namespace=namespace, query=query, producer=producer)
+        ]
+
+    def product_names(
+        self, *, namespace: str | None = None, query: str | None = None, producer: str = PLATFORM_PRODUCER
+    ) -> list[tuple[str, str]]:
+        """(namespace, name) of each product `products` would return, without reading their entries."""
         d = m.datasets
         where = [d.c.contract.is_not(None), d.c.producer == producer]
         if namespace is not None:
@@ -390,7 +401,7 @@ class Catalog:
             )
         with self.engine.connect() as db:
             rows = db.execute(sa.select(d.c.namespace, d.c.name).where(*where).order_by(d.c.name)).all()
-        return [self.product(r.name, namespace=r.namespace, producer=producer) for r in rows]
+        return [(row.namespace, row.name) for row in rows]
 
     def product(
         self, name: str, *, namespace: str | None = None, versions: int = 20, producer: str = PLATFORM_PRODUCER
@@ -476,7 +487,7 @@ class Catalog:
         d, v = m.datasets, m.dataset_versions
         found: dict[str, set[str]] = {name: set() for name in names}
         with self.engine.connect() as db:
-            for chunk in _batches(sorted(names)):
+            for chunk in in_batches(sorted(names)):
                 for row in db.execute(
                     sa.select(d.c.name, v.c.version)
                     .join(v, v.c.dataset_id == d.c.id)
@@ -671,7 +682,20 @@ def _run_json(row: sa.Row, versions: Mapping[str, list]) -> dict[str, Any]:
     }
 
 
-def _batches(names: list[str], size: int = 500) -> Iterable[list[str]]:
+def in_batches(items: Iterable[Any], size: int = 5000) -> Iterable[list[Any]]:
     """Bounded IN lists: SQLite allows 32,766 parameters per statement."""
-    for start in range(0, len(names), size):
-        yield names[start : start + size]
+    items = list(items)
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def rows_by_id(
+    db: sa.Connection, table: sa.Table, ids: Iterable[int], *, columns: Sequence[str] | None = None
+) -> dict[int, sa.Row]:
+    """Rows of a table with an `id` key (datasets, jobs), all columns or the `columns` named (`id` among them)."""
+    selected = [table.c[name] for name in columns] if columns else [table]
+    return {
+        row.id: row
+        for batch in in_batches(set(ids))
+        for row in db.execute(sa.select(*selected).where(table.c.id.in_(batch)))
+    }

@@ -31,7 +31,7 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-from lakemesh.errors import LakemeshError
+from lakemesh.errors import LakemeshError, in_one_line
 from lakemesh.settings import Settings
 
 if TYPE_CHECKING:  # the catalog (SQLAlchemy) and the contract model load only for the commands that use them
@@ -203,7 +203,7 @@ def run(
     try:
         reconciled = reconcile(settings, finished_runs={result.run_id})  # what a killed step left behind
     except Exception as error:  # the products stand; the catalog catches up with `lakemesh catalog reconcile`
-        console.print(f"[yellow]catalog not reconciled: {type(error).__name__}: {str(error).splitlines()[0]}")
+        console.print(f"[yellow]catalog not reconciled: {in_one_line(error)}")
     else:
         if reconciled.recorded or reconciled.aborted or reconciled.waiting or reconciled.problems:
             _report_reconcile(reconciled)

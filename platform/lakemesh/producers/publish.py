@@ -25,7 +25,7 @@ from deltalake import DeltaTable
 
 from lakemesh.contracts import Contract
 from lakemesh.contracts.compatibility import ContractChange, breaking_changes
-from lakemesh.errors import BreakingChange, CommitConflict, ContractViolation, ProductNotFound
+from lakemesh.errors import BreakingChange, CommitConflict, ContractViolation, ProductNotFound, in_one_line
 from lakemesh.lineage import ColumnInput, InputRef, LineageEmitter, PublishLineage, publish_run_id
 from lakemesh.quality import ValidationReport, as_polars, validate
 from lakemesh.settings import Settings
@@ -269,7 +269,7 @@ def _refuse(
         )
         failure = None
     except Exception as error:  # any storage error: report it inside the refusal
-        failure = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+        failure = in_one_line(error)
     violation = ContractViolation(
         report,
         kept_version=table.version() if table is not None else None,
