@@ -22,9 +22,11 @@ __all__ = [
     "ContractInvalid",
     "ContractViolation",
     "DefinitionsInvalid",
+    "JavaNotFound",
     "LakemeshError",
     "LandingDataBad",
     "ProductNotFound",
+    "SparkUnavailable",
     "TableUnreadable",
     "VersionNotFound",
     "in_one_line",
@@ -71,6 +73,14 @@ class ContractViolation(LakemeshError):
         ]
         lines += [f"  - {failure.describe()}" for failure in report.failures]
         super().__init__("\n".join(lines))
+
+
+class JavaNotFound(LakemeshError):
+    """Spark needs a Java 17 or 21 runtime and none was found (or `JAVA_HOME` points at none)."""
+
+
+class SparkUnavailable(LakemeshError):
+    """A Spark session could not be had: the master cannot be reached or the session did not start."""
 
 
 class CheckError(LakemeshError):

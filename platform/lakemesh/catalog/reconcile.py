@@ -31,7 +31,7 @@ from lakemesh.contracts import Contract, contract_from_document
 from lakemesh.errors import in_one_line
 from lakemesh.lineage import JOB_NAMESPACE, InputRef, LineageEmitter, PublishLineage, abort_event, publish_run_id
 from lakemesh.settings import Settings
-from lakemesh.storage.delta import APP_ID_KEY, CONTRACT_KEY
+from lakemesh.storage.delta import APP_ID_KEY, CONTRACT_KEY, published_fields, rows_written
 
 __all__ = ["DEFAULT_STALE_AFTER", "Reconciliation", "reconcile"]
 
@@ -153,7 +153,7 @@ def _publish_commits(product: str, settings: Settings) -> list[_Commit]:
             at=datetime.fromtimestamp(info["timestamp"] / 1000, tz=UTC),
             info=info,
         )
-        for info in table.history()
+        for info in ({**commit, **published_fields(commit)} for commit in table.history())  # deltalake or Spark
         if APP_ID_KEY in info and CONTRACT_KEY in info
     ]
     return sorted(commits, key=lambda commit: commit.version)
@@ -179,13 +179,4 @@ def _complete_event(commit: _Commit, settings: Settings, emitter: LineageEmitter
         parent_run_id=info.get("lakemesh.runId") or None,
         run_id=publish_run_id(commit.app_id),
     )
-    return lineage.complete_event(version=commit.version, rows=_rows_written(info), assertions={}, at=commit.at)
-
-
-def _rows_written(info: dict[str, Any]) -> int | None:
-    """Rows the publish wrote, from Delta's operation metrics (what its COMPLETE event reports)."""
-    metrics = info.get("operationMetrics") or {}
-    for key in ("num_added_rows", "num_source_rows", "numOutputRows"):
-        if key in metrics:
-            return int(metrics[key])
-    return None
+    return lineage.complete_event(version=commit.version, rows=rows_written(info), assertions={}, at=commit.at)

@@ -19,15 +19,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import polars as pl
-import pyarrow as pa
 from deltalake import DeltaTable
 
 from lakemesh.contracts import Contract
 from lakemesh.contracts.compatibility import ContractChange, breaking_changes
 from lakemesh.errors import BreakingChange, CommitConflict, ContractViolation, ProductNotFound, in_one_line
 from lakemesh.lineage import ColumnInput, InputRef, LineageEmitter, PublishLineage, publish_run_id
-from lakemesh.quality import ValidationReport, as_polars, validate
+from lakemesh.producers.batches import Batch, PolarsBatch, as_batch
+from lakemesh.quality import ValidationReport
 from lakemesh.settings import Settings
 from lakemesh.storage.delta import (
     Committed,
@@ -36,9 +35,8 @@ from lakemesh.storage.delta import (
     committed_version,
     last_published_contract,
     open_table,
-    write_table,
+    rows_written,
 )
-from lakemesh.storage.quarantine import write_quarantine
 
 __all__ = ["PublishResult", "publish"]
 
@@ -168,8 +166,9 @@ def publish(
     uri = settings.table_uri(contract.name)
     started = time.perf_counter()
     report = None
+    batch: Batch | None = None
     try:
-        frame = as_polars(data, contract.plan)
+        batch = as_batch(data, contract)
         table = _existing_table(uri, settings)
         if table is not None and (done := committed_version(table, transaction)) is not None:
             committed = Committed(version=done, duplicate=True)  # a retried step: its commit stands
@@ -180,10 +179,9 @@ def publish(
             )  # a new major version starts the table over
 
             def judge(against: DeltaTable | None) -> ValidationReport:
-                existing = pl.scan_delta(against).select(contract.primary_key) if keyed_append and against else None
-                verdict = validate(frame, contract, existing_keys=existing)
+                verdict = batch.judge(contract, against=against, keyed_append=keyed_append)
                 if not verdict.passed:
-                    raise _refuse(frame, verdict, table=against, lineage=lineage, settings=settings, run_id=run_id)
+                    raise _refuse(batch, verdict, table=against, lineage=lineage, settings=settings, run_id=run_id)
                 return verdict
 
             def judge_again(against: DeltaTable) -> None:
@@ -197,11 +195,9 @@ def publish(
 
             report = judge(table)
             validated = time.perf_counter()
-            committed = write_table(
+            committed = batch.commit(
                 uri,
-                _arrow(data, frame, [c.name for c in contract.columns]),
-                mode=contract.write_mode,
-                primary_key=contract.primary_key,
+                contract=contract,
                 metadata=commit_metadata(
                     run_id=run_id,
                     contract_id=contract.id,
@@ -214,21 +210,25 @@ def publish(
                 replace_schema=replace_schema,
                 recheck=judge_again,
                 checked_at=table.version() if table is not None else None,
-                storage_options=settings.storage_options,
+                settings=settings,
             )
     except ContractViolation:
         raise
     except Exception as error:
         lineage.fail(f"{type(error).__name__}: {error}")
         raise
+    finally:
+        if batch is not None:
+            batch.release()
     written = time.perf_counter()
-    lineage.complete(version=committed.version, rows=frame.height, assertions=report.outcome() if report else {})
+    rows = report.rows if report is not None else _duplicate_rows(batch, uri, committed.version, settings)
+    lineage.complete(version=committed.version, rows=rows, assertions=report.outcome() if report else {})
     return PublishResult(
         product=contract.name,
         uri=uri,
         version=committed.version,
         duplicate=committed.duplicate,
-        rows=frame.height,
+        rows=rows,
         contract_id=contract.id,
         contract_version=contract.version,
         inputs=inputs,
@@ -239,15 +239,17 @@ def publish(
     )
 
 
-def _arrow(data: Any, frame: pl.DataFrame, columns: list[str]) -> pa.Table:
-    """What to write: the producer's own Arrow table when normalising left it as it was (no copy), else the frame's."""
-    if isinstance(data, pa.Table) and frame.schema == pl.from_arrow(data.slice(0, 0)).schema:
-        return data.select(columns)
-    return frame.select(columns).to_arrow()
+def _duplicate_rows(batch: Batch, uri: str, version: int, settings: Settings) -> int:
+    """Rows of a retried step's commit: the batch's own count where it is at hand, else the commit's metrics."""
+    if isinstance(batch, PolarsBatch):
+        return batch.frame.height
+    table = open_table(uri, storage_options=settings.storage_options)
+    info = next((c for c in table.history() if c["version"] == version), {})
+    return rows_written(info) or 0
 
 
 def _refuse(
-    frame: pl.DataFrame,
+    batch: Batch,
     report: ValidationReport,
     *,
     table: DeltaTable | None,
@@ -259,14 +261,7 @@ def _refuse(
     contract = report.contract
     quarantine = settings.quarantine_uri(contract.name)
     try:
-        write_quarantine(
-            quarantine,
-            frame if report.failing_rows is None else frame[report.failing_rows],
-            run_id=run_id,
-            product=contract.name,
-            failed_checks=report.summary(),
-            storage_options=settings.storage_options,
-        )
+        batch.quarantine(report, quarantine, run_id=run_id, settings=settings)
         failure = None
     except Exception as error:  # any storage error: report it inside the refusal
         failure = in_one_line(error)

@@ -11,9 +11,7 @@ searches for the duplicate rows only when those say something is wrong.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Any
 
 import duckdb
@@ -24,9 +22,9 @@ from pandera.api.polars.types import PolarsData
 from pandera.errors import SchemaErrorReason
 
 from lakemesh.contracts import SCHEMA_CHECK, Check, CheckPlan, ColumnType, Contract
-from lakemesh.contracts.plan import MetricRule, Range, SqlRule, describe_bound, passes
+from lakemesh.contracts.plan import MetricRule, Range
 from lakemesh.errors import CheckError
-from lakemesh.quality.report import REDACTED, CheckFailure, ValidationReport
+from lakemesh.quality.report import REDACTED, CheckFailure, ValidationReport, judge_measurement
 
 __all__ = ["as_polars", "compile_schema", "polars_dtype", "validate"]
 
@@ -193,31 +191,6 @@ def _metric_expr(rule: MetricRule, column: str | None) -> pl.Expr:
     return (invalid & col.is_not_null()).sum()
 
 
-def _judge(check: Check, value: Any, rows: int, plan: CheckPlan) -> CheckFailure | None:
-    """Compare a measured value with its bound; undefined values fail with the reason.
-
-    A value measured over classified columns is data of theirs: it is not shown.
-    """
-    rule: MetricRule | SqlRule = check.bound
-    sensitive = plan.sensitive(check)
-    if value is None:
-        reason = "the query returned NULL, which meets no bound"
-    elif isinstance(rule, MetricRule) and rule.unit == "percent" and rows == 0:
-        reason = "a percentage of an empty batch is undefined"
-    else:
-        value = float(value) if isinstance(value, Decimal) else value
-        if isinstance(rule, MetricRule) and rule.unit == "percent":
-            value = 100.0 * value / rows
-        if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
-            shown = f"a {type(value).__name__}" if sensitive else repr(value)
-            raise CheckError(f"{plan.product}: check {check.name!r} must measure one number, got {shown}")
-        if passes(value, rule.operator, rule.threshold):
-            return None
-        measured = REDACTED if sensitive else f"{value:g}"
-        reason = f"measured {measured}, must be {describe_bound(rule.operator, rule.threshold)}"
-    return CheckFailure(check=check.name, column=check.column, rows=-1, examples=(), reason=reason)
-
-
 def _table_failures(frame: pl.DataFrame, plan: CheckPlan, broken: set[str]) -> list[CheckFailure]:
     """Table metrics in one select and SQL rules on one DuckDB connection; `broken` columns cannot be measured."""
     failures, metrics, queries = [], [], []
@@ -235,7 +208,8 @@ def _table_failures(frame: pl.DataFrame, plan: CheckPlan, broken: set[str]) -> l
             values = frame.select([_metric_expr(c.bound, c.column).alias(str(i)) for i, c in enumerate(metrics)]).row(0)
         except pl.exceptions.PolarsError as error:
             raise CheckError(f"{plan.product}: table metrics could not be measured: {error}") from error
-        failures += [f for c, v in zip(metrics, values, strict=True) if (f := _judge(c, v, frame.height, plan))]
+        measured = zip(metrics, values, strict=True)
+        failures += [f for c, v in measured if (f := judge_measurement(c, v, frame.height, plan))]
     if queries:
         with duckdb.connect(config={"enable_external_access": False}) as con:
             con.execute("SET TimeZone = 'UTC'")
@@ -247,7 +221,7 @@ def _table_failures(frame: pl.DataFrame, plan: CheckPlan, broken: set[str]) -> l
                     raise CheckError(f"{plan.product}: SQL rule {check.name!r} failed to run: {error}") from error
                 if len(result) != 1 or len(result[0]) != 1:
                     raise CheckError(f"{plan.product}: SQL rule {check.name!r} must return one row of one value")
-                if failure := _judge(check, result[0][0], frame.height, plan):
+                if failure := judge_measurement(check, result[0][0], frame.height, plan):
                     failures.append(failure)
     return failures
 

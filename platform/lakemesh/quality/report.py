@@ -8,13 +8,18 @@ unredacted rows go only to the domain's quarantine.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
 
 import polars as pl
 
-from lakemesh.contracts import Contract
+from lakemesh.contracts import Check, CheckPlan, Contract
+from lakemesh.contracts.plan import MetricRule, SqlRule, describe_bound, passes
+from lakemesh.errors import CheckError
 
-__all__ = ["CheckFailure", "ValidationReport"]
+__all__ = ["REDACTED", "CheckFailure", "ValidationReport", "judge_measurement"]
 
 REDACTED = "<redacted>"
 
@@ -67,3 +72,28 @@ class ValidationReport:
 
     def summary(self) -> str:
         return "; ".join(f.describe() for f in self.failures)
+
+
+def judge_measurement(check: Check, value: Any, rows: int, plan: CheckPlan) -> CheckFailure | None:
+    """Compare a measured value with its bound; undefined values fail with the reason.
+
+    A value measured over classified columns is data of theirs: it is not shown.
+    """
+    rule: MetricRule | SqlRule = check.bound
+    sensitive = plan.sensitive(check)
+    if value is None:
+        reason = "the query returned NULL, which meets no bound"
+    elif isinstance(rule, MetricRule) and rule.unit == "percent" and rows == 0:
+        reason = "a percentage of an empty batch is undefined"
+    else:
+        value = float(value) if isinstance(value, Decimal) else value
+        if isinstance(rule, MetricRule) and rule.unit == "percent":
+            value = 100.0 * value / rows
+        if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+            shown = f"a {type(value).__name__}" if sensitive else repr(value)
+            raise CheckError(f"{plan.product}: check {check.name!r} must measure one number, got {shown}")
+        if passes(value, rule.operator, rule.threshold):
+            return None
+        measured = REDACTED if sensitive else f"{value:g}"
+        reason = f"measured {measured}, must be {describe_bound(rule.operator, rule.threshold)}"
+    return CheckFailure(check=check.name, column=check.column, rows=-1, examples=(), reason=reason)

@@ -35,7 +35,9 @@ __all__ = [
     "current_version",
     "last_published_contract",
     "open_table",
+    "published_fields",
     "read_table",
+    "rows_written",
     "write_table",
 ]
 
@@ -104,12 +106,39 @@ def read_table(
     return pl.scan_delta(open_table(uri, version=version, storage_options=storage_options))
 
 
+def published_fields(commit: Mapping[str, object]) -> dict[str, str]:
+    """The platform's fields of one commit (`lakemesh.*`), whichever engine wrote it.
+
+    deltalake records them as keys of the commit's info; Spark, which has no such
+    option, as one JSON object in the commit's `userMetadata`.
+    """
+    fields = {k: v for k, v in commit.items() if k.startswith("lakemesh.") and isinstance(v, str)}
+    text = commit.get("userMetadata")
+    if isinstance(text, str) and text.startswith("{"):
+        try:
+            spark_written = json.loads(text)
+        except json.JSONDecodeError:
+            spark_written = {}  # someone else's metadata: not the platform's
+        if isinstance(spark_written, dict):
+            fields |= {k: v for k, v in spark_written.items() if k.startswith("lakemesh.") and isinstance(v, str)}
+    return fields
+
+
 def last_published_contract(table: DeltaTable) -> dict | None:
     """The ODCS document the product's latest publish was made under (kept in its commit metadata)."""
     for limit in (10, None):  # usually the latest commit or one before maintenance's; the whole log if need be
         for commit in table.history(limit):
-            if CONTRACT_KEY in commit:
-                return json.loads(commit[CONTRACT_KEY])
+            if CONTRACT_KEY in (fields := published_fields(commit)):
+                return json.loads(fields[CONTRACT_KEY])
+    return None
+
+
+def rows_written(commit: Mapping[str, object]) -> int | None:
+    """Rows a commit wrote, from its operation metrics (deltalake's or Spark's names)."""
+    metrics = commit.get("operationMetrics") or {}
+    for key in ("num_added_rows", "num_source_rows", "numOutputRows", "numSourceRows"):
+        if key in metrics:
+            return int(metrics[key])
     return None
 
 
@@ -156,7 +185,10 @@ def committed_version(table: DeltaTable, step: StepTransaction) -> int | None:
         return None
     # the log is kept whole (see TABLE_PROPERTIES); a table whose old entries were cleaned up by another writer
     # still knows the step committed: the current version then stands for it
-    return next((c["version"] for c in table.history() if c.get(APP_ID_KEY) == step.app_id), table.version())
+    return next(
+        (c["version"] for c in table.history() if published_fields(c).get(APP_ID_KEY) == step.app_id),
+        table.version(),
+    )
 
 
 def _commit_once(

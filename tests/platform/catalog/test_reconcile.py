@@ -35,14 +35,14 @@ _PUBLISHER = textwrap.dedent(
     from lakemesh import Settings, load_contract, publish
     from lakemesh.lineage import PublishLineage
 
-    publishing = sys.modules["lakemesh.producers.publish"]  # the package exports a function of the same name
+    from lakemesh.producers.batches import PolarsBatch
 
     contract_path, fault, dagster_run, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
     die = lambda *args, **kwargs: os.kill(os.getpid(), signal.SIGKILL)
     if fault == "after-commit":  # Delta has the version; the catalog never hears of it
         PublishLineage.complete = die
     elif fault == "before-commit":  # the catalog saw START; nothing reaches Delta
-        publishing.write_table = die
+        PolarsBatch.commit = die
     contract = load_contract(contract_path)
     settings = Settings.from_env()
     for n in range(count):

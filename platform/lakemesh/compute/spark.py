@@ -1,0 +1,191 @@
+"""A SparkSession with Delta Lake configured, for any master, as a Dagster resource.
+
+The Delta Lake jars (and the OpenLineage listener's) are resolved from Maven
+Central by Spark's own Ivy on first use and cached under
+`~/.cache/lakemesh/spark` (`LAKEMESH_SPARK_CACHE`), so a first run needs no
+manual step and later runs no network. The master is `local[*]` unless
+configured: `spark://`, `k8s://`, `yarn` or a Spark Connect URL (`sc://`),
+from the resource's config or `LAKEMESH_SPARK_MASTER`, with any Spark conf from
+the resource or `LAKEMESH_SPARK_CONF` (a JSON object). Domain code never
+names any of it. A master that cannot be reached fails within
+`connect_timeout` seconds, naming the URL, instead of Spark's minute of retries.
+The JVM's own output goes to `spark.log` in the run logs folder, not the console.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+from collections.abc import Mapping
+from contextlib import suppress
+from importlib.metadata import version
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+
+import dagster as dg
+from pydantic import Field
+
+from lakemesh.compute.java import find_java_home
+from lakemesh.errors import LakemeshError, SparkUnavailable
+from lakemesh.settings import Settings
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+__all__ = ["DEFAULT_MASTER", "SparkResource", "spark_conf", "spark_packages", "spark_session", "stop_spark_session"]
+
+DEFAULT_MASTER = "local[*]"
+_CONNECT_TIMEOUT = 10.0
+_DEFAULT_CONF = {
+    "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+    "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+    "spark.sql.session.timeZone": "UTC",  # the platform's timestamps are UTC whatever the host's zone
+    "spark.ui.showConsoleProgress": "false",
+    "spark.log.level": "WARN",
+    # Delta's default of 50 partitions for reading its own log costs seconds on small tables
+    "spark.databricks.delta.snapshotPartitions": "4",
+    "spark.sql.shuffle.partitions": "16",
+    "spark.driver.memory": "4g",
+}
+_ACTIVE: dict[str, Any] = {}
+_LOCK = threading.Lock()
+
+
+def spark_packages() -> list[str]:
+    """Maven coordinates Spark resolves at start: Delta Lake matching the installed pyspark and delta-spark."""
+    spark_minor = ".".join(version("pyspark").split(".")[:2])
+    return [f"io.delta:delta-spark_{spark_minor}_2.13:{version('delta-spark')}"]
+
+
+def _cache_dir() -> Path:
+    if configured := os.environ.get("LAKEMESH_SPARK_CACHE"):
+        return Path(configured).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "lakemesh" / "spark"
+
+
+def _conf_from_env() -> dict[str, str]:
+    text = os.environ.get("LAKEMESH_SPARK_CONF")
+    if not text:
+        return {}
+    try:
+        conf = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise LakemeshError(f"LAKEMESH_SPARK_CONF must be a JSON object of strings: {error}") from None
+    if not isinstance(conf, dict) or not all(isinstance(v, str) for v in conf.values()):
+        raise LakemeshError(f"LAKEMESH_SPARK_CONF must be a JSON object of strings, got {text[:80]!r}")
+    return conf
+
+
+def spark_conf(*, conf: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The session's conf: the platform's defaults, then `LAKEMESH_SPARK_CONF`, then `conf` (the last word)."""
+    merged = {**_DEFAULT_CONF, "spark.jars.ivy": str(_cache_dir()), **_conf_from_env(), **dict(conf or {})}
+    packages = [p for p in merged.get("spark.jars.packages", "").split(",") if p]
+    merged["spark.jars.packages"] = ",".join(dict.fromkeys([*spark_packages(), *packages]))
+    return merged
+
+
+def _check_reachable(master: str, *, timeout: float) -> None:
+    """Fail fast, naming the URL, when no host of a `spark://` or `sc://` master accepts a connection."""
+    scheme = master.split("://", 1)[0] if "://" in master else ""
+    if scheme not in ("spark", "sc"):
+        return
+    default_port = 7077 if scheme == "spark" else 15002
+    reasons = []
+    for host_port in master.split("://", 1)[1].split("/", 1)[0].split(";", 1)[0].split(","):  # HA: several masters
+        parsed = urlparse(f"//{host_port}")
+        try:
+            with socket.create_connection((parsed.hostname or "", parsed.port or default_port), timeout=timeout):
+                return
+        except OSError as error:
+            reasons.append(f"{host_port}: {error.strerror or error}")
+    raise SparkUnavailable(
+        f"the Spark master {master} cannot be reached ({'; '.join(reasons)}) within {timeout:g} s; "
+        "check the URL (LAKEMESH_SPARK_MASTER or the spark resource's `master`) and that the master is running"
+    )
+
+
+def _log_tail(path: Path, lines: int = 15) -> str:
+    with suppress(OSError):
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    return ""
+
+
+def _start(master: str, conf: dict[str, str], *, app_name: str, log_file: Path) -> SparkSession:
+    from pyspark import SparkConf, SparkContext
+    from pyspark.java_gateway import launch_gateway
+    from pyspark.sql import SparkSession
+
+    if master.startswith("sc://"):  # Spark Connect: the server has its own jars and conf; ours go as session conf
+        remote = {k: v for k, v in conf.items() if not k.startswith(("spark.jars", "spark.driver."))}
+        return SparkSession.builder.remote(master).appName(app_name).config(map=remote).getOrCreate()
+    os.environ["JAVA_HOME"] = str(find_java_home())  # spark-submit reads it; a wrong one is refused above
+    spark_conf_object = SparkConf().setMaster(master).setAppName(app_name).setAll(list(conf.items()))
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with log_file.open("ab") as log:
+        try:
+            gateway = launch_gateway(spark_conf_object, popen_kwargs={"stdout": log, "stderr": log})
+            context = SparkContext(conf=spark_conf_object, gateway=gateway)
+        except Exception as error:
+            raise SparkUnavailable(
+                f"Spark did not start on {master}: {str(error).splitlines()[0]}; "
+                f"the JVM's last words ({log_file}):\n{_log_tail(log_file)}"
+            ) from None
+    context.setLogLevel(conf.get("spark.log.level", "WARN"))
+    return SparkSession(context)
+
+
+def spark_session(
+    *,
+    master: str | None = None,
+    conf: Mapping[str, str] | None = None,
+    app_name: str = "lakemesh",
+    connect_timeout: float = _CONNECT_TIMEOUT,
+) -> SparkSession:
+    """The process's SparkSession for `master` (default `LAKEMESH_SPARK_MASTER`, else `local[*]`) and `conf`.
+
+    One session per process: asking again with the same master and conf gives
+    the same session; another master or conf stops the old one first.
+    """
+    master = master or os.environ.get("LAKEMESH_SPARK_MASTER") or DEFAULT_MASTER
+    merged = spark_conf(conf=conf)
+    key = json.dumps([master, merged], sort_keys=True)
+    with _LOCK:
+        active = _ACTIVE.get("session")
+        if active is not None and _ACTIVE["key"] == key and not _stopped(active):
+            return active
+        if active is not None:
+            active.stop()
+            _ACTIVE.clear()
+        _check_reachable(master, timeout=connect_timeout)
+        session = _start(master, merged, app_name=app_name, log_file=Settings.from_env().logs_dir / "spark.log")
+        _ACTIVE.update(session=session, key=key)
+        return session
+
+
+def _stopped(session: SparkSession) -> bool:
+    context = getattr(session, "_sc", None)
+    return context is not None and context._jsc is None
+
+
+def stop_spark_session() -> None:
+    """Stop the process's session, if any (its JVM exits with it)."""
+    with _LOCK:
+        if (session := _ACTIVE.pop("session", None)) is not None:
+            session.stop()
+        _ACTIVE.clear()
+
+
+class SparkResource(dg.ConfigurableResource):
+    """Spark for a domain's Spark products; operators set the master and conf here, never in domain code."""
+
+    master: str | None = Field(
+        default=None, description="spark://, k8s://, yarn, local[N] or sc://; default LAKEMESH_SPARK_MASTER or local[*]"
+    )
+    conf: dict[str, str] = Field(default_factory=dict, description="Spark conf, over LAKEMESH_SPARK_CONF")
+    connect_timeout: float = Field(default=_CONNECT_TIMEOUT, description="seconds to wait for the master")
+
+    def session(self) -> SparkSession:
+        return spark_session(master=self.master, conf=self.conf, connect_timeout=self.connect_timeout)

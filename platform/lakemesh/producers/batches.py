@@ -1,0 +1,187 @@
+"""What the publish path needs of a batch, per engine: judge it, quarantine its refused rows, commit it.
+
+The path itself (the step's transaction, the schema gate, lineage, the
+refusal) is one; only these three acts differ between a batch that fits in the
+process (polars, Arrow, pandas: judged by pandera's polars backend, written by
+deltalake) and a Spark DataFrame (judged and written by Spark, never collected).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+import polars as pl
+import pyarrow as pa
+from deltalake import DeltaTable
+
+from lakemesh.contracts import Contract
+from lakemesh.quality import ValidationReport, as_polars, validate
+from lakemesh.settings import Settings
+from lakemesh.storage.delta import Committed, StepTransaction, write_table
+from lakemesh.storage.quarantine import write_quarantine
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+__all__ = ["Batch", "PolarsBatch", "SparkBatch", "as_batch", "is_spark_dataframe"]
+
+
+class Batch(Protocol):
+    """One producer's output on its way to a product."""
+
+    engine: Literal["polars", "spark"]
+
+    def judge(self, contract: Contract, *, against: DeltaTable | None, keyed_append: bool) -> ValidationReport: ...
+
+    def quarantine(self, report: ValidationReport, uri: str, *, run_id: str, settings: Settings) -> None: ...
+
+    def commit(
+        self,
+        uri: str,
+        *,
+        contract: Contract,
+        metadata: Mapping[str, str],
+        step: StepTransaction,
+        replace_schema: bool,
+        recheck: Callable[[DeltaTable], None],
+        checked_at: int | None,
+        settings: Settings,
+    ) -> Committed: ...
+
+    def release(self) -> None: ...
+
+
+@dataclass(kw_only=True)
+class PolarsBatch:
+    """A batch in this process's memory: polars, Arrow or pandas."""
+
+    data: Any
+    frame: pl.DataFrame
+    engine: Literal["polars", "spark"] = "polars"
+
+    def judge(self, contract: Contract, *, against: DeltaTable | None, keyed_append: bool) -> ValidationReport:
+        existing = pl.scan_delta(against).select(contract.primary_key) if keyed_append and against else None
+        return validate(self.frame, contract, existing_keys=existing)
+
+    def quarantine(self, report: ValidationReport, uri: str, *, run_id: str, settings: Settings) -> None:
+        rows = self.frame if report.failing_rows is None else self.frame[report.failing_rows]
+        write_quarantine(
+            uri,
+            rows,
+            run_id=run_id,
+            product=report.contract.name,
+            failed_checks=report.summary(),
+            storage_options=settings.storage_options,
+        )
+
+    def commit(
+        self,
+        uri: str,
+        *,
+        contract: Contract,
+        metadata: Mapping[str, str],
+        step: StepTransaction,
+        replace_schema: bool,
+        recheck: Callable[[DeltaTable], None],
+        checked_at: int | None,
+        settings: Settings,
+    ) -> Committed:
+        return write_table(
+            uri,
+            self._arrow([c.name for c in contract.columns]),
+            mode=contract.write_mode,
+            primary_key=contract.primary_key,
+            metadata=metadata,
+            step=step,
+            replace_schema=replace_schema,
+            recheck=recheck,
+            checked_at=checked_at,
+            storage_options=settings.storage_options,
+        )
+
+    def _arrow(self, columns: list[str]) -> pa.Table:
+        """The producer's own Arrow table when normalising left it as it was (no copy), else the frame's."""
+        data = self.data
+        if isinstance(data, pa.Table) and self.frame.schema == pl.from_arrow(data.slice(0, 0)).schema:
+            return data.select(columns)
+        return self.frame.select(columns).to_arrow()
+
+    def release(self) -> None:
+        """Nothing to release: the frame is the caller's."""
+
+
+@dataclass(kw_only=True)
+class SparkBatch:
+    """A Spark DataFrame: judged by Spark aggregates and written by Spark, cached across the two."""
+
+    frame: DataFrame
+    engine: Literal["polars", "spark"] = "spark"
+    _refused: DataFrame | None = field(default=None, repr=False)
+
+    def judge(self, contract: Contract, *, against: DeltaTable | None, keyed_append: bool) -> ValidationReport:
+        from lakemesh.quality.spark_backend import validate_spark
+        from lakemesh.storage.spark_delta import read_spark_table
+
+        existing = None
+        if keyed_append and against is not None:
+            table = read_spark_table(self.frame.sparkSession, against.table_uri, version=against.version())
+            existing = table.select(*contract.primary_key)
+        verdict = validate_spark(self.frame, contract, existing_keys=existing)
+        self._refused = verdict.refused
+        return verdict.report
+
+    def quarantine(self, report: ValidationReport, uri: str, *, run_id: str, settings: Settings) -> None:
+        from lakemesh.storage.spark_delta import write_spark_quarantine
+
+        rows = self._refused if self._refused is not None else self.frame
+        write_spark_quarantine(rows, uri, run_id=run_id, product=report.contract.name, failed_checks=report.summary())
+
+    def commit(
+        self,
+        uri: str,
+        *,
+        contract: Contract,
+        metadata: Mapping[str, str],
+        step: StepTransaction,
+        replace_schema: bool,
+        recheck: Callable[[DeltaTable], None],
+        checked_at: int | None,
+        settings: Settings,
+    ) -> Committed:
+        from lakemesh.storage.spark_delta import write_spark_table
+
+        return write_spark_table(
+            self.frame.select(*[c.name for c in contract.columns]),
+            uri,
+            mode=contract.write_mode,
+            primary_key=contract.primary_key,
+            metadata=metadata,
+            step=step,
+            replace_schema=replace_schema,
+            recheck=recheck,
+            checked_at=checked_at,
+            storage_options=settings.storage_options,
+        )
+
+    def release(self) -> None:
+        self.frame.unpersist()
+
+
+def is_spark_dataframe(data: Any) -> bool:
+    """Whether `data` is a Spark DataFrame (classic or Spark Connect), without importing pyspark for others."""
+    if not type(data).__module__.startswith("pyspark."):
+        return False
+    from pyspark.sql import DataFrame
+
+    return isinstance(data, DataFrame)
+
+
+def as_batch(data: Any, contract: Contract) -> Batch:
+    """The batch for what a producer returned; anything but a DataFrame is refused by `as_polars`."""
+    if is_spark_dataframe(data):
+        from pyspark import StorageLevel
+
+        return SparkBatch(frame=data.persist(StorageLevel.MEMORY_AND_DISK))  # judged, then written: computed once
+    return PolarsBatch(data=data, frame=as_polars(data, contract.plan))

@@ -1,0 +1,160 @@
+"""Delta Lake writes by Spark itself: one commit, the same exactly-once key and metadata as deltalake's.
+
+Spark writes the product natively (no data passes through the driver). The
+commit carries Delta's application transaction (`txnAppId`/`txnVersion`) of
+the producing step, so Spark itself skips a retried step's second write, and
+the platform's fields as JSON in the commit's `userMetadata` (Spark has no
+other place for them; `published_fields` reads both). A merge, which takes no
+writer options, gets the same through the session's `spark.databricks.delta.write.txn*`
+and `commitInfo.userMetadata` settings for the one statement.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Literal
+
+from deltalake import DeltaTable
+from deltalake.exceptions import TableNotFoundError
+
+from lakemesh.errors import CommitConflict
+from lakemesh.storage.delta import APP_ID_KEY, TABLE_PROPERTIES, Committed, StepTransaction, committed_version
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+__all__ = ["read_spark_table", "write_spark_quarantine", "write_spark_table"]
+
+_SESSION_SETTINGS = threading.Lock()
+
+
+def read_spark_table(spark: SparkSession, uri: str, *, version: int) -> DataFrame:
+    """One pinned Delta version of a product as a Spark DataFrame (`versionAsOf`)."""
+    return spark.read.format("delta").option("versionAsOf", version).load(uri)
+
+
+def _table(uri: str, storage_options: Mapping[str, str] | None) -> DeltaTable | None:
+    try:
+        return DeltaTable(uri, storage_options=dict(storage_options or {}))
+    except TableNotFoundError:
+        return None
+
+
+@contextmanager
+def _session_settings(spark: SparkSession, settings: Mapping[str, str]) -> Iterator[None]:
+    """Set session conf for one statement, then put back what was there (one statement at a time)."""
+    with _SESSION_SETTINGS:
+        before = {key: spark.conf.get(key, None) for key in settings}
+        for key, value in settings.items():
+            spark.conf.set(key, value)
+        try:
+            yield
+        finally:
+            for key, value in before.items():
+                spark.conf.unset(key) if value is None else spark.conf.set(key, value)
+
+
+def _is_conflict(error: Exception) -> bool:
+    return "Concurrent" in type(error).__name__ or "DELTA_CONCURRENT" in str(error)
+
+
+def write_spark_table(
+    data: DataFrame,
+    uri: str,
+    *,
+    mode: Literal["overwrite", "append", "merge"],
+    primary_key: Sequence[str],
+    metadata: Mapping[str, str],
+    step: StepTransaction,
+    replace_schema: bool = False,
+    recheck: Callable[[DeltaTable], None] | None = None,
+    checked_at: int | None = None,
+    storage_options: Mapping[str, str] | None = None,
+) -> Committed:
+    """Commit `data` once for `step` with Spark: the Spark twin of `storage.delta.write_table`.
+
+    `recheck(table)` runs again against any version newer than `checked_at`
+    before the commit; a concurrent commit that Delta's conflict detection
+    refuses is reported as `CommitConflict`, nothing written.
+    """
+    table = _table(uri, storage_options)
+    if table is not None and (version := committed_version(table, step)) is not None:
+        return Committed(version=version, duplicate=True)
+    if recheck is not None and table is not None and table.version() != checked_at:
+        recheck(table)
+    user_metadata = json.dumps({**metadata, APP_ID_KEY: step.app_id}, sort_keys=True)
+    spark = data.sparkSession
+    try:
+        if mode == "merge" and table is not None and not replace_schema:
+            from delta.tables import DeltaTable as SparkDeltaTable
+
+            condition = " AND ".join(f"target.`{key}` <=> source.`{key}`" for key in primary_key)
+            with _session_settings(
+                spark,
+                {
+                    "spark.databricks.delta.write.txnAppId": step.app_id,
+                    "spark.databricks.delta.write.txnVersion": str(step.sequence),
+                    "spark.databricks.delta.commitInfo.userMetadata": user_metadata,
+                    "spark.databricks.delta.schema.autoMerge.enabled": "true",  # new columns evolve, as on deltalake
+                },
+            ):
+                (
+                    SparkDeltaTable.forPath(spark, uri)
+                    .alias("target")
+                    .merge(data.alias("source"), condition)
+                    .whenMatchedUpdateAll()
+                    .whenNotMatchedInsertAll()
+                    .execute()
+                )
+        else:
+            writer = (
+                data.write.format("delta")
+                .mode("append" if mode == "append" and table is not None and not replace_schema else "overwrite")
+                .option("txnAppId", step.app_id)
+                .option("txnVersion", step.sequence)
+                .option("userMetadata", user_metadata)
+                .option("overwriteSchema" if replace_schema else "mergeSchema", "true")
+            )
+            if table is None:
+                writer = writer.options(**TABLE_PROPERTIES)  # a new table keeps its whole log, as deltalake's do
+            writer.save(uri)
+    except Exception as error:
+        if _is_conflict(error):
+            raise CommitConflict(
+                f"{uri}: a concurrent writer committed first ({str(error).splitlines()[0][:200]}); "
+                f"this {mode} wrote nothing"
+            ) from None
+        raise
+    written = _table(uri, storage_options)
+    version = committed_version(written, step) if written is not None else None
+    if version is None:
+        raise CommitConflict(f"{uri}: Spark reported success but the log has no commit of {step.app_id}")
+    return Committed(version=version, duplicate=False)
+
+
+def write_spark_quarantine(rows: DataFrame, uri: str, *, run_id: str, product: str, failed_checks: str) -> None:
+    """Append refused rows to the product's quarantine with Spark: the same shape as `storage.quarantine`'s."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import ArrayType, MapType, StructType
+
+    nested = (ArrayType, MapType, StructType)
+    stamped = rows.select(
+        *[
+            (F.to_json(F.col(f.name)) if isinstance(f.dataType, nested) else F.col(f.name).cast("string")).alias(f.name)
+            for f in rows.schema.fields
+        ],
+        F.lit(product).alias("_lakemesh_product"),
+        F.lit(run_id).alias("_lakemesh_run_id"),
+        F.lit(failed_checks).alias("_lakemesh_failed_checks"),
+        F.current_timestamp().alias("_lakemesh_quarantined_at"),
+    )
+    (
+        stamped.write.format("delta")
+        .mode("append")
+        .option("mergeSchema", "true")
+        .option("userMetadata", json.dumps({"lakemesh.runId": run_id}))
+        .save(uri)
+    )
