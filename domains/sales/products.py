@@ -44,3 +44,15 @@ _LINE_ITEMS = {  # product column: landing column
 @data_product(landing=["lineitem"], columns={out: f"lineitem.{src}" for out, src in _LINE_ITEMS.items()})
 def line_items(lineitem: pl.LazyFrame) -> pl.LazyFrame:
     return lineitem.select(**_LINE_ITEMS)
+
+
+_SHIPMENTS = ("order_key", "line_number", "part_key", "supplier_key", "ship_date", "commit_date", "receipt_date")
+
+
+@data_product(
+    inputs=["sales.line_items"],
+    columns={column: f"line_items.{column}" for column in (*_SHIPMENTS, "ship_mode")},
+)
+def shipments(line_items: pl.LazyFrame) -> pl.LazyFrame:
+    """The public shipping facts of every order line: keys and dates, no prices."""
+    return line_items.select(*_SHIPMENTS, "ship_mode")

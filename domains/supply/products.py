@@ -1,7 +1,9 @@
-"""Python producers of the supply domain (`supply.suppliers` is a dbt model)."""
+"""Producers of the supply domain: Python and Spark (`supply.suppliers` is a dbt model)."""
 
 import polars as pl
-from lakemesh import data_product
+from lakemesh import data_product, spark_product
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
 
 _PARTS = {  # product column: landing column
     "part_key": "p_partkey",
@@ -33,3 +35,36 @@ _PART_SUPPLIERS = {  # product column: landing column
 @data_product(landing=["partsupp"], columns={out: f"partsupp.{src}" for out, src in _PART_SUPPLIERS.items()})
 def part_suppliers(partsupp: pl.LazyFrame) -> pl.LazyFrame:
     return partsupp.select(**_PART_SUPPLIERS)
+
+
+@spark_product(
+    inputs=["supply.suppliers", "sales.shipments"],
+    columns={
+        "supplier_key": "suppliers.supplier_key",
+        "ship_month": "shipments.ship_date",
+        "late_lines": ["shipments.receipt_date", "shipments.commit_date"],
+        "late_ratio": ["shipments.receipt_date", "shipments.commit_date"],
+        "avg_days_late": ["shipments.receipt_date", "shipments.commit_date"],
+    },
+    indirect={"JOIN": ["suppliers.supplier_key", "shipments.supplier_key"], "GROUP_BY": "shipments.ship_date"},
+)
+def supplier_delivery_performance(suppliers: DataFrame, shipments: DataFrame) -> DataFrame:
+    """Per supplier and month shipped: lines, lines received after the promised day, and by how much."""
+    late = F.col("receipt_date") > F.col("commit_date")
+    return (
+        shipments.join(suppliers.select("supplier_key"), "supplier_key")
+        .groupBy("supplier_key", F.trunc("ship_date", "month").alias("ship_month"))
+        .agg(
+            F.count(F.lit(1)).alias("shipped_lines"),
+            F.count(F.when(late, 1)).alias("late_lines"),
+            F.avg(F.when(late, F.datediff("receipt_date", "commit_date"))).alias("avg_days_late"),
+        )
+        .select(
+            "supplier_key",
+            "ship_month",
+            "shipped_lines",
+            "late_lines",
+            (F.col("late_lines") / F.col("shipped_lines")).alias("late_ratio"),
+            "avg_days_late",
+        )
+    )

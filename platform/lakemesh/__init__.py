@@ -20,9 +20,11 @@ from lakemesh.errors import (
     ContractInvalid,
     ContractViolation,
     DefinitionsInvalid,
+    JavaNotFound,
     LakemeshError,
     LandingDataBad,
     ProductNotFound,
+    SparkUnavailable,
     TableUnreadable,
     VersionNotFound,
 )
@@ -35,6 +37,7 @@ _HOMES = {
     "PublishResult": "lakemesh.producers.publish",
     "publish": "lakemesh.producers.publish",
     "data_product": "lakemesh.producers.python",
+    "spark_product": "lakemesh.producers.python",
     "domain_definitions": "lakemesh.orchestration.definitions",
     "read": "lakemesh.storage.reader",
     "Settings": "lakemesh.settings",
@@ -51,11 +54,13 @@ __all__ = [
     "ContractInvalid",
     "ContractViolation",
     "DefinitionsInvalid",
+    "JavaNotFound",
     "LakemeshError",
     "LandingDataBad",
     "ProductNotFound",
     "PublishResult",
     "Settings",
+    "SparkUnavailable",
     "TableUnreadable",
     "VersionNotFound",
     "data_product",
@@ -64,6 +69,7 @@ __all__ = [
     "load_contracts",
     "publish",
     "read",
+    "spark_product",
 ]
 
 if TYPE_CHECKING:
@@ -71,7 +77,7 @@ if TYPE_CHECKING:
     from lakemesh.contracts import Contract, load_contract, load_contracts
     from lakemesh.orchestration.definitions import domain_definitions
     from lakemesh.producers.publish import PublishResult, publish
-    from lakemesh.producers.python import data_product
+    from lakemesh.producers.python import data_product, spark_product
     from lakemesh.settings import Settings
     from lakemesh.storage.reader import read
 

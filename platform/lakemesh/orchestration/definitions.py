@@ -8,6 +8,7 @@ from types import ModuleType
 
 import dagster as dg
 
+from lakemesh.compute.spark import SparkResource
 from lakemesh.contracts import Contract, contract_from_document, load_contract, load_contracts
 from lakemesh.errors import AccessRefused, DefinitionsInvalid, ProductNotFound
 from lakemesh.orchestration.maintenance import maintenance_jobs
@@ -59,7 +60,7 @@ def domain_definitions(
     """Everything a domain publishes, as one Dagster code location.
 
     Each contract in `contracts/<domain>/` must be produced by exactly one
-    `@data_product` function in `products` or one dbt model in
+    `@data_product` or `@spark_product` function in `products` or one dbt model in
     `dbt_project/models/<domain>/`, matching the contract's `producer`. Only
     the domain's own contracts are loaded, and of other domains only the
     published interface of the products it reads.
@@ -74,7 +75,8 @@ def domain_definitions(
     dbt = {m.product: m for m in models}
 
     for name, contract in own.items():
-        made_by = [kind for kind, found in (("python", python), ("dbt", dbt)) if name in found]
+        made_by = [python[name].engine] if name in python else []
+        made_by += ["dbt"] if name in dbt else []
         if made_by != [contract.producer]:
             where = " and ".join(made_by) or "nothing"
             raise DefinitionsInvalid(
@@ -101,4 +103,9 @@ def domain_definitions(
 
     assets = [python_product_asset(p, own[name], settings=settings) for name, p in python.items()]
     assets += [dbt_product_asset(m, contracts, settings=settings) for m in models]
-    return dg.Definitions(assets=assets, jobs=maintenance_jobs(domain, own.values(), settings=settings))
+    spark = any(p.engine == "spark" for p in python.values())
+    return dg.Definitions(
+        assets=assets,
+        jobs=maintenance_jobs(domain, own.values(), settings=settings),
+        resources={"spark": SparkResource()} if spark else {},
+    )

@@ -1,8 +1,9 @@
 """Python producers: a decorated function that returns a DataFrame becomes a product's Dagster asset.
 
 A domain team writes a function that returns a DataFrame (polars preferred;
-pandas and Arrow accepted) and decorates it with `@data_product`; the platform
-turns it into a Dagster asset that reads its inputs from the upstream
+pandas and Arrow accepted) and decorates it with `@data_product`, or one that
+takes and returns Spark DataFrames and decorates it with `@spark_product`; the
+platform turns it into a Dagster asset that reads its inputs from the upstream
 products' Delta tables (pinning the versions read), calls it, and publishes the
 result through `lakemesh.publish`.
 """
@@ -11,8 +12,8 @@ import hashlib
 import inspect
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, Literal
 
 import dagster as dg
 from dagster import AssetExecutionContext
@@ -31,7 +32,7 @@ from lakemesh.storage.delta import read_table
 from lakemesh.storage.landing import landing_path, read_landing
 from lakemesh.storage.reader import reading_as
 
-__all__ = ["DataProduct", "data_product", "python_product_asset"]
+__all__ = ["DataProduct", "data_product", "python_product_asset", "spark_product"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -44,6 +45,8 @@ class DataProduct:
     landing: Sequence[str]
     columns: Mapping[str, str | Sequence[str]]
     indirect: Mapping[str, str | Sequence[str]]
+    engine: Literal["python", "spark"] = "python"
+    """`spark`: inputs arrive as Spark DataFrames and the function returns one."""
 
     def code_version(self) -> str:
         return hashlib.sha256(inspect.getsource(self.fn).encode()).hexdigest()[:16]
@@ -103,15 +106,51 @@ def data_product(
     return wrap(fn) if fn is not None else wrap
 
 
+def spark_product(
+    fn: Callable[..., Any] | None = None,
+    *,
+    name: str | None = None,
+    inputs: Mapping[str, str] | Sequence[str] = (),
+    columns: Mapping[str, str | Sequence[str]] | None = None,
+    indirect: Mapping[str, str | Sequence[str]] | None = None,
+) -> Any:
+    """Declare a Spark producer: like `data_product`, but its inputs are Spark DataFrames read from Delta at
+    the pinned versions, and it returns a Spark DataFrame, judged and written by Spark without collecting it.
+
+    The session comes from the location's `spark` resource (master and conf are the operator's, not the domain's).
+    """
+
+    def wrap(function: Callable[..., Any]) -> DataProduct:
+        declared = data_product(function, name=name, inputs=inputs, columns=columns, indirect=indirect)
+        return replace(declared, engine="spark")
+
+    return wrap(fn) if fn is not None else wrap
+
+
+def _returned(product: DataProduct, contract: Contract, data: Any) -> Any:
+    """What the function returned, refused with the producer's name when it is not its engine's DataFrame."""
+    from lakemesh.producers.batches import is_spark_dataframe
+
+    if product.engine == "spark" and not is_spark_dataframe(data):
+        where = f"{product.fn.__module__}.{product.fn.__qualname__}"
+        raise TypeError(
+            f"{contract.name}: the Spark producer {where} returned {type(data).__module__}.{type(data).__name__}, "
+            "not a Spark DataFrame; nothing was published"
+        )
+    return data
+
+
 def python_product_asset(product: DataProduct, contract: Contract, *, settings: Settings) -> dg.AssetsDefinition:
     """A Dagster asset that runs a `@data_product` function and publishes what it returns."""
-    spec = product_spec(contract, settings=settings, deps=list(product.inputs.values()), kinds={"python", "polars"})
+    kinds = {"python", "polars"} if product.engine == "python" else {"python", "spark"}
+    spec = product_spec(contract, settings=settings, deps=list(product.inputs.values()), kinds=kinds)
 
     @dg.multi_asset(
         name=f"{contract.domain}__{contract.product}",
         specs=[spec.replace_attributes(code_version=product.code_version())],
         check_specs=check_specs(contract),
         can_subset=True,
+        required_resource_keys={"spark"} if product.engine == "spark" else set(),
     )
     def _asset(context: AssetExecutionContext):
         run_settings = Settings.from_env(project_dir=settings.project_dir)  # the env of this run decides
@@ -120,11 +159,7 @@ def python_product_asset(product: DataProduct, contract: Contract, *, settings: 
             return
         pinned = pin_inputs(list(product.inputs.values()), settings=run_settings, reader=contract.name)
         frames: dict[str, Any] = {
-            param: read_table(
-                run_settings.table_uri(upstream),
-                version=pinned[upstream],
-                storage_options=run_settings.storage_options,
-            )
+            param: _read_input(context, product, run_settings.table_uri(upstream), pinned[upstream], run_settings)
             for param, upstream in product.inputs.items()
         }
         frames |= {table: read_landing(run_settings.landing, table).lazy() for table in product.landing}
@@ -137,7 +172,7 @@ def python_product_asset(product: DataProduct, contract: Contract, *, settings: 
         }
         context.log.info(f"{contract.name}: inputs {json.dumps(pinned)}, landing {list(product.landing)}")
         with reading_as(contract.domain):  # lakemesh.read() inside may reach other domains' public products only
-            data = product.fn(**frames)
+            data = _returned(product, contract, product.fn(**frames))
         yield from publish_events(
             context,
             data,
@@ -151,3 +186,14 @@ def python_product_asset(product: DataProduct, contract: Contract, *, settings: 
         )
 
     return _asset
+
+
+def _read_input(
+    context: AssetExecutionContext, product: DataProduct, uri: str, version: int, settings: Settings
+) -> Any:
+    """One pinned input: a polars LazyFrame, or a Spark DataFrame for a Spark producer."""
+    if product.engine == "spark":
+        from lakemesh.storage.spark_delta import read_spark_table
+
+        return read_spark_table(context.resources.spark.session(), uri, version=version)
+    return read_table(uri, version=version, storage_options=settings.storage_options)
