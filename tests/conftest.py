@@ -51,3 +51,17 @@ def settings(tmp_path: Path, tpch_landing: Path, monkeypatch: pytest.MonkeyPatch
     for name in ("OPENLINEAGE_URL", "OPENLINEAGE_CONFIG", "OPENLINEAGE__TRANSPORT__TYPE", "OPENLINEAGE_DISABLED"):
         monkeypatch.delenv(name, raising=False)
     return Settings.from_env()
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory: pytest.TempPathFactory):
+    """The platform's Spark session (local[*], Delta configured), started once for the tests that need it."""
+    from lakemesh.compute.spark import spark_session, stop_spark_session
+
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("LAKEMESH_LOGS", str(tmp_path_factory.mktemp("spark-logs")))
+        env.delenv("LAKEMESH_SPARK_MASTER", raising=False)
+        env.delenv("LAKEMESH_SPARK_CONF", raising=False)
+        session = spark_session()
+    yield session
+    stop_spark_session()

@@ -226,8 +226,15 @@ def _table_failures(frame: pl.DataFrame, plan: CheckPlan, broken: set[str]) -> l
     return failures
 
 
+def _key_examples(frame: pl.DataFrame, indices: pl.Series, columns: tuple[str, ...]) -> tuple[str, ...]:
+    """A few duplicated keys, by their key columns only: pandera's failure cases are whole rows, classified
+    columns included."""
+    keys = frame[indices.unique().sort()].select(columns).unique(maintain_order=True).head(_EXAMPLES)
+    return tuple(", ".join("null" if v is None else str(v)[:80] for v in row) for row in keys.rows())
+
+
 def _row_failures(
-    errors: pa.errors.SchemaErrors, plan: CheckPlan
+    errors: pa.errors.SchemaErrors, plan: CheckPlan, frame: pl.DataFrame
 ) -> tuple[list[CheckFailure], pl.Series | None, set[str]]:
     """One `CheckFailure` per plan check from pandera's failure cases; also the columns with broken structure."""
     cases = errors.failure_cases
@@ -255,7 +262,10 @@ def _row_failures(
         indices = group["index"].drop_nulls()
         whole_batch = check.batch_level or indices.len() < group.height
         redacted = check.kind != "schema" and plan.sensitive(check)
-        examples = group["failure_case"].unique(maintain_order=True).head(_EXAMPLES).to_list()
+        if check.kind == "unique" and indices.len():
+            examples = list(_key_examples(frame, indices, check.columns))
+        else:
+            examples = group["failure_case"].unique(maintain_order=True).head(_EXAMPLES).to_list()
         failures.append(
             CheckFailure(
                 check=name,
@@ -318,7 +328,7 @@ def validate(
         (schema or compile_schema(plan)).validate(frame, lazy=True)
         failures, rows, broken = [], None, set()
     except pa.errors.SchemaErrors as errors:
-        failures, rows, broken = _row_failures(errors, plan)
+        failures, rows, broken = _row_failures(errors, plan, frame)
     if existing_keys is not None and not broken and not any(f.check == "primary_key__unique" for f in failures):
         collision, positions = _key_collisions(frame, existing_keys, plan)
         if collision.rows:

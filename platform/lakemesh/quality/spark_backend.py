@@ -78,8 +78,9 @@ def _broken_columns(frame: DataFrame, plan: CheckPlan) -> tuple[set[str], CheckF
     problems = [error for errors in (validated.pandera.errors or {}).get("SCHEMA", {}).values() for error in errors]
     if not problems:
         return set(), None
-    broken = {str(problem["column"]) for problem in problems}
     actual = dict(frame.dtypes)
+    extra = set(actual) - {spec.name for spec in plan.columns}  # pandera names the schema, not the column, for these
+    broken = {str(problem["column"]) for problem in problems if plan.column(str(problem["column"]))} | extra
     shown = []
     for name in sorted(broken):
         spec = plan.column(name)
@@ -214,7 +215,12 @@ def validate_spark(frame: DataFrame, contract: Contract, *, existing_keys: DataF
             if failure := judge_measurement(check, value, rows, plan):
                 failures.append(failure)
         elif measured[check.name]:
-            failing = _failing(check) if check.kind != "unique" else _duplicated(check.columns)
+            if check.kind == "unique":  # a window: Spark filters on it only once it is a column
+                marker = f"__lakemesh_duplicate_{len(row_filters)}"
+                frame = frame.withColumn(marker, _duplicated(check.columns))
+                failing = F.col(marker)
+            else:
+                failing = _failing(check)
             redacted = plan.sensitive(check)
             count = measured[check.name] if check.kind != "unique" else frame.filter(failing).count()
             failures.append(
@@ -229,9 +235,9 @@ def validate_spark(frame: DataFrame, contract: Contract, *, existing_keys: DataF
             row_filters.append(failing)
     if existing_keys is not None and not broken and not any(f.check == "primary_key__unique" for f in failures):
         keys = list(plan.check("primary_key__unique").columns)
-        marked = existing_keys.select(*keys).distinct().withColumn("__lakemesh_existing", F.lit(True))
+        marked = existing_keys.select(*keys).distinct().withColumn("__lakemesh_published", F.lit(True))
         frame = frame.join(marked, on=keys, how="left")  # null-safe enough: keys are never null (not_null checks)
-        collision = F.coalesce(F.col("__lakemesh_existing"), F.lit(False))
+        collision = F.coalesce(F.col("__lakemesh_published"), F.lit(False))
         collisions = frame.filter(collision).count()
         if collisions:
             check = plan.check("primary_key__unique")
@@ -257,7 +263,8 @@ def validate_spark(frame: DataFrame, contract: Contract, *, existing_keys: DataF
     else:
         flagged = frame.withColumn("__lakemesh_refused", _any(row_filters))
         refused = flagged.filter("__lakemesh_refused").drop("__lakemesh_refused")
-    return SparkVerdict(report=report, refused=refused.drop("__lakemesh_existing"))
+    markers = [name for name in refused.columns if name.startswith("__lakemesh_")]
+    return SparkVerdict(report=report, refused=refused.drop(*markers))
 
 
 def _any(conditions: list[Column]) -> Column:
