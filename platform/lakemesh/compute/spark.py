@@ -113,7 +113,7 @@ def _log_tail(path: Path, lines: int = 15) -> str:
     return ""
 
 
-def _start(master: str, conf: dict[str, str], *, app_name: str, log_file: Path) -> SparkSession:
+def _start(master: str, conf: dict[str, str], *, app_name: str, java_home: Path | None, log_file: Path) -> SparkSession:
     from pyspark import SparkConf, SparkContext
     from pyspark.java_gateway import launch_gateway
     from pyspark.sql import SparkSession
@@ -121,7 +121,7 @@ def _start(master: str, conf: dict[str, str], *, app_name: str, log_file: Path) 
     if master.startswith("sc://"):  # Spark Connect: the server has its own jars and conf; ours go as session conf
         remote = {k: v for k, v in conf.items() if not k.startswith(("spark.jars", "spark.driver."))}
         return SparkSession.builder.remote(master).appName(app_name).config(map=remote).getOrCreate()
-    os.environ["JAVA_HOME"] = str(find_java_home())  # spark-submit reads it; a wrong one is refused above
+    os.environ["JAVA_HOME"] = str(java_home)  # spark-submit reads it
     spark_conf_object = SparkConf().setMaster(master).setAppName(app_name).setAll(list(conf.items()))
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with log_file.open("ab") as log:
@@ -156,11 +156,14 @@ def spark_session(
         active = _ACTIVE.get("session")
         if active is not None and _ACTIVE["key"] == key and not _stopped(active):
             return active
+        _check_reachable(master, timeout=connect_timeout)  # before stopping what works: a bad URL costs nothing
+        java_home = None if master.startswith("sc://") else find_java_home()
         if active is not None:
             active.stop()
             _ACTIVE.clear()
-        _check_reachable(master, timeout=connect_timeout)
-        session = _start(master, merged, app_name=app_name, log_file=Settings.from_env().logs_dir / "spark.log")
+        session = _start(
+            master, merged, app_name=app_name, java_home=java_home, log_file=Settings.from_env().logs_dir / "spark.log"
+        )
         _ACTIVE.update(session=session, key=key)
         return session
 
