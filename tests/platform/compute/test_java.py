@@ -19,7 +19,7 @@ def test_a_java_home_without_java_is_refused_naming_it(tmp_path: Path, monkeypat
 def test_a_java_home_of_an_unsupported_version_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     java = tmp_path / "bin" / "java"
     java.parent.mkdir()
-    java.write_text('#!/bin/sh\necho \'openjdk version "11.0.2" 2019-01-15\' >&2\n')
+    java.write_text("#!/bin/sh\necho 'openjdk version \"11.0.2\" 2019-01-15' >&2\n")
     java.chmod(0o755)
     monkeypatch.setenv("JAVA_HOME", str(tmp_path))
     with pytest.raises(JavaNotFound, match=r"which is Java 11; Spark 4 needs Java 17 or 21"):

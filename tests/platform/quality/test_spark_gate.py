@@ -27,7 +27,7 @@ COLUMNS = [
         "logicalType": "string",
         "classification": "confidential",
         "logicalTypeOptions": {"pattern": "^s"},
-    },  # noqa: E501
+    },
 ]
 QUALITY = [
     {"name": "enough_rows", "metric": "rowCount", "mustBeGreaterThan": 1},
