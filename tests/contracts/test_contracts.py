@@ -13,7 +13,7 @@ CONTRACTS = Path(__file__).resolve().parents[2] / "contracts"
 FILES = sorted(CONTRACTS.glob("*/*.yaml"))
 
 
-def test_sample_mesh_has_the_nine_products():
+def test_sample_mesh_has_the_eleven_products():
     assert sorted(load_contracts(CONTRACTS)) == [
         "customers.customer",
         "customers.nation",
@@ -21,8 +21,10 @@ def test_sample_mesh_has_the_nine_products():
         "sales.orders",
         "sales.pricing_summary",
         "sales.revenue_by_nation",
+        "sales.shipments",
         "supply.part_suppliers",
         "supply.parts",
+        "supply.supplier_delivery_performance",
         "supply.suppliers",
     ]
 

@@ -17,8 +17,14 @@ from ..conftest import PROJECT_DIR, copy_project
 
 EXPECTED = {
     "customers": {"customers/customer", "customers/nation"},
-    "sales": {"sales/orders", "sales/line_items", "sales/pricing_summary", "sales/revenue_by_nation"},
-    "supply": {"supply/parts", "supply/suppliers", "supply/part_suppliers"},
+    "sales": {
+        "sales/orders",
+        "sales/line_items",
+        "sales/shipments",
+        "sales/pricing_summary",
+        "sales/revenue_by_nation",
+    },
+    "supply": {"supply/parts", "supply/suppliers", "supply/part_suppliers", "supply/supplier_delivery_performance"},
 }
 
 
@@ -37,6 +43,7 @@ def test_code_location_loads_with_contract_metadata(locations, location: str):
         assert node.owners and node.owners[0].startswith("team:")
         assert node.group_name == location
         assert "delta" in node.kinds and ({"dbt", "python"} & set(node.kinds))
+        assert ("spark" in node.kinds) == (key == "supply/supplier_delivery_performance")
         assert node.description
         assert node.metadata["dagster/column_schema"].columns
         assert {c.name for c in graph.asset_check_keys if c.asset_key == node.key} >= {"schema", "primary_key__unique"}

@@ -12,6 +12,7 @@ from lakemesh import Catalog, load_contract, publish, read
 from lakemesh.catalog import column_sources, impact, product_lineage
 from lakemesh.orchestration.mesh import load_workspace, materialize_mesh
 from lakemesh.settings import Settings
+from polars.testing import assert_frame_equal
 
 from ..conftest import PROJECT_DIR
 
@@ -51,13 +52,23 @@ group by n_name, year(o_orderdate)
 """
 
 
+DELIVERY = """
+select l_suppkey as supplier_key, date_trunc('month', l_shipdate)::date as ship_month,
+       count(*) as shipped_lines, count(*) filter (where l_receiptdate > l_commitdate) as late_lines,
+       late_lines / shipped_lines as late_ratio,
+       avg(l_receiptdate - l_commitdate) filter (where l_receiptdate > l_commitdate) as avg_days_late
+from '{landing}/lineitem.parquet' join '{landing}/supplier.parquet' on l_suppkey = s_suppkey
+group by all
+"""
+
+
 def _run(instance: dg.DagsterInstance, settings: Settings) -> dg.ExecuteInProcessResult:
     events: list[dg.EventLogEntry] = []
     log_file = settings.duckdb_dir.parent / "run.log"
     result = materialize_mesh(load_workspace(PROJECT_DIR), instance=instance, log_file=log_file, on_event=events.append)
     failures = [e.dagster_event.step_failure_data.error.to_string() for e in events if e.dagster_event.is_step_failure]
     assert result.success, "\n".join(failures)
-    assert sum(e.dagster_event.is_step_materialization for e in events) == 9
+    assert sum(e.dagster_event.is_step_materialization for e in events) == 11
     return result
 
 
@@ -86,6 +97,10 @@ def test_sample_mesh_end_to_end(settings: Settings):
         assert revenue["revenue"].cast(pl.Float64).to_list() == pytest.approx(
             expected_q5["revenue"].cast(pl.Float64).to_list(), rel=1e-9
         )
+
+        expected_delivery = duckdb.sql(DELIVERY.format(landing=landing)).pl().sort("supplier_key", "ship_month")
+        delivery = read("supply.supplier_delivery_performance", settings=settings).sort("supplier_key", "ship_month")
+        assert_frame_equal(delivery, expected_delivery.select(delivery.columns), check_exact=False, rel_tol=1e-12)
 
         # commit metadata names the exact input versions read
         commit = DeltaTable(settings.table_uri("sales.revenue_by_nation")).history(1)[0]
@@ -133,7 +148,7 @@ def test_sample_mesh_end_to_end(settings: Settings):
     downstream = product_lineage(
         catalog, "supply.suppliers", direction="downstream", depth=1, namespace=settings.namespace
     )
-    assert [c.name for c in downstream.children] == ["sales.revenue_by_nation"]
+    assert [c.name for c in downstream.children] == ["sales.revenue_by_nation", "supply.supplier_delivery_performance"]
     entry = catalog.product("sales.pricing_summary", namespace=settings.namespace)
     assert entry.current_version == "1" and entry.owner == "sales-analytics"
     assert entry.checks and all(entry.checks.values())
@@ -159,4 +174,8 @@ def test_sample_mesh_end_to_end(settings: Settings):
     joined = impact(catalog, "customers.customer", column="nation_key", namespace=settings.namespace)
     assert [(a.name, a.columns, a.indirect) for a in joined] == [("sales.revenue_by_nation", ("*",), True)]
     filtered = impact(catalog, "sales.line_items", column="ship_date", namespace=settings.namespace)
-    assert [(a.name, a.columns, a.indirect) for a in filtered] == [("sales.pricing_summary", ("*",), True)]
+    assert [(a.name, a.columns, a.indirect) for a in filtered] == [
+        ("sales.pricing_summary", ("*",), True),  # filtered on it
+        ("sales.shipments", ("ship_date",), False),  # projects it, for other domains
+        ("supply.supplier_delivery_performance", ("*", "ship_month"), False),  # through shipments: grouped by month
+    ]
