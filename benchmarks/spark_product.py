@@ -106,7 +106,7 @@ def _duckdb(lakehouse: Path, target: Path) -> tuple[float, int]:
         con.execute("SET threads = 2")
         con.register("shipments", DeltaTable(lakehouse / "sales" / "shipments").to_pyarrow_dataset())
         con.register("suppliers", DeltaTable(lakehouse / "supply" / "suppliers").to_pyarrow_dataset())
-        result = con.sql(DUCKDB_SQL).arrow()
+        result = con.sql(DUCKDB_SQL).arrow().read_all()
     write_deltalake(target, result, mode="overwrite")
     return time.perf_counter() - started, result.num_rows
 

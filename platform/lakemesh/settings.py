@@ -13,10 +13,21 @@ from pathlib import Path
 
 from lakemesh.errors import LakemeshError, ProductNotFound
 
-__all__ = ["PLATFORM_PRODUCER", "Settings", "find_project_dir", "quarantine_dataset", "split_product_name"]
+__all__ = [
+    "PLATFORM_PRODUCER",
+    "PRODUCT_NAMESPACE_SCHEME",
+    "Settings",
+    "find_project_dir",
+    "quarantine_dataset",
+    "split_product_name",
+    "storage_dataset",
+]
 
 PLATFORM_PRODUCER = "https://github.com/lakemesh/lakemesh"
 """The OpenLineage `producer` of every event the platform sends: the catalog trusts only these for products."""
+
+PRODUCT_NAMESPACE_SCHEME = "lakemesh://"
+"""Products' OpenLineage namespace is `lakemesh://<lakehouse>`: the name every storage name of a product resolves to."""
 
 _REMOTE_SCHEMES = ("s3://", "s3a://", "gs://", "az://", "abfs://", "abfss://")
 
@@ -86,7 +97,7 @@ class Settings:
     @property
     def namespace(self) -> str:
         """The OpenLineage dataset namespace of every product in this lakehouse."""
-        return f"lakemesh://{self.lakehouse}"
+        return f"{PRODUCT_NAMESPACE_SCHEME}{self.lakehouse}"
 
     def contract_paths(self) -> dict[str, Path]:
         """Every product that has a contract file, by name: names only, so one broken contract breaks no other."""
@@ -118,6 +129,21 @@ def _storage_options(text: str | None) -> dict[str, str]:
     if not isinstance(options, dict) or not all(isinstance(v, str) for v in options.values()):
         raise LakemeshError(f"LAKEMESH_STORAGE_OPTIONS must be a JSON object of strings, got {text[:80]!r}")
     return options
+
+
+def storage_dataset(uri: str) -> tuple[str, str]:
+    """A table's OpenLineage dataset (namespace, name) by the naming spec for its storage.
+
+    A local path is (`file`, its absolute path); an object store's URI is
+    (`<scheme>://<bucket or container>`, the key), `s3a://` and `s3n://` as `s3://`.
+    Spark's OpenLineage listener names a Delta table it reads or writes the same way.
+    """
+    if "://" not in uri or uri.startswith("file://"):
+        return "file", os.path.abspath(uri.removeprefix("file://")).rstrip("/") or "/"
+    scheme, rest = uri.split("://", 1)
+    scheme = "s3" if scheme in ("s3a", "s3n") else scheme
+    authority, _, key = rest.partition("/")
+    return f"{scheme}://{authority}", key.rstrip("/")
 
 
 def quarantine_dataset(product: str) -> str:

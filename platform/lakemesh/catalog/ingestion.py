@@ -6,6 +6,12 @@ number of datasets, and SQLAlchemy compiles nothing per event. Everything is
 derived from the event: the stored payload, the namespaces, the job and its
 run, the datasets with their versions, and the graph edges (job inputs and
 outputs, column lineage, data-quality assertions).
+
+A dataset named by its storage (`file` + path, as Spark's OpenLineage listener
+names a Delta table) whose platform events carry a `symlinks` facet naming a
+product is the product: its events land on the product's node, and the
+product's versions and description stay the platform's (the listener's column
+lineage is added to the declared one, never replaces it).
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from lakemesh.catalog import model as m
 from lakemesh.catalog.events import InvalidEvent
-from lakemesh.settings import PLATFORM_PRODUCER
+from lakemesh.settings import PLATFORM_PRODUCER, PRODUCT_NAMESPACE_SCHEME
 
 __all__ = ["WHOLE_DATASET", "ingest_event"]
 
@@ -67,7 +73,10 @@ class _Statements:
     run_io: sa.Insert
     column_lineage_clear: sa.Delete
     column_lineage_add: sa.Insert
+    column_lineage_observed: sa.Insert
     assertions: sa.Insert
+    symlink: sa.Insert
+    symlinks: sa.Select
 
 
 @cache
@@ -84,6 +93,7 @@ def _statements(dialect: str) -> _Statements:
     namespaces = insert(m.namespaces)
     run_io = insert(m.run_io)
     assertions = insert(m.assertions)
+    symlink, s = insert(m.dataset_symlinks), m.dataset_symlinks
     return _Statements(
         event=m.events.insert(),
         namespaces=namespaces.on_conflict_do_update(
@@ -130,9 +140,17 @@ def _statements(dialect: str) -> _Statements:
             m.column_lineage.c.output_dataset_id == sa.bindparam("output_id")
         ),
         column_lineage_add=m.column_lineage.insert(),
+        column_lineage_observed=insert(m.column_lineage).on_conflict_do_nothing(),
         assertions=assertions.on_conflict_do_update(
             index_elements=["run_id", "dataset_id", "assertion", "column_name"],
             set_={"success": assertions.excluded.success},
+        ),
+        symlink=symlink.on_conflict_do_update(
+            index_elements=["namespace", "name"],
+            set_={"target_namespace": symlink.excluded.target_namespace, "target_name": symlink.excluded.target_name},
+        ),
+        symlinks=sa.select(s.c.namespace, s.c.name, s.c.target_namespace, s.c.target_name).where(
+            sa.tuple_(s.c.namespace, s.c.name).in_(sa.bindparam("names", expanding=True))
         ),
     )
 
@@ -166,6 +184,7 @@ class _Ingestion:
                 "payload": dict(payload),
             },
         )
+        payload = self.payload = self._resolved(payload)  # the stored event stays as it was sent
         sides = [("input", d) for d in payload.get("inputs") or []] + [
             ("output", d) for d in payload.get("outputs") or []
         ]
@@ -191,6 +210,59 @@ class _Ingestion:
         if latest:
             self._job_io(job_id, {(rows[(d["namespace"], d["name"])].id, direction) for direction, d in sides})
         self._describe_and_version(sides, rows)
+
+    def _resolved(self, payload: Mapping[str, Any]) -> Mapping[str, Any]:
+        """The event with every storage name of a product replaced by the product's name.
+
+        The platform's events teach the catalog those names (their `symlinks`);
+        any other producer's events are resolved with what it has learnt.
+        """
+        datasets = [*(payload.get("inputs") or []), *(payload.get("outputs") or [])]
+        if not datasets:
+            return payload
+        links: dict[tuple[str, str], tuple[str, str]] = {}
+        if payload.get("producer") == PLATFORM_PRODUCER:
+            for dataset in datasets:
+                if (target := _product_symlink(dataset)) and target != (dataset["namespace"], dataset["name"]):
+                    links[(dataset["namespace"], dataset["name"])] = target
+            if links:
+                self.db.execute(
+                    self.sql.symlink,
+                    [
+                        {"namespace": ns, "name": name, "target_namespace": to_ns, "target_name": to_name}
+                        | {"created_at": self.now}
+                        for (ns, name), (to_ns, to_name) in sorted(links.items())
+                    ],
+                )
+        else:
+            named = {(d["namespace"], d["name"]) for d in datasets}
+            named |= {(s["namespace"], s["name"]) for d in datasets for s in _column_sources(d)}
+            for row in self.db.execute(self.sql.symlinks, {"names": sorted(named)}):
+                links[(row.namespace, row.name)] = (row.target_namespace, row.target_name)
+        if not links:
+            return payload
+
+        def renamed(reference: Mapping[str, Any]) -> dict[str, Any]:
+            target = links.get((reference["namespace"], reference["name"]))
+            return {**reference, "namespace": target[0], "name": target[1]} if target else dict(reference)
+
+        def dataset(original: Mapping[str, Any]) -> dict[str, Any]:
+            found = renamed(original)
+            lineage = (found.get("facets") or {}).get("columnLineage")
+            if lineage:
+                fields = {
+                    field: {**value, "inputFields": [renamed(s) for s in value.get("inputFields") or []]}
+                    for field, value in (lineage.get("fields") or {}).items()
+                }
+                whole = [renamed(s) for s in lineage.get("dataset") or []]
+                found["facets"] = {**found["facets"], "columnLineage": {**lineage, "fields": fields, "dataset": whole}}
+            return found
+
+        return {
+            **payload,
+            "inputs": [dataset(d) for d in payload.get("inputs") or []],
+            "outputs": [dataset(d) for d in payload.get("outputs") or []],
+        }
 
     def _job(self, job: Mapping[str, Any]) -> int:
         values = {"namespace": job["namespace"], "name": job["name"], "created_at": self.when, "updated_at": self.now}
@@ -266,7 +338,10 @@ class _Ingestion:
             facets = dataset.get("facets") or {}
             version = (facets.get("version") or {}).get("datasetVersion")
             count = ((dataset.get("outputFacets") or {}).get("outputStatistics") or {}).get("rowCount")
-            completed = direction == "output" and self.event_type == "COMPLETE"
+            producer = self.payload["producer"]
+            # a product's versions are its publishes: another producer writing it (Spark's listener) adds none
+            observer = row.producer == PLATFORM_PRODUCER and producer != PLATFORM_PRODUCER
+            completed = direction == "output" and self.event_type == "COMPLETE" and not observer
             if completed:
                 version = version or self.run_id  # a producer without versions gets one per successful run
                 versions.append(
@@ -282,7 +357,6 @@ class _Ingestion:
                 )
             # Only a dataset's writer describes it: the producer that first wrote it, or the platform (a reader's
             # facets fill in a dataset nobody writes); a late event of an older version never moves it back.
-            producer = self.payload["producer"]
             if direction == "output":
                 describes = row.producer in (None, producer) or producer == PLATFORM_PRODUCER
             else:
@@ -299,7 +373,7 @@ class _Ingestion:
                 }
             )
             if direction == "output" and "columnLineage" in facets:
-                self._column_lineage(row.id, facets["columnLineage"], rows)
+                self._column_lineage(row.id, facets["columnLineage"], rows, observed=observer)
             checked = (facets.get("dataQualityAssertions") or {}).get("assertions") or []
             for assertion in checked if describes else []:
                 assertions.append(
@@ -339,13 +413,17 @@ class _Ingestion:
             values.update(current_version=version, last_modified_at=self.when)
         return {"b_id": row.id, **values}
 
-    def _column_lineage(self, output_id: int, facet: Mapping[str, Any], rows: Mapping[tuple, sa.Row]) -> None:
-        """Replace the output's column lineage with what this event says.
+    def _column_lineage(
+        self, output_id: int, facet: Mapping[str, Any], rows: Mapping[tuple, sa.Row], *, observed: bool
+    ) -> None:
+        """Replace the output's column lineage with what this event says; `observed` (an engine's listener on a
+        product the platform declares) adds to it instead.
 
         The facet's `dataset` inputs (INDIRECT: joins, filters...) shape every row; they are kept under the
         output field `*`, the dataset as a whole.
         """
-        self.db.execute(self.sql.column_lineage_clear, {"output_id": output_id})
+        if not observed:
+            self.db.execute(self.sql.column_lineage_clear, {"output_id": output_id})
         found: dict[tuple, dict[str, Any]] = {}
         fields = [*(facet.get("fields") or {}).items(), (WHOLE_DATASET, {"inputFields": facet.get("dataset") or []})]
         for field, lineage in fields:
@@ -364,13 +442,22 @@ class _Ingestion:
                     "updated_at": self.now,
                 }
         if found:
-            self.db.execute(self.sql.column_lineage_add, list(found.values()))
+            statement = self.sql.column_lineage_observed if observed else self.sql.column_lineage_add
+            self.db.execute(statement, list(found.values()))
 
 
 def _keeps(current: str, *, over: str) -> bool:
     """Whether a run's state stands against a later event's: a finished run is never reopened, and a run that
     completed (its commit stands) is not turned into a failure by a late FAIL or ABORT."""
     return (current in TERMINAL and over not in TERMINAL) or (current == "COMPLETED" and over != "COMPLETED")
+
+
+def _product_symlink(dataset: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The product a storage-named dataset holds, from its `symlinks` facet."""
+    for identifier in ((dataset.get("facets") or {}).get("symlinks") or {}).get("identifiers") or []:
+        if str(identifier.get("namespace", "")).startswith(PRODUCT_NAMESPACE_SCHEME):
+            return identifier["namespace"], identifier["name"]
+    return None
 
 
 def _column_sources(dataset: Mapping[str, Any]) -> list[Mapping[str, Any]]:

@@ -17,6 +17,7 @@ __all__ = [
     "UtcDateTime",
     "assertions",
     "column_lineage",
+    "dataset_symlinks",
     "dataset_versions",
     "datasets",
     "events",
@@ -196,3 +197,15 @@ graph_state = sa.Table(
     sa.Column("version", sa.BigInteger, nullable=False),
 )
 """One row whose `version` moves whenever a job's inputs or outputs change: lineage caches the graph until it does."""
+
+dataset_symlinks = sa.Table(
+    "dataset_symlinks",
+    metadata,
+    sa.Column("namespace", NAME, primary_key=True),
+    sa.Column("name", NAME, primary_key=True),
+    sa.Column("target_namespace", NAME, nullable=False),
+    sa.Column("target_name", NAME, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+"""A storage name (`file` + path, `s3://bucket` + key) -> the product stored there, as the platform's events say
+in their `symlinks` facets: any producer naming the storage (Spark's listener) lands on the product's node."""

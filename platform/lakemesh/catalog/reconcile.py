@@ -173,7 +173,7 @@ def _complete_event(commit: _Commit, settings: Settings, emitter: LineageEmitter
         settings=settings,
         contract=_contract(commit.product, info[CONTRACT_KEY]),
         inputs=[
-            InputRef(namespace=settings.namespace, name=product, version=str(version))
+            InputRef.of_product(product, settings=settings, version=version)
             for product, version in json.loads(info.get("lakemesh.inputs") or "{}").items()
         ],
         parent_run_id=info.get("lakemesh.runId") or None,

@@ -28,12 +28,13 @@ from openlineage.client.facet_v2 import (
     ownership_dataset,
     parent_run,
     schema_dataset,
+    symlinks_dataset,
 )
 from openlineage.client.uuid import generate_new_uuid
 
 from lakemesh.contracts import Contract
 from lakemesh.lineage.transport import LineageEmitter
-from lakemesh.settings import PLATFORM_PRODUCER, Settings, quarantine_dataset
+from lakemesh.settings import PLATFORM_PRODUCER, Settings, quarantine_dataset, storage_dataset
 
 __all__ = [
     "JOB_NAMESPACE",
@@ -110,6 +111,13 @@ class ContractDatasetFacet(DatasetFacet):
         return f"{PRODUCER}/spec/ContractDatasetFacet.json"
 
 
+def _symlink(namespace: str, name: str) -> Any:
+    """The product's name as a `symlinks` facet: what joins the storage-named dataset to the product's node."""
+    return symlinks_dataset.SymlinksDatasetFacet(
+        identifiers=[symlinks_dataset.Identifier(namespace=namespace, name=name, type="TABLE")]
+    )
+
+
 @dataclass(frozen=True, kw_only=True)
 class InputRef:
     """A dataset a run read: a product at a Delta version, or a landing file."""
@@ -117,11 +125,26 @@ class InputRef:
     namespace: str
     name: str
     version: str | None = None
+    product: tuple[str, str] | None = None
+    """(namespace, name) of the product stored there: sent as the dataset's `symlinks`."""
+
+    @classmethod
+    def of_product(cls, product: str, *, settings: Settings, version: int | str | None = None) -> InputRef:
+        """A product read at `version`, named by its storage (as Spark's listener names it) with its product name."""
+        namespace, name = storage_dataset(settings.table_uri(product))
+        return cls(
+            namespace=namespace,
+            name=name,
+            version=None if version is None else str(version),
+            product=(settings.namespace, product),
+        )
 
     def to_openlineage(self) -> InputDataset:
-        facets = {}
+        facets: dict[str, Any] = {}
         if self.version is not None:
             facets["version"] = dataset_version_dataset.DatasetVersionDatasetFacet(datasetVersion=self.version)
+        if self.product is not None:
+            facets["symlinks"] = _symlink(*self.product)
         return InputDataset(namespace=self.namespace, name=self.name, facets=facets)
 
 
@@ -223,12 +246,14 @@ class PublishLineage:
             "ownership": _owners(contract),
             "documentation": documentation_dataset.DocumentationDatasetFacet(description=contract.description),
             "contract": ContractDatasetFacet.of(contract, location=self.settings.table_uri(contract.name)),
+            "symlinks": _symlink(self.settings.namespace, contract.name),
         }
         if self.column_lineage or self.dataset_lineage:
             base["columnLineage"] = _column_lineage_facet(self.column_lineage, self.dataset_lineage)
+        namespace, name = storage_dataset(self.settings.table_uri(contract.name))
         return OutputDataset(
-            namespace=self.settings.namespace,
-            name=contract.name,
+            namespace=namespace,
+            name=name,
             facets={**base, **(facets or {})},
             outputFacets=dict(output_facets or {}),
         )
@@ -238,10 +263,12 @@ class PublishLineage:
         contract = self.contract
         facet = ContractDatasetFacet.of(contract, location=self.settings.quarantine_uri(contract.name))
         facet.contractId, facet.access = f"{contract.id}:quarantine", "private"
+        namespace, name = storage_dataset(self.settings.quarantine_uri(contract.name))
         return OutputDataset(
-            namespace=self.settings.namespace,
-            name=quarantine_dataset(contract.name),
+            namespace=namespace,
+            name=name,
             facets={
+                "symlinks": _symlink(self.settings.namespace, quarantine_dataset(contract.name)),
                 "ownership": _owners(contract),
                 "documentation": documentation_dataset.DocumentationDatasetFacet(
                     description=f"Rows of {contract.name} refused by its contract (private to {contract.domain})."

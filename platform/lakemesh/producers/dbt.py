@@ -275,7 +275,7 @@ def _relations(
     """What a model's compiled SQL reads, for lineage: its sources are products and landing files."""
     relations: dict[tuple[str, str], tuple[InputRef, Mapping[str, str]]] = {}
     for product in model.products:
-        ref = InputRef(namespace=settings.namespace, name=product, version=str(pinned[product]))
+        ref = InputRef.of_product(product, settings=settings, version=pinned[product])
         columns = {c.name: c.physical_type or c.logical_type for c in contracts[product].columns}
         relations[tuple(product.split("."))] = (ref, columns)
     for table in model.landing:

@@ -154,8 +154,7 @@ def publish(
         LineageEmitter.for_settings(settings),
         settings=settings,
         contract=contract,
-        inputs=[InputRef(namespace=settings.namespace, name=p, version=str(v)) for p, v in inputs.items()]
-        + list(extra_inputs),
+        inputs=[InputRef.of_product(p, settings=settings, version=v) for p, v in inputs.items()] + list(extra_inputs),
         column_lineage=column_lineage,
         dataset_lineage=dataset_lineage,
         parent_run_id=run_id,

@@ -164,7 +164,7 @@ def python_product_asset(product: DataProduct, contract: Contract, *, settings: 
         }
         frames |= {table: read_landing(run_settings.landing, table).lazy() for table in product.landing}
         refs = {
-            param: InputRef(namespace=run_settings.namespace, name=upstream, version=str(pinned[upstream]))
+            param: InputRef.of_product(upstream, settings=run_settings, version=pinned[upstream])
             for param, upstream in product.inputs.items()
         }
         refs |= {
