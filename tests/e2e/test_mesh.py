@@ -7,9 +7,11 @@ import dagster as dg
 import duckdb
 import polars as pl
 import pytest
+import sqlalchemy as sa
 from deltalake import DeltaTable
-from lakemesh import Catalog, load_contract, publish, read
+from lakemesh import Catalog, load_contract, load_contracts, publish, read
 from lakemesh.catalog import column_sources, impact, product_lineage
+from lakemesh.catalog import model as m
 from lakemesh.orchestration.mesh import load_workspace, materialize_mesh
 from lakemesh.settings import Settings
 from polars.testing import assert_frame_equal
@@ -179,3 +181,23 @@ def test_sample_mesh_end_to_end(settings: Settings):
         ("sales.shipments", ("ship_date",), False),  # projects it, for other domains
         ("supply.supplier_delivery_performance", ("*", "ship_month"), False),  # through shipments: grouped by month
     ]
+
+    # Spark's own lineage (its OpenLineage listener) and the platform's meet on one node per product
+    with catalog.engine.connect() as db:
+        datasets = db.execute(sa.select(m.datasets.c.namespace, m.datasets.c.name, m.datasets.c.producer)).all()
+        spark_jobs = db.execute(
+            sa.select(m.jobs.c.name)
+            .join(m.job_io, m.job_io.c.job_id == m.jobs.c.id)
+            .join(m.datasets, m.datasets.c.id == m.job_io.c.dataset_id)
+            .where(m.datasets.c.name == "supply.supplier_delivery_performance", m.job_io.c.direction == "output")
+        ).scalars()
+        spark_jobs = sorted(set(spark_jobs) - {"supply.supplier_delivery_performance"})
+    assert not [d for d in datasets if d.namespace == "file" and d.name.startswith(settings.lakehouse)]
+    products = sorted(d.name for d in datasets if d.namespace == settings.namespace and "._" not in d.name)
+    assert products == sorted(load_contracts(PROJECT_DIR / "contracts"))
+    assert spark_jobs, "no job of Spark's listener writes supply.supplier_delivery_performance"
+    key = column_sources(catalog, "supply.supplier_delivery_performance", "supplier_key", namespace=settings.namespace)
+    assert {(s.dataset, s.field) for s in key.inputs} >= {
+        ("supply.suppliers", "supplier_key"),  # declared by the domain
+        ("sales.shipments", "supplier_key"),  # seen by Spark's listener in the plan (the join's other side)
+    }

@@ -10,6 +10,11 @@ the resource or `LAKEMESH_SPARK_CONF` (a JSON object). Domain code never
 names any of it. A master that cannot be reached fails within
 `connect_timeout` seconds, naming the URL, instead of Spark's minute of retries.
 The JVM's own output goes to `spark.log` in the run logs folder, not the console.
+
+OpenLineage's Spark listener is on every session: its events go to a file per
+session (`listener_events_file()`), which the platform forwards to the catalog
+after each Spark publish; a conf that sets `spark.openlineage.transport.*`
+sends them elsewhere instead.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import json
 import os
 import socket
 import threading
+import uuid
 from collections.abc import Mapping
 from contextlib import suppress
 from importlib.metadata import version
@@ -35,9 +41,20 @@ from lakemesh.settings import Settings
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-__all__ = ["DEFAULT_MASTER", "SparkResource", "spark_conf", "spark_packages", "spark_session", "stop_spark_session"]
+__all__ = [
+    "DEFAULT_MASTER",
+    "OPENLINEAGE_SPARK",
+    "SparkResource",
+    "forward_spark_lineage",
+    "spark_conf",
+    "spark_packages",
+    "spark_session",
+    "stop_spark_session",
+]
 
 DEFAULT_MASTER = "local[*]"
+OPENLINEAGE_SPARK = "io.openlineage:openlineage-spark_2.13:1.53.0"
+"""The OpenLineage Spark listener: the newest release on Maven Central, from the project of openlineage-python."""
 _CONNECT_TIMEOUT = 10.0
 _DEFAULT_CONF = {
     "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
@@ -49,15 +66,18 @@ _DEFAULT_CONF = {
     "spark.databricks.delta.snapshotPartitions": "4",
     "spark.sql.shuffle.partitions": "16",
     "spark.driver.memory": "4g",
+    "spark.extraListeners": "io.openlineage.spark.agent.OpenLineageSparkListener",
+    "spark.openlineage.namespace": "lakemesh",  # the platform's job namespace: Spark's jobs sit beside the products'
 }
 _ACTIVE: dict[str, Any] = {}
 _LOCK = threading.Lock()
 
 
 def spark_packages() -> list[str]:
-    """Maven coordinates Spark resolves at start: Delta Lake matching the installed pyspark and delta-spark."""
+    """Maven coordinates Spark resolves at start: Delta Lake matching the installed pyspark and delta-spark,
+    and the OpenLineage listener."""
     spark_minor = ".".join(version("pyspark").split(".")[:2])
-    return [f"io.delta:delta-spark_{spark_minor}_2.13:{version('delta-spark')}"]
+    return [f"io.delta:delta-spark_{spark_minor}_2.13:{version('delta-spark')}", OPENLINEAGE_SPARK]
 
 
 def _cache_dir() -> Path:
@@ -79,9 +99,19 @@ def _conf_from_env() -> dict[str, str]:
     return conf
 
 
-def spark_conf(*, conf: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The session's conf: the platform's defaults, then `LAKEMESH_SPARK_CONF`, then `conf` (the last word)."""
-    merged = {**_DEFAULT_CONF, "spark.jars.ivy": str(_cache_dir()), **_conf_from_env(), **dict(conf or {})}
+def spark_conf(*, conf: Mapping[str, str] | None = None, events_file: Path | None = None) -> dict[str, str]:
+    """The session's conf: the platform's defaults, then `LAKEMESH_SPARK_CONF`, then `conf` (the last word).
+
+    The listener writes to `events_file` unless the conf names a transport of its own.
+    """
+    given = {**_conf_from_env(), **dict(conf or {})}
+    listener = {}
+    if events_file is not None and not any(k.startswith("spark.openlineage.transport.") for k in given):
+        listener = {
+            "spark.openlineage.transport.type": "file",
+            "spark.openlineage.transport.location": str(events_file),
+        }
+    merged = {**_DEFAULT_CONF, "spark.jars.ivy": str(_cache_dir()), **listener, **given}
     packages = [p for p in merged.get("spark.jars.packages", "").split(",") if p]
     merged["spark.jars.packages"] = ",".join(dict.fromkeys([*spark_packages(), *packages]))
     return merged
@@ -150,8 +180,7 @@ def spark_session(
     the same session; another master or conf stops the old one first.
     """
     master = master or os.environ.get("LAKEMESH_SPARK_MASTER") or DEFAULT_MASTER
-    merged = spark_conf(conf=conf)
-    key = json.dumps([master, merged], sort_keys=True)
+    key = json.dumps([master, spark_conf(conf=conf)], sort_keys=True)
     with _LOCK:
         active = _ACTIVE.get("session")
         if active is not None and _ACTIVE["key"] == key and not _stopped(active):
@@ -161,11 +190,28 @@ def spark_session(
         if active is not None:
             active.stop()
             _ACTIVE.clear()
+        settings = Settings.from_env()
+        events_file = settings.outbox_dir / "spark" / f"{os.getpid()}-{uuid.uuid4().hex[:8]}.jsonl"
+        events_file.parent.mkdir(parents=True, exist_ok=True)
+        merged = spark_conf(conf=conf, events_file=events_file)
         session = _start(
-            master, merged, app_name=app_name, java_home=java_home, log_file=Settings.from_env().logs_dir / "spark.log"
+            master, merged, app_name=app_name, java_home=java_home, log_file=settings.logs_dir / "spark.log"
         )
-        _ACTIVE.update(session=session, key=key)
+        _ACTIVE.update(session=session, key=key, events_file=events_file)
         return session
+
+
+def forward_spark_lineage(session: SparkSession, *, settings: Settings, timeout_ms: int = 10_000) -> int:
+    """Send the listener's events so far to the catalog, once Spark's listener bus has handed it every job's end."""
+    from lakemesh.lineage.listener import forward_listener_events
+
+    with _LOCK:
+        events_file = _ACTIVE.get("events_file") if _ACTIVE.get("session") is session else None
+    if events_file is None:
+        return 0
+    with suppress(Exception):  # a bus still busy after the timeout: what is left goes with the next forward
+        session.sparkContext._jsc.sc().listenerBus().waitUntilEmpty(timeout_ms)
+    return forward_listener_events(events_file, settings=settings)
 
 
 def _stopped(session: SparkSession) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +84,10 @@ class LineageEmitter:
         """Deliver what waits in the outbox, oldest first."""
         return self.outbox.deliver(self.client.transport.emit)
 
+    def forward(self, event: dict[str, Any]) -> bool:
+        """Send another producer's event (a JSON object) the same way as the platform's own: `emit`."""
+        return self._send(event, as_dict=event, send=self.client.transport.emit)
+
     def emit(self, event: Any) -> bool:
         """Send one event after any older ones; True if it was delivered, False if it waits in the outbox.
 
@@ -90,14 +95,17 @@ class LineageEmitter:
         neither sent nor kept (the outbox's disk fails too) is logged as lost:
         the Delta commit, the truth, stands either way.
         """
+        return self._send(event, as_dict=None, send=self.client.emit)
+
+    def _send(self, event: Any, *, as_dict: dict[str, Any] | None, send: Callable[[Any], Any]) -> bool:
         try:
             if self.flush().waiting == 0:
                 try:
-                    self.client.emit(event)
+                    send(event)
                     return True
                 except Exception as error:  # any transport failure: keep the event
                     log.warning("lineage event kept in the outbox %s: %s", self.outbox.folder, error)
-            self.outbox.put(Serde.to_dict(event))
+            self.outbox.put(as_dict if as_dict is not None else Serde.to_dict(event))
         except OSError as error:
             log.error("lineage event lost (neither delivered nor kept in %s): %s", self.outbox.folder, error)
         return False

@@ -18,6 +18,7 @@ from typing import Any, Literal
 import dagster as dg
 from dagster import AssetExecutionContext
 
+from lakemesh.compute.spark import forward_spark_lineage
 from lakemesh.contracts import Contract
 from lakemesh.lineage import INDIRECT_SUBTYPES, InputRef, declared_column_lineage, declared_dataset_lineage
 from lakemesh.orchestration.assets import (
@@ -173,17 +174,21 @@ def python_product_asset(product: DataProduct, contract: Contract, *, settings: 
         context.log.info(f"{contract.name}: inputs {json.dumps(pinned)}, landing {list(product.landing)}")
         with reading_as(contract.domain):  # lakemesh.read() inside may reach other domains' public products only
             data = _returned(product, contract, product.fn(**frames))
-        yield from publish_events(
-            context,
-            data,
-            contract=contract,
-            settings=run_settings,
-            code_version=product.code_version(),
-            inputs=pinned,
-            extra_inputs=[refs[t] for t in product.landing],
-            column_lineage=declared_column_lineage(product.columns, inputs=refs),
-            dataset_lineage=declared_dataset_lineage(product.indirect, inputs=refs),
-        )
+        try:
+            yield from publish_events(
+                context,
+                data,
+                contract=contract,
+                settings=run_settings,
+                code_version=product.code_version(),
+                inputs=pinned,
+                extra_inputs=[refs[t] for t in product.landing],
+                column_lineage=declared_column_lineage(product.columns, inputs=refs),
+                dataset_lineage=declared_dataset_lineage(product.indirect, inputs=refs),
+            )
+        finally:
+            if product.engine == "spark":  # what Spark itself saw of the run: after the publish's own events
+                forward_spark_lineage(context.resources.spark.session(), settings=run_settings)
 
     return _asset
 
