@@ -1,0 +1,105 @@
+"""Storage names and product names meet on one node: what the platform's `symlinks` teach the catalog."""
+
+import sqlalchemy as sa
+from lakemesh.catalog import Catalog, column_sources
+from lakemesh.catalog import model as m
+
+from .events import column_lineage, dataset, facet, run_event
+
+PRODUCTS = "lakemesh:///data/lakehouse"
+LISTENER = "https://github.com/OpenLineage/OpenLineage/tree/1.53.0/integration/spark"
+ORDERS_PATH = "/data/lakehouse/sales/orders"
+TOTALS_PATH = "/data/lakehouse/sales/totals"
+
+
+def _stored(name: str, path: str, **facets) -> dict:
+    """A product named by its storage, with the `symlinks` facet the platform sends."""
+    symlinks = facet(identifiers=[{"namespace": PRODUCTS, "name": name, "type": "TABLE"}])
+    return dataset(path, namespace="file", symlinks=symlinks, **facets)
+
+
+def _platform_publish(catalog: Catalog, *, version: str) -> None:
+    declared = column_lineage({"total": [(ORDERS_PATH, "amount")]}, namespace="file")
+    catalog.ingest(
+        run_event(
+            "sales.totals",
+            inputs=[_stored("sales.orders", ORDERS_PATH)],
+            outputs=[
+                _stored(
+                    "sales.totals",
+                    TOTALS_PATH,
+                    columns=("customer", "total"),
+                    columnLineage=declared,
+                    version=facet(datasetVersion=version),
+                    documentation=facet(description="Totals per customer."),
+                )
+            ],
+        )
+    )
+
+
+def _listener_run(catalog: Catalog, *, producer: str = LISTENER) -> None:
+    """What Spark's listener says of the same write: storage names only, and the column lineage of its plan."""
+    observed = column_lineage({"customer": [(ORDERS_PATH, "customer_id")]}, namespace="file")
+    catalog.ingest(
+        run_event(
+            "spark_app.execute_write_into_delta_command.sales_totals",
+            inputs=[dataset(ORDERS_PATH, namespace="file")],
+            outputs=[
+                dataset(
+                    TOTALS_PATH,
+                    namespace="file",
+                    columns=("customer",),
+                    columnLineage=observed,
+                    version=facet(datasetVersion="99"),
+                    documentation=facet(description="spark says"),
+                )
+            ],
+            producer=producer,
+        )
+    )
+
+
+def _datasets(catalog: Catalog) -> set[tuple[str, str]]:
+    with catalog.engine.connect() as db:
+        return {(row.namespace, row.name) for row in db.execute(sa.select(m.datasets.c.namespace, m.datasets.c.name))}
+
+
+def test_a_listener_s_storage_names_land_on_the_product_nodes(catalog_url: str):
+    catalog = Catalog(catalog_url)
+    _platform_publish(catalog, version="0")
+    _listener_run(catalog)
+    assert _datasets(catalog) == {(PRODUCTS, "sales.orders"), (PRODUCTS, "sales.totals")}  # no `file` node
+
+    entry = catalog.product("sales.totals", namespace=PRODUCTS)
+    assert [v.version for v in entry.versions] == ["0"]  # the listener's write adds no version: Delta's are the truth
+    assert entry.current_version == "0" and entry.description == "Totals per customer."
+    sources = {
+        column: {(s.dataset, s.field) for s in column_sources(catalog, "sales.totals", column).inputs}
+        for column in ("total", "customer")
+    }
+    assert sources == {"total": {("sales.orders", "amount")}, "customer": {("sales.orders", "customer_id")}}
+
+    _platform_publish(catalog, version="1")  # the next publish re-declares its lineage; what was observed stays
+    _listener_run(catalog)
+    assert {(s.dataset, s.field) for s in column_sources(catalog, "sales.totals", "customer").inputs} == {
+        ("sales.orders", "customer_id")
+    }
+    assert sorted(v.version for v in catalog.product("sales.totals", namespace=PRODUCTS).versions) == ["0", "1"]
+
+
+def test_only_the_platform_s_symlinks_name_products(catalog_url: str):
+    """Another producer claiming a product's name for its own storage gets a node of its own."""
+    catalog = Catalog(catalog_url)
+    _platform_publish(catalog, version="0")
+    claim = facet(identifiers=[{"namespace": PRODUCTS, "name": "sales.totals", "type": "TABLE"}])
+    catalog.ingest(
+        run_event(
+            "intruder",
+            outputs=[dataset("/elsewhere/fake", namespace="file", symlinks=claim, columns=("x",))],
+            producer="https://example.com/intruder",
+        )
+    )
+    assert ("file", "/elsewhere/fake") in _datasets(catalog)
+    entry = catalog.product("sales.totals", namespace=PRODUCTS)
+    assert [f["name"] for f in entry.fields] == ["customer", "total"]
