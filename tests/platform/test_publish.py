@@ -157,7 +157,11 @@ def test_standard_openlineage_config_replaces_the_catalog(settings: Settings, tm
     _publish(_customers(settings), settings)
     lines = [json.loads(line) for line in events.read_text().splitlines()]
     assert [e["eventType"] for e in lines] == ["START", "COMPLETE"]
-    assert lines[1]["outputs"][0]["name"] == "customers.customer"
+    output = lines[1]["outputs"][0]  # named by its storage, with the product's name as a symlink
+    assert (output["namespace"], output["name"]) == ("file", settings.table_uri("customers.customer"))
+    assert output["facets"]["symlinks"]["identifiers"] == [
+        {"namespace": settings.namespace, "name": "customers.customer", "type": "TABLE"}
+    ]
     assert not Path(settings.catalog_url.removeprefix("sqlite:///")).exists()
 
 

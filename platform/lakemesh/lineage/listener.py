@@ -6,6 +6,12 @@ column lineage of its plan. It writes its events to a file (one JSON per line);
 after each Spark product's publish the platform sends the lines it has not sent
 yet through the same emitter as its own events (the catalog, or the outbox when
 the catalog is down), so the catalog validates them like any producer's.
+
+Two things are done to them first. The listener names the local file system's
+data source `file`, which is not a URI (the `dataSource` facet's schema wants
+one): it is sent as `file:///`. An event the catalog would still refuse is
+logged and set aside in `<events file>.refused`, never put in the outbox,
+where it would hold back every later event.
 """
 
 from __future__ import annotations
@@ -13,7 +19,9 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
+from lakemesh.catalog.events import InvalidEvent, check_run_event
 from lakemesh.lineage.transport import LineageEmitter
 from lakemesh.settings import Settings
 
@@ -41,11 +49,24 @@ def forward_listener_events(events_file: Path, *, settings: Settings) -> int:
         if not line.strip():
             continue
         try:
-            event = json.loads(line)
-        except json.JSONDecodeError as error:
-            log.warning("a Spark lineage line is not JSON and was skipped (%s): %s", events_file, error)
+            event = check_run_event(_with_uri_data_sources(json.loads(line)))
+        except (json.JSONDecodeError, InvalidEvent) as error:
+            log.warning("a Spark lineage event was set aside (%s.refused): %s", events_file.name, error)
+            with events_file.with_suffix(".refused").open("ab") as refused:
+                refused.write(line + b"\n")
             continue
         emitter.forward(event)
         sent += 1
     offset_file.write_text(str(offset + len(complete)))
     return sent
+
+
+def _with_uri_data_sources(event: Any) -> Any:
+    """The event with a bare scheme as data source (`file`) written as the URI it means (`file:///`)."""
+    if not isinstance(event, dict):
+        return event
+    for dataset in [*(event.get("inputs") or []), *(event.get("outputs") or [])]:
+        source = (dataset.get("facets") or {}).get("dataSource")
+        if isinstance(source, dict) and isinstance(source.get("uri"), str) and source["uri"].isalpha():
+            source["uri"] = f"{source['uri']}:///"
+    return event
