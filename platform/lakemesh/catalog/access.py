@@ -28,6 +28,7 @@ from typing import Any
 
 import yaml
 
+from lakemesh.catalog.symlinks import product_symlink
 from lakemesh.errors import LakemeshError
 
 __all__ = ["WriteScope", "load_write_scopes"]
@@ -54,7 +55,10 @@ class WriteScope:
         """Why this writer may not post `event` (a valid run event), or None when it may."""
         job = event["job"]
         written = [("job", job["namespace"], job["name"])]
-        written += [("dataset", d["namespace"], d["name"]) for d in event.get("outputs") or []]
+        # a storage-named output is the product its symlink names: that is what the event writes, and checked
+        written += [
+            ("dataset", *(product_symlink(d) or (d["namespace"], d["name"]))) for d in event.get("outputs") or []
+        ]
         for kind, namespace, name in written:
             if not self.allows(namespace, name):
                 return f"the token of {self.writer!r} may not write {kind} {name!r} in namespace {namespace!r}"

@@ -28,7 +28,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from lakemesh.catalog import model as m
 from lakemesh.catalog.events import InvalidEvent
-from lakemesh.settings import PLATFORM_PRODUCER, PRODUCT_NAMESPACE_SCHEME
+from lakemesh.catalog.symlinks import product_symlink
+from lakemesh.settings import PLATFORM_PRODUCER
 
 __all__ = ["WHOLE_DATASET", "ingest_event"]
 
@@ -223,7 +224,7 @@ class _Ingestion:
         links: dict[tuple[str, str], tuple[str, str]] = {}
         if payload.get("producer") == PLATFORM_PRODUCER:
             for dataset in datasets:
-                if (target := _product_symlink(dataset)) and target != (dataset["namespace"], dataset["name"]):
+                if (target := product_symlink(dataset)) and target != (dataset["namespace"], dataset["name"]):
                     links[(dataset["namespace"], dataset["name"])] = target
             if links:
                 self.db.execute(
@@ -450,14 +451,6 @@ def _keeps(current: str, *, over: str) -> bool:
     """Whether a run's state stands against a later event's: a finished run is never reopened, and a run that
     completed (its commit stands) is not turned into a failure by a late FAIL or ABORT."""
     return (current in TERMINAL and over not in TERMINAL) or (current == "COMPLETED" and over != "COMPLETED")
-
-
-def _product_symlink(dataset: Mapping[str, Any]) -> tuple[str, str] | None:
-    """The product a storage-named dataset holds, from its `symlinks` facet."""
-    for identifier in ((dataset.get("facets") or {}).get("symlinks") or {}).get("identifiers") or []:
-        if str(identifier.get("namespace", "")).startswith(PRODUCT_NAMESPACE_SCHEME):
-            return identifier["namespace"], identifier["name"]
-    return None
 
 
 def _column_sources(dataset: Mapping[str, Any]) -> list[Mapping[str, Any]]:

@@ -1,6 +1,19 @@
 """Compute beyond one machine: a Java runtime for Spark and a Delta-ready Spark session as a Dagster resource."""
 
 from lakemesh.compute.java import find_java_home
-from lakemesh.compute.spark import SparkResource, spark_packages, spark_session
+from lakemesh.compute.spark import (
+    SparkResource,
+    forward_spark_lineage,
+    spark_packages,
+    spark_session,
+    stop_spark_session,
+)
 
-__all__ = ["SparkResource", "find_java_home", "spark_packages", "spark_session"]
+__all__ = [
+    "SparkResource",
+    "find_java_home",
+    "forward_spark_lineage",
+    "spark_packages",
+    "spark_session",
+    "stop_spark_session",
+]

@@ -20,6 +20,7 @@ sends them elsewhere instead.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import threading
@@ -52,9 +53,11 @@ __all__ = [
     "stop_spark_session",
 ]
 
+log = logging.getLogger(__name__)
+
 DEFAULT_MASTER = "local[*]"
 OPENLINEAGE_SPARK = "io.openlineage:openlineage-spark_2.13:1.53.0"
-"""The OpenLineage Spark listener: the newest release on Maven Central, from the project of openlineage-python."""
+"""The OpenLineage Spark listener (openlineage-python is 1.54.0; 1.53.0 is the newest listener on Maven Central)."""
 _CONNECT_TIMEOUT = 10.0
 _DEFAULT_CONF = {
     "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
@@ -125,9 +128,13 @@ def _check_reachable(master: str, *, timeout: float) -> None:
     default_port = 7077 if scheme == "spark" else 15002
     reasons = []
     for host_port in master.split("://", 1)[1].split("/", 1)[0].split(";", 1)[0].split(","):  # HA: several masters
-        parsed = urlparse(f"//{host_port}")
         try:
-            with socket.create_connection((parsed.hostname or "", parsed.port or default_port), timeout=timeout):
+            parsed = urlparse(f"//{host_port}")
+            address = (parsed.hostname or "", parsed.port or default_port)
+        except ValueError as error:
+            raise SparkUnavailable(f"the Spark master URL {master} is malformed: {error}") from None
+        try:
+            with socket.create_connection(address, timeout=timeout):
                 return
         except OSError as error:
             reasons.append(f"{host_port}: {error.strerror or error}")
@@ -201,17 +208,25 @@ def spark_session(
         return session
 
 
-def forward_spark_lineage(session: SparkSession, *, settings: Settings, timeout_ms: int = 10_000) -> int:
-    """Send the listener's events so far to the catalog, once Spark's listener bus has handed it every job's end."""
+def forward_spark_lineage(*, settings: Settings, timeout_ms: int = 10_000) -> int:
+    """Send the listener's events so far to the catalog, once Spark's listener bus has handed it every job's end.
+
+    Never starts a session and never raises: lineage does not decide a publish (a failure is logged, and what
+    was not sent goes with the next forward).
+    """
     from lakemesh.lineage.listener import forward_listener_events
 
     with _LOCK:
-        events_file = _ACTIVE.get("events_file") if _ACTIVE.get("session") is session else None
-    if events_file is None:
+        session, events_file = _ACTIVE.get("session"), _ACTIVE.get("events_file")
+    if session is None or events_file is None:
         return 0
-    with suppress(Exception):  # a bus still busy after the timeout: what is left goes with the next forward
-        session.sparkContext._jsc.sc().listenerBus().waitUntilEmpty(timeout_ms)
-    return forward_listener_events(events_file, settings=settings)
+    try:
+        with suppress(Exception):  # a bus still busy after the timeout: what is left goes with the next forward
+            session.sparkContext._jsc.sc().listenerBus().waitUntilEmpty(timeout_ms)
+        return forward_listener_events(events_file, settings=settings)
+    except Exception as error:
+        log.warning("Spark's lineage was not forwarded to the catalog: %s", error)
+        return 0
 
 
 def _stopped(session: SparkSession) -> bool:

@@ -49,13 +49,12 @@ def forward_listener_events(events_file: Path, *, settings: Settings) -> int:
         if not line.strip():
             continue
         try:
-            event = check_run_event(_with_uri_data_sources(json.loads(line)))
-        except (json.JSONDecodeError, InvalidEvent) as error:
+            emitter.forward(check_run_event(_with_uri_data_sources(json.loads(line))))
+        except (json.JSONDecodeError, InvalidEvent) as error:  # refused by the schema or by the catalog's rules
             log.warning("a Spark lineage event was set aside (%s.refused): %s", events_file.name, error)
             with events_file.with_suffix(".refused").open("ab") as refused:
                 refused.write(line + b"\n")
             continue
-        emitter.forward(event)
         sent += 1
     offset_file.write_text(str(offset + len(complete)))
     return sent

@@ -85,8 +85,9 @@ class LineageEmitter:
         return self.outbox.deliver(self.client.transport.emit)
 
     def forward(self, event: dict[str, Any]) -> bool:
-        """Send another producer's event (a JSON object) the same way as the platform's own: `emit`."""
-        return self._send(event, as_dict=event, send=self.client.transport.emit)
+        """Send another producer's event (a JSON object) the same way as the platform's own: `emit`, except that
+        one the embedded catalog refuses (`InvalidEvent`) is raised to the caller, not kept: it would never pass."""
+        return self._send(event, as_dict=event, send=self.client.transport.emit, refused_raise=True)
 
     def emit(self, event: Any) -> bool:
         """Send one event after any older ones; True if it was delivered, False if it waits in the outbox.
@@ -95,15 +96,19 @@ class LineageEmitter:
         neither sent nor kept (the outbox's disk fails too) is logged as lost:
         the Delta commit, the truth, stands either way.
         """
-        return self._send(event, as_dict=None, send=self.client.emit)
+        return self._send(event, as_dict=None, send=self.client.emit, refused_raise=False)
 
-    def _send(self, event: Any, *, as_dict: dict[str, Any] | None, send: Callable[[Any], Any]) -> bool:
+    def _send(
+        self, event: Any, *, as_dict: dict[str, Any] | None, send: Callable[[Any], Any], refused_raise: bool
+    ) -> bool:
         try:
             if self.flush().waiting == 0:
                 try:
                     send(event)
                     return True
                 except Exception as error:  # any transport failure: keep the event
+                    if refused_raise and type(error).__name__ == "InvalidEvent":
+                        raise
                     log.warning("lineage event kept in the outbox %s: %s", self.outbox.folder, error)
             self.outbox.put(as_dict if as_dict is not None else Serde.to_dict(event))
         except OSError as error:

@@ -20,6 +20,10 @@ from lakemesh.storage.delta import last_published_contract, open_table
 __all__ = ["check_access", "domain_definitions", "published_interface"]
 
 
+_SPARK = SparkResource()
+"""One resource object for every code location: merged into one run (`lakemesh run`), they must be the same."""
+
+
 def published_interface(product: str, *, settings: Settings) -> Contract:
     """What another domain sees of `product`: the contract its current version was published under.
 
@@ -107,5 +111,5 @@ def domain_definitions(
     return dg.Definitions(
         assets=assets,
         jobs=maintenance_jobs(domain, own.values(), settings=settings),
-        resources={"spark": SparkResource()} if spark else {},
+        resources={"spark": _SPARK} if spark else {},
     )

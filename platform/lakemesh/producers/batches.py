@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import polars as pl
 import pyarrow as pa
@@ -30,8 +30,6 @@ __all__ = ["Batch", "PolarsBatch", "SparkBatch", "as_batch", "is_spark_dataframe
 
 class Batch(Protocol):
     """One producer's output on its way to a product."""
-
-    engine: Literal["polars", "spark"]
 
     def judge(self, contract: Contract, *, against: DeltaTable | None, keyed_append: bool) -> ValidationReport: ...
 
@@ -59,7 +57,6 @@ class PolarsBatch:
 
     data: Any
     frame: pl.DataFrame
-    engine: Literal["polars", "spark"] = "polars"
 
     def judge(self, contract: Contract, *, against: DeltaTable | None, keyed_append: bool) -> ValidationReport:
         existing = pl.scan_delta(against).select(contract.primary_key) if keyed_append and against else None
@@ -117,7 +114,6 @@ class SparkBatch:
     """A Spark DataFrame: judged by Spark aggregates and written by Spark, cached across the two."""
 
     frame: DataFrame
-    engine: Literal["polars", "spark"] = "spark"
     _refused: DataFrame | None = field(default=None, repr=False)
 
     def judge(self, contract: Contract, *, against: DeltaTable | None, keyed_append: bool) -> ValidationReport:

@@ -188,7 +188,7 @@ def python_product_asset(product: DataProduct, contract: Contract, *, settings: 
             )
         finally:
             if product.engine == "spark":  # what Spark itself saw of the run: after the publish's own events
-                forward_spark_lineage(context.resources.spark.session(), settings=run_settings)
+                forward_spark_lineage(settings=run_settings)
 
     return _asset
 

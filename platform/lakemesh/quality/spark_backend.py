@@ -168,9 +168,10 @@ def _sql_value(spark: SparkSession, frame: DataFrame, check: Check, plan: CheckP
     """An SQL rule's one number: the rule's (DuckDB) SQL in Spark's dialect, over the batch as a private view."""
     rule: SqlRule = check.bound
     view = f"lakemesh_batch_{uuid.uuid4().hex}"
-    query = sqlglot.parse_one(rule.query, read="duckdb").transform(
-        lambda node: exp.to_table(view) if isinstance(node, exp.Table) and node.name == rule.table else node
-    )
+    query = sqlglot.parse_one(rule.query, read="duckdb")
+    for table in query.find_all(exp.Table):
+        if table.name.lower() == rule.table.lower():
+            table.set("this", exp.to_identifier(view))  # the alias, if any, stays
     frame.createOrReplaceTempView(view)
     try:
         rows = spark.sql(query.sql(dialect="spark")).take(2)

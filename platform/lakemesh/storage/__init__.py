@@ -8,7 +8,9 @@ from lakemesh.storage.delta import (
     current_version,
     last_published_contract,
     open_table,
+    published_fields,
     read_table,
+    rows_written,
     write_table,
 )
 from lakemesh.storage.maintenance import Maintenance, maintain_table
@@ -25,8 +27,10 @@ __all__ = [
     "last_published_contract",
     "maintain_table",
     "open_table",
+    "published_fields",
     "read",
     "read_table",
+    "rows_written",
     "write_quarantine",
     "write_table",
 ]

@@ -136,7 +136,7 @@ def last_published_contract(table: DeltaTable) -> dict | None:
 def rows_written(commit: Mapping[str, object]) -> int | None:
     """Rows a commit wrote, from its operation metrics (deltalake's or Spark's names)."""
     metrics = commit.get("operationMetrics") or {}
-    for key in ("num_added_rows", "num_source_rows", "numOutputRows", "numSourceRows"):
+    for key in ("num_added_rows", "num_source_rows", "numSourceRows", "numOutputRows"):  # a MERGE: its source
         if key in metrics:
             return int(metrics[key])
     return None

@@ -58,7 +58,18 @@ def _session_settings(spark: SparkSession, settings: Mapping[str, str]) -> Itera
 
 
 def _is_conflict(error: Exception) -> bool:
-    return "Concurrent" in type(error).__name__ or "DELTA_CONCURRENT" in str(error)
+    text = f"{type(error).__name__} {error}"
+    return any(mark in text for mark in ("Concurrent", "DELTA_CONCURRENT", "DELTA_METADATA_CHANGED", "already exists"))
+
+
+def _merge(data: DataFrame, uri: str, *, primary_key: Sequence[str], update: bool, settings: Mapping[str, str]) -> None:
+    """A Delta MERGE on the key: it reads the table, so a concurrent commit to it makes this one fail."""
+    from delta.tables import DeltaTable as SparkDeltaTable
+
+    condition = " AND ".join(f"target.`{key}` <=> source.`{key}`" for key in primary_key)
+    with _session_settings(data.sparkSession, settings):
+        merge = SparkDeltaTable.forPath(data.sparkSession, uri).alias("target").merge(data.alias("source"), condition)
+        (merge.whenMatchedUpdateAll() if update else merge).whenNotMatchedInsertAll().execute()
 
 
 def write_spark_table(
@@ -77,8 +88,10 @@ def write_spark_table(
     """Commit `data` once for `step` with Spark: the Spark twin of `storage.delta.write_table`.
 
     `recheck(table)` runs again against any version newer than `checked_at`
-    before the commit; a concurrent commit that Delta's conflict detection
-    refuses is reported as `CommitConflict`, nothing written.
+    before the commit. A new table is created only if none exists, and an
+    append under a primary key is an insert-only MERGE on it, so a concurrent
+    commit makes Delta refuse this one (`CommitConflict`, nothing written)
+    rather than publish keys the gate never compared.
     """
     table = _table(uri, storage_options)
     if table is not None and (version := committed_version(table, step)) is not None:
@@ -86,33 +99,29 @@ def write_spark_table(
     if recheck is not None and table is not None and table.version() != checked_at:
         recheck(table)
     user_metadata = json.dumps({**metadata, APP_ID_KEY: step.app_id}, sort_keys=True)
-    spark = data.sparkSession
+    keyed = bool(primary_key) and mode in ("merge", "append")
     try:
-        if mode == "merge" and table is not None and not replace_schema:
-            from delta.tables import DeltaTable as SparkDeltaTable
-
-            condition = " AND ".join(f"target.`{key}` <=> source.`{key}`" for key in primary_key)
-            with _session_settings(
-                spark,
-                {
+        if keyed and table is not None and not replace_schema:
+            _merge(
+                data,
+                uri,
+                primary_key=primary_key,
+                update=mode == "merge",
+                settings={
                     "spark.databricks.delta.write.txnAppId": step.app_id,
                     "spark.databricks.delta.write.txnVersion": str(step.sequence),
                     "spark.databricks.delta.commitInfo.userMetadata": user_metadata,
                     "spark.databricks.delta.schema.autoMerge.enabled": "true",  # new columns evolve, as on deltalake
                 },
-            ):
-                (
-                    SparkDeltaTable.forPath(spark, uri)
-                    .alias("target")
-                    .merge(data.alias("source"), condition)
-                    .whenMatchedUpdateAll()
-                    .whenNotMatchedInsertAll()
-                    .execute()
-                )
+            )
         else:
+            if table is None:
+                save_mode = "errorifexists"  # never over a table a concurrent writer just created
+            else:
+                save_mode = "append" if mode == "append" and not replace_schema else "overwrite"
             writer = (
                 data.write.format("delta")
-                .mode("append" if mode == "append" and table is not None and not replace_schema else "overwrite")
+                .mode(save_mode)
                 .option("txnAppId", step.app_id)
                 .option("txnVersion", step.sequence)
                 .option("userMetadata", user_metadata)
@@ -122,12 +131,15 @@ def write_spark_table(
                 writer = writer.options(**TABLE_PROPERTIES)  # a new table keeps its whole log, as deltalake's do
             writer.save(uri)
     except Exception as error:
-        if _is_conflict(error):
-            raise CommitConflict(
-                f"{uri}: a concurrent writer committed first ({str(error).splitlines()[0][:200]}); "
-                f"this {mode} wrote nothing"
-            ) from None
-        raise
+        if not _is_conflict(error):
+            raise
+        now = _table(uri, storage_options)
+        if now is not None and (version := committed_version(now, step)) is not None:
+            return Committed(version=version, duplicate=True)  # the same step, retried at the same time, won
+        raise CommitConflict(
+            f"{uri}: a concurrent writer committed first ({str(error).splitlines()[0][:200]}); "
+            f"this {mode} wrote nothing"
+        ) from None
     written = _table(uri, storage_options)
     version = committed_version(written, step) if written is not None else None
     if version is None:
