@@ -153,7 +153,8 @@ def test_sample_mesh_end_to_end(settings: Settings):
     # the delivery performance is reached through two jobs: the platform's publish and Spark's own write
     assert sorted(f"{c.name} via {c.via_job}" for c in downstream.children) == [
         "sales.revenue_by_nation via sales.revenue_by_nation",
-        "supply.supplier_delivery_performance via lakemesh.execute_save_into_data_source_command.supply_supplier_delivery_performance",
+        "supply.supplier_delivery_performance via lakemesh.execute_save_into_data_source_command."
+        "supply_supplier_delivery_performance",
         "supply.supplier_delivery_performance via supply.supplier_delivery_performance",
     ]
     entry = catalog.product("sales.pricing_summary", namespace=settings.namespace)
