@@ -18,6 +18,7 @@ __all__ = [
     "PRODUCT_NAMESPACE_SCHEME",
     "Settings",
     "find_project_dir",
+    "json_strings_from_env",
     "quarantine_dataset",
     "split_product_name",
     "storage_dataset",
@@ -86,7 +87,7 @@ class Settings:
             outbox_dir=Path(os.environ.get("LAKEMESH_OUTBOX", local_root / "_outbox")).resolve(),
             logs_dir=Path(os.environ.get("LAKEMESH_LOGS", local_root / "_logs")).resolve(),
             project_root=project_dir or find_project_dir(required=False),
-            storage_options=_storage_options(os.environ.get("LAKEMESH_STORAGE_OPTIONS")),
+            storage_options=json_strings_from_env("LAKEMESH_STORAGE_OPTIONS"),
         )
 
     @property
@@ -119,16 +120,18 @@ class Settings:
         return self.duckdb_dir / f"dbt_{domain}.duckdb"  # not `<domain>.duckdb`: that would shadow the schema
 
 
-def _storage_options(text: str | None) -> dict[str, str]:
+def json_strings_from_env(variable: str) -> dict[str, str]:
+    """An environment variable holding a JSON object of strings (storage options, Spark conf); {} when unset."""
+    text = os.environ.get(variable)
     if not text:
         return {}
     try:
-        options = json.loads(text)
+        found = json.loads(text)
     except json.JSONDecodeError as error:
-        raise LakemeshError(f"LAKEMESH_STORAGE_OPTIONS must be a JSON object of strings: {error}") from None
-    if not isinstance(options, dict) or not all(isinstance(v, str) for v in options.values()):
-        raise LakemeshError(f"LAKEMESH_STORAGE_OPTIONS must be a JSON object of strings, got {text[:80]!r}")
-    return options
+        raise LakemeshError(f"{variable} must be a JSON object of strings: {error}") from None
+    if not isinstance(found, dict) or not all(isinstance(v, str) for v in found.values()):
+        raise LakemeshError(f"{variable} must be a JSON object of strings, got {text[:80]!r}")
+    return found
 
 
 def storage_dataset(uri: str) -> tuple[str, str]:

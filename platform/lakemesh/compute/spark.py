@@ -36,8 +36,8 @@ import dagster as dg
 from pydantic import Field
 
 from lakemesh.compute.java import find_java_home
-from lakemesh.errors import LakemeshError, SparkUnavailable
-from lakemesh.settings import Settings
+from lakemesh.errors import SparkUnavailable
+from lakemesh.settings import Settings, json_strings_from_env
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -89,25 +89,12 @@ def _cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "lakemesh" / "spark"
 
 
-def _conf_from_env() -> dict[str, str]:
-    text = os.environ.get("LAKEMESH_SPARK_CONF")
-    if not text:
-        return {}
-    try:
-        conf = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise LakemeshError(f"LAKEMESH_SPARK_CONF must be a JSON object of strings: {error}") from None
-    if not isinstance(conf, dict) or not all(isinstance(v, str) for v in conf.values()):
-        raise LakemeshError(f"LAKEMESH_SPARK_CONF must be a JSON object of strings, got {text[:80]!r}")
-    return conf
-
-
 def spark_conf(*, conf: Mapping[str, str] | None = None, events_file: Path | None = None) -> dict[str, str]:
     """The session's conf: the platform's defaults, then `LAKEMESH_SPARK_CONF`, then `conf` (the last word).
 
     The listener writes to `events_file` unless the conf names a transport of its own.
     """
-    given = {**_conf_from_env(), **dict(conf or {})}
+    given = {**json_strings_from_env("LAKEMESH_SPARK_CONF"), **dict(conf or {})}
     listener = {}
     if events_file is not None and not any(k.startswith("spark.openlineage.transport.") for k in given):
         listener = {
