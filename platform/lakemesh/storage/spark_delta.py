@@ -4,7 +4,7 @@ Spark writes the product natively (no data passes through the driver). The
 commit carries Delta's application transaction (`txnAppId`/`txnVersion`) of
 the producing step, so Spark itself skips a retried step's second write, and
 the platform's fields as JSON in the commit's `userMetadata` (Spark has no
-other place for them; `published_fields` reads both). A merge, which takes no
+other place for them; `published_fields` reads both). A merge (SQL), which takes no
 writer options, gets the same through the session's `spark.databricks.delta.write.txn*`
 and `commitInfo.userMetadata` settings for the one statement.
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Literal
@@ -62,14 +63,29 @@ def _is_conflict(error: Exception) -> bool:
     return any(mark in text for mark in ("Concurrent", "DELTA_CONCURRENT", "DELTA_METADATA_CHANGED", "already exists"))
 
 
-def _merge(data: DataFrame, uri: str, *, primary_key: Sequence[str], update: bool, settings: Mapping[str, str]) -> None:
-    """A Delta MERGE on the key: it reads the table, so a concurrent commit to it makes this one fail."""
-    from delta.tables import DeltaTable as SparkDeltaTable
+def _quoted(identifier: str) -> str:
+    return "`" + identifier.replace("`", "``") + "`"
 
-    condition = " AND ".join(f"target.`{key}` <=> source.`{key}`" for key in primary_key)
-    with _session_settings(data.sparkSession, settings):
-        merge = SparkDeltaTable.forPath(data.sparkSession, uri).alias("target").merge(data.alias("source"), condition)
-        (merge.whenMatchedUpdateAll() if update else merge).whenNotMatchedInsertAll().execute()
+
+def _merge(data: DataFrame, uri: str, *, primary_key: Sequence[str], update: bool, settings: Mapping[str, str]) -> None:
+    """A Delta MERGE on the key: it reads the table, so a concurrent commit to it makes this one fail.
+
+    It is SQL over a temporary view, not `delta.tables.DeltaTable`, so that a
+    Spark Connect server needs only Delta's SQL extensions, not its Connect plugin.
+    """
+    spark = data.sparkSession
+    view = f"lakemesh_merge_{uuid.uuid4().hex}"
+    condition = " AND ".join(f"target.{_quoted(key)} <=> source.{_quoted(key)}" for key in primary_key)
+    matched = "WHEN MATCHED THEN UPDATE SET * " if update else ""
+    data.createOrReplaceTempView(view)
+    try:
+        with _session_settings(spark, settings):
+            spark.sql(
+                f"MERGE INTO delta.{_quoted(uri)} AS target USING {view} AS source ON {condition} "
+                f"{matched}WHEN NOT MATCHED THEN INSERT *"
+            )
+    finally:
+        spark.catalog.dropTempView(view)
 
 
 def write_spark_table(
@@ -116,7 +132,8 @@ def write_spark_table(
             )
         else:
             if table is None:
-                save_mode = "errorifexists"  # never over a table a concurrent writer just created
+                # never over a table a concurrent writer just created; "error", as Spark Connect spells errorifexists
+                save_mode = "error"
             else:
                 save_mode = "append" if mode == "append" and not replace_schema else "overwrite"
             writer = (

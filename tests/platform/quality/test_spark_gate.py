@@ -158,6 +158,23 @@ def test_a_spark_append_may_not_repeat_a_published_key(spark, project: Path, set
     assert pl.read_delta(settings.quarantine_uri("shop.deliveries"))["id"].to_list() == ["3"]
 
 
+def test_a_spark_merge_upserts_on_the_key_in_one_commit_carrying_the_platform_fields(
+    spark, project: Path, settings: Settings
+):
+    contract = _contract(project, mode="merge")
+    publish(spark.createDataFrame(GOOD, SCHEMA), contract=contract, settings=settings, run_id=RUN, step="first")
+    changed = [(2, "ACME", 4, date(2024, 3, 1), "s2b"), (4, "BOLT", 1, date(2024, 3, 1), "s4")]
+    merged = publish(spark.createDataFrame(changed, SCHEMA), contract=contract, settings=settings, run_id=RUN)
+    again = publish(spark.createDataFrame(changed, SCHEMA), contract=contract, settings=settings, run_id=RUN)
+    assert (merged.version, again.version, again.duplicate) == (1, 1, True)
+    table = DeltaTable(settings.table_uri("shop.deliveries"))
+    assert table.version() == 1 and table.history(1)[0]["operation"] == "MERGE"
+    fields = published_fields(table.history(1)[0])
+    assert fields["lakemesh.runId"] == RUN and fields["lakemesh.contractId"] == contract.id
+    rows = pl.read_delta(settings.table_uri("shop.deliveries")).sort("id").select("id", "supplier", "secret").rows()
+    assert rows == [(1, "ACME", "s1"), (2, "ACME", "s2b"), (3, "ACME", None), (4, "BOLT", "s4")]
+
+
 def test_one_product_written_by_both_engines_reads_the_same_in_every_reader_at_pinned_versions(
     spark, project: Path, settings: Settings
 ):
