@@ -15,8 +15,7 @@ import pyspark
 import pytest
 from deltalake import DeltaTable
 from lakemesh import Settings
-from lakemesh.compute import find_java_home
-from lakemesh.compute.spark import spark_conf
+from lakemesh.compute import find_java_home, spark_conf
 from lakemesh.storage.delta import published_fields
 
 from ..platform.conftest import contract_doc, write_contract

@@ -4,6 +4,7 @@ from lakemesh.compute.java import find_java_home
 from lakemesh.compute.spark import (
     SparkResource,
     forward_spark_lineage,
+    spark_conf,
     spark_packages,
     spark_session,
     stop_spark_session,
@@ -13,6 +14,7 @@ __all__ = [
     "SparkResource",
     "find_java_home",
     "forward_spark_lineage",
+    "spark_conf",
     "spark_packages",
     "spark_session",
     "stop_spark_session",
