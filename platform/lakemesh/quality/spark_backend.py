@@ -13,7 +13,6 @@ failing rows, which the caller writes to the quarantine with Spark.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -24,6 +23,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from sqlglot import exp
 
+from lakemesh.compute.views import temporary_view
 from lakemesh.contracts import SCHEMA_CHECK, Check, CheckPlan, ColumnType, Contract
 from lakemesh.contracts.plan import MetricRule, SqlRule
 from lakemesh.errors import CheckError
@@ -167,18 +167,15 @@ def _duplicated(columns: tuple[str, ...]) -> Column:
 def _sql_value(spark: SparkSession, frame: DataFrame, check: Check, plan: CheckPlan) -> object:
     """An SQL rule's one number: the rule's (DuckDB) SQL in Spark's dialect, over the batch as a private view."""
     rule: SqlRule = check.bound
-    view = f"lakemesh_batch_{uuid.uuid4().hex}"
     query = sqlglot.parse_one(rule.query, read="duckdb")
-    for table in query.find_all(exp.Table):
-        if table.name.lower() == rule.table.lower():
-            table.set("this", exp.to_identifier(view))  # the alias, if any, stays
-    frame.createOrReplaceTempView(view)
-    try:
-        rows = spark.sql(query.sql(dialect="spark")).take(2)
-    except Exception as error:
-        raise CheckError(f"{plan.product}: SQL rule {check.name!r} failed to run on Spark: {error}") from error
-    finally:
-        spark.catalog.dropTempView(view)
+    with temporary_view(frame, prefix="lakemesh_batch") as view:
+        for table in query.find_all(exp.Table):
+            if table.name.lower() == rule.table.lower():
+                table.set("this", exp.to_identifier(view))  # the alias, if any, stays
+        try:
+            rows = spark.sql(query.sql(dialect="spark")).take(2)
+        except Exception as error:
+            raise CheckError(f"{plan.product}: SQL rule {check.name!r} failed to run on Spark: {error}") from error
     if len(rows) != 1 or len(rows[0]) != 1:
         raise CheckError(f"{plan.product}: SQL rule {check.name!r} must return one row of one value")
     return rows[0][0]

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import threading
-import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Literal
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING, Literal
 from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
 
+from lakemesh.compute.views import temporary_view
 from lakemesh.errors import CommitConflict
 from lakemesh.storage.delta import APP_ID_KEY, TABLE_PROPERTIES, Committed, StepTransaction, committed_version
 
@@ -73,19 +73,13 @@ def _merge(data: DataFrame, uri: str, *, primary_key: Sequence[str], update: boo
     It is SQL over a temporary view, not `delta.tables.DeltaTable`, so that a
     Spark Connect server needs only Delta's SQL extensions, not its Connect plugin.
     """
-    spark = data.sparkSession
-    view = f"lakemesh_merge_{uuid.uuid4().hex}"
     condition = " AND ".join(f"target.{_quoted(key)} <=> source.{_quoted(key)}" for key in primary_key)
     matched = "WHEN MATCHED THEN UPDATE SET * " if update else ""
-    data.createOrReplaceTempView(view)
-    try:
-        with _session_settings(spark, settings):
-            spark.sql(
-                f"MERGE INTO delta.{_quoted(uri)} AS target USING {view} AS source ON {condition} "
-                f"{matched}WHEN NOT MATCHED THEN INSERT *"
-            )
-    finally:
-        spark.catalog.dropTempView(view)
+    with temporary_view(data, prefix="lakemesh_merge") as view, _session_settings(data.sparkSession, settings):
+        data.sparkSession.sql(
+            f"MERGE INTO delta.{_quoted(uri)} AS target USING {view} AS source ON {condition} "
+            f"{matched}WHEN NOT MATCHED THEN INSERT *"
+        )
 
 
 def write_spark_table(

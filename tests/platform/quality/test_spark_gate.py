@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 from deltalake import DeltaTable
 from lakemesh import ContractViolation, Settings, publish
+from lakemesh.quality.spark_backend import validate_spark
 from lakemesh.storage.delta import APP_ID_KEY, CONTRACT_KEY, published_fields
 
 from ..conftest import contract_doc, write_contract
@@ -130,6 +131,15 @@ def test_table_metrics_and_sql_rules_are_judged_on_spark(spark, project: Path, s
         publish(spark.createDataFrame(slow[:1], SCHEMA), contract=contract, settings=settings, run_id=RUN)
     assert not Path(settings.table_uri("shop.deliveries")).exists()
     assert pl.read_delta(settings.quarantine_uri("shop.deliveries")).height == 3  # whole batches: 2 + 1 rows
+
+
+def test_the_gate_leaves_the_batch_cached_for_the_write(spark, project: Path):
+    """Dropping the SQL rule's view must not uncache the batch, or the write would compute it all again."""
+    batch = spark.createDataFrame(GOOD, SCHEMA).persist()
+    batch.count()
+    assert validate_spark(batch, _contract(project)).report.passed  # it ran the SQL rule over a view of the batch
+    assert "InMemoryRelation" in batch._jdf.queryExecution().withCachedData().toString()
+    batch.unpersist()
 
 
 def test_a_spark_batch_of_the_wrong_shape_is_refused_naming_each_column(spark, project: Path, settings: Settings):
