@@ -46,13 +46,16 @@ def line_items(lineitem: pl.LazyFrame) -> pl.LazyFrame:
     return lineitem.select(**_LINE_ITEMS)
 
 
-_SHIPMENTS = ("order_key", "line_number", "part_key", "supplier_key", "ship_date", "commit_date", "receipt_date")
+_SHIPMENTS = (
+    *("order_key", "line_number", "part_key", "supplier_key", "ship_date", "commit_date", "receipt_date"),
+    *("ship_mode", "ship_instruct", "quantity", "discount"),
+)
 
 
 @data_product(
     inputs=["sales.line_items"],
-    columns={column: f"line_items.{column}" for column in (*_SHIPMENTS, "ship_mode")},
+    columns={column: f"line_items.{column}" for column in _SHIPMENTS},
 )
 def shipments(line_items: pl.LazyFrame) -> pl.LazyFrame:
-    """The public shipping facts of every order line: keys and dates, no prices."""
-    return line_items.select(*_SHIPMENTS, "ship_mode")
+    """The public shipping facts of every order line: keys, dates, how and how much; no prices."""
+    return line_items.select(*_SHIPMENTS)

@@ -25,9 +25,12 @@ __all__ = [
     "JavaNotFound",
     "LakemeshError",
     "LandingDataBad",
+    "ModelUnavailable",
     "ProductNotFound",
+    "RegistryUnavailable",
     "SparkUnavailable",
     "TableUnreadable",
+    "TrainingRefused",
     "VersionNotFound",
     "in_one_line",
 ]
@@ -126,6 +129,22 @@ class CommitConflict(LakemeshError):
 
 class CatalogUnreachable(LakemeshError):
     """The catalog could not be reached; published data is unaffected, events wait in the outbox."""
+
+
+class TrainingRefused(LakemeshError):
+    """A model that was not registered: its training data cannot train it, or it failed its evaluation gate."""
+
+    def __init__(self, message: str, *, metrics: dict[str, float] | None = None) -> None:
+        self.metrics = dict(metrics or {})
+        super().__init__(message)
+
+
+class RegistryUnavailable(LakemeshError):
+    """The MLflow tracking store did not answer; nothing was registered."""
+
+
+class ModelUnavailable(LakemeshError):
+    """A registered model version that cannot be loaded (no such alias, artifact missing or corrupt)."""
 
 
 def in_one_line(error: BaseException) -> str:

@@ -38,11 +38,11 @@ __all__ = [
 
 WriteMode = Literal["overwrite", "append", "merge"]
 Access = Literal["public", "internal", "private"]
-Producer = Literal["python", "dbt", "spark"]
+Producer = Literal["python", "dbt", "spark", "model"]
 
 _WRITE_MODES = ("overwrite", "append", "merge")
 _ACCESS_LEVELS = ("public", "internal", "private")
-_PRODUCERS = ("python", "dbt", "spark")
+_PRODUCERS = ("python", "dbt", "spark", "model")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -41,7 +41,7 @@ __all__ = [
 SCHEMA_CHECK = "schema"
 """Name of the structural check: every contract column present, no other, each of its type."""
 
-CheckKind = Literal["schema", "not_null", "unique", "allowed_values", "range", "length", "pattern", "metric", "sql"]
+CheckKind = Literal["schema", "not_null", "finite", "unique", "allowed_values", "range", "length", "pattern", "metric", "sql"]
 
 _INTEGERS = {"tinyint": "int8", "smallint": "int16", "int": "int32", "integer": "int32", "int32": "int32"}
 _INTEGERS |= {"bigint": "int64", "int64": "int64", "long": "int64"}
@@ -290,6 +290,9 @@ def _column_checks(column: Column, kind: ColumnType, primary_key: tuple[str, ...
     if column.required:
         found.append(Check(name=f"{name}__not_null", kind="not_null", columns=(name,), bound=None,
                            description=f"{name} is never null"))  # fmt: skip
+    if column.required and kind.kind in ("float32", "float64"):  # a required number is a number: NaN and inf are not
+        found.append(Check(name=f"{name}__finite", kind="finite", columns=(name,), bound=None,
+                           description=f"{name} is a finite number, never NaN or infinite"))  # fmt: skip
     if column.allowed_values:
         shown = ", ".join(map(str, column.allowed_values))
         found.append(Check(name=f"{name}__allowed_values", kind="allowed_values", columns=(name,),

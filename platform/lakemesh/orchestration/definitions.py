@@ -1,4 +1,4 @@
-"""Build a domain's Dagster Definitions from its contracts, Python producers and dbt models."""
+"""Build a domain's Dagster Definitions from its contracts, Python producers, dbt models and declared models."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ import dagster as dg
 from lakemesh.compute.spark import SparkResource
 from lakemesh.contracts import Contract, contract_from_document, load_contract, load_contracts
 from lakemesh.errors import AccessRefused, DefinitionsInvalid, ProductNotFound
+from lakemesh.ml.assets import model_assets
+from lakemesh.ml.spec import ModelSpec
 from lakemesh.orchestration.maintenance import maintenance_jobs
 from lakemesh.producers.dbt import check_model_sql, dbt_product_asset, domain_models, prepare_dbt
 from lakemesh.producers.python import DataProduct, python_product_asset
@@ -58,14 +60,44 @@ def _producers(module: ModuleType) -> list[DataProduct]:
     return [value for value in vars(module).values() if isinstance(value, DataProduct)]
 
 
+def _models(module: ModuleType) -> list[ModelSpec]:
+    return [value for value in vars(module).values() if isinstance(value, ModelSpec)]
+
+
+def check_model(spec: ModelSpec, *, features: Contract, predictions: Contract) -> None:
+    """A model's declaration against its two contracts: every declared column is there, of the right kind."""
+    columns = {c.name: c for c in features.columns}
+    for role, names in (("feature", spec.feature_columns), ("label", [spec.label]), ("split", [spec.split.column])):
+        missing = [name for name in names if name not in columns]
+        if missing:
+            raise DefinitionsInvalid(
+                f"{spec.registered_name}: {role} column {', '.join(missing)} is not in {features.name} "
+                f"(contract {features.path})"
+            )
+    if features.plan.column(spec.label).type.kind != "boolean":
+        raise DefinitionsInvalid(f"{spec.registered_name}: the label {spec.label} of {features.name} is not boolean")
+    expected = [*features.primary_key, spec.score_column, "model_version"]
+    if sorted(c.name for c in predictions.columns) != sorted(expected):
+        raise DefinitionsInvalid(
+            f"{predictions.name}: the predictions of {spec.registered_name} have the columns {expected} "
+            f"(the features' key, the score, the model version); contract {predictions.path} says "
+            f"{[c.name for c in predictions.columns]}"
+        )
+
+
 def domain_definitions(
-    domain: str, *, products: ModuleType | None = None, project_dir: Path | None = None
+    domain: str,
+    *,
+    products: ModuleType | None = None,
+    models: ModuleType | None = None,
+    project_dir: Path | None = None,
 ) -> dg.Definitions:
     """Everything a domain publishes, as one Dagster code location.
 
     Each contract in `contracts/<domain>/` must be produced by exactly one
-    `@data_product` or `@spark_product` function in `products` or one dbt model in
-    `dbt_project/models/<domain>/`, matching the contract's `producer`. Only
+    `@data_product` or `@spark_product` function in `products`, one dbt model in
+    `dbt_project/models/<domain>/` or one `xgboost_model` declaration in `models`
+    (its predictions), matching the contract's `producer`. Only
     the domain's own contracts are loaded, and of other domains only the
     published interface of the products it reads.
     """
@@ -75,23 +107,26 @@ def domain_definitions(
         raise DefinitionsInvalid(f"domain {domain!r} has no contracts in contracts/{domain}/")
 
     python = {f"{domain}.{p.name}": p for p in (_producers(products) if products else [])}
-    models = domain_models(prepare_dbt(settings), domain)
-    dbt = {m.product: m for m in models}
+    dbt_models = domain_models(prepare_dbt(settings), domain)
+    dbt = {m.product: m for m in dbt_models}
+    declared = {spec.predictions: spec for spec in (_models(models) if models else [])}
 
     for name, contract in own.items():
         made_by = [python[name].engine] if name in python else []
         made_by += ["dbt"] if name in dbt else []
+        made_by += ["model"] if name in declared else []
         if made_by != [contract.producer]:
             where = " and ".join(made_by) or "nothing"
             raise DefinitionsInvalid(
                 f"{name}: contract {contract.path} says producer '{contract.producer}' but it is produced by {where}"
             )
-    for name in [*python, *dbt]:
+    for name in [*python, *dbt, *declared]:
         if name not in own:
             raise DefinitionsInvalid(
                 f"{name} has a producer but no contract at contracts/{'/'.join(split_product_name(name))}.yaml"
             )
-    reads = {name: list(p.inputs.values()) for name, p in python.items()} | {m.product: m.products for m in models}
+    reads = {name: list(p.inputs.values()) for name, p in python.items()} | {m.product: m.products for m in dbt_models}
+    reads |= {name: [spec.features] for name, spec in declared.items()}
     upstream = sorted({p for products_read in reads.values() for p in products_read} - set(own))
     contracts = {p: published_interface(p, settings=settings) for p in upstream} | own
     for name, products_read in reads.items():
@@ -102,11 +137,15 @@ def domain_definitions(
             raise DefinitionsInvalid(
                 f"{name} declares column lineage for {unknown}, which its contract {own[name].path} does not have"
             )
-    for model in models:
+    for model in dbt_models:
         check_model_sql(model, model.compiled_code)
+    for name, spec in declared.items():
+        check_model(spec, features=contracts[spec.features], predictions=own[name])
 
     assets = [python_product_asset(p, own[name], settings=settings) for name, p in python.items()]
-    assets += [dbt_product_asset(m, contracts, settings=settings) for m in models]
+    assets += [dbt_product_asset(m, contracts, settings=settings) for m in dbt_models]
+    for name, spec in declared.items():
+        assets += model_assets(spec, features=contracts[spec.features], predictions=own[name], settings=settings)
     spark = any(p.engine == "spark" for p in python.values())
     return dg.Definitions(
         assets=assets,

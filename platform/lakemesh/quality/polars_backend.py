@@ -139,6 +139,8 @@ def _range_expr(column: pl.Expr, bound: Range) -> pl.Expr:
 
 def _row_expr(check: Check) -> pl.Expr:
     column = pl.col(check.columns[0])
+    if check.kind == "finite":
+        return column.is_finite()
     if check.kind == "allowed_values":
         return column.is_in(list(check.bound))
     if check.kind == "range":
@@ -160,7 +162,7 @@ def compile_schema(plan: CheckPlan) -> pa.DataFrameSchema:
     row_checks: dict[str, list[pa.Check]] = {spec.name: [] for spec in plan.columns}
     frame_checks = []
     for check in plan.checks:
-        if check.kind in ("allowed_values", "range", "length", "pattern"):
+        if check.kind in ("finite", "allowed_values", "range", "length", "pattern"):
             row_checks[check.columns[0]].append(_row_check(check))
         elif check.kind == "unique":
             frame_checks.append(pa.Check(_unique_rows(list(check.columns)), name=check.name, error=check.name))

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 __all__ = ["SparkVerdict", "compile_spark_schema", "spark_type", "validate_spark"]
 
 _EXAMPLES = 5
-_ROW_KINDS = ("not_null", "allowed_values", "range", "length", "pattern")
+_ROW_KINDS = ("not_null", "finite", "allowed_values", "range", "length", "pattern")
 _SIMPLE: dict[str, T.DataType] = {
     "int8": T.ByteType(),
     "int16": T.ShortType(),
@@ -99,7 +99,9 @@ def _failing(check: Check) -> Column:
     column = F.col(check.columns[0])
     if check.kind == "not_null":
         return column.isNull()
-    if check.kind == "allowed_values":
+    if check.kind == "finite":
+        passing = ~F.isnan(column) & (F.abs(column) != F.lit(float("inf")))
+    elif check.kind == "allowed_values":
         passing = column.isin(list(check.bound))
     elif check.kind == "range":
         bound, terms = check.bound, []

@@ -1,0 +1,151 @@
+"""A model's training and scoring data: a feature product at a pinned Delta version, as float32 batches.
+
+Everything is read from Delta as Arrow record batches in the table's file
+order and encoded without pandas: numbers as they are, strings as codes of a
+vocabulary fixed by the training period (recorded with the model, so scoring
+encodes the same way; a value unseen in training is missing). The same pinned
+version always yields the same bytes, which `digest` proves.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+from deltalake import DeltaTable
+
+from lakemesh.contracts import Contract
+from lakemesh.errors import TrainingRefused
+from lakemesh.ml.spec import ModelSpec
+from lakemesh.settings import Settings
+
+__all__ = ["Encoding", "FeatureSource", "Period"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Encoding:
+    """How each feature becomes a float32 column of XGBoost's matrix: numbers as they are, strings as codes."""
+
+    columns: tuple[str, ...]
+    categories: Mapping[str, tuple[str, ...]]
+    """Per string column, its vocabulary in code order (sorted values of the training period)."""
+
+    @property
+    def feature_types(self) -> list[str]:
+        """XGBoost's feature types: `c` (categorical) for coded columns, `q` (quantitative) for numbers."""
+        return ["c" if column in self.categories else "q" for column in self.columns]
+
+    def encode(self, batch: pa.RecordBatch) -> np.ndarray:
+        """A (rows, features) float32 matrix of `batch`; nulls and unseen categories are NaN (missing)."""
+        matrix = np.empty((batch.num_rows, len(self.columns)), dtype=np.float32)
+        for j, column in enumerate(self.columns):
+            values = batch.column(column)
+            if column in self.categories:
+                values = pc.index_in(values, value_set=pa.array(self.categories[column], type=values.type))
+            matrix[:, j] = values.to_numpy(zero_copy_only=False)
+        return matrix
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"columns": list(self.columns), "categories": {k: list(v) for k, v in self.categories.items()}}
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Encoding:
+        document = json.loads(text)
+        categories = {k: tuple(v) for k, v in document["categories"].items()}
+        return cls(columns=tuple(document["columns"]), categories=categories)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Period:
+    """The rows of one side of the model's time split."""
+
+    name: str
+    filter: ds.Expression
+
+
+@dataclass(frozen=True, kw_only=True)
+class FeatureSource:
+    """The feature product of a model at one pinned Delta version."""
+
+    spec: ModelSpec
+    contract: Contract
+    version: int
+    dataset: ds.Dataset
+
+    @classmethod
+    def open(cls, spec: ModelSpec, contract: Contract, *, version: int, settings: Settings) -> FeatureSource:
+        """The features at `version`; refused, naming the column, when a declared column is not in that version."""
+        table = DeltaTable(settings.table_uri(spec.features), version=version, storage_options=settings.storage_options)
+        dataset = table.to_pyarrow_dataset()
+        wanted = [*spec.feature_columns, spec.label, spec.split.column]
+        missing = [column for column in wanted if column not in dataset.schema.names]
+        if missing:
+            raise TrainingRefused(
+                f"{spec.registered_name}: {spec.features} version {version} has no column {', '.join(missing)} "
+                f"(declared by the model); nothing was trained"
+            )
+        return cls(spec=spec, contract=contract, version=version, dataset=dataset)
+
+    @property
+    def training(self) -> Period:
+        split = self.spec.split
+        return Period(name=f"before {split.validate_from}", filter=ds.field(split.column) < _day(split.validate_from))
+
+    @property
+    def validation(self) -> Period:
+        split = self.spec.split
+        return Period(name=f"from {split.validate_from}", filter=ds.field(split.column) >= _day(split.validate_from))
+
+    def batches(self, period: Period, columns: list[str]) -> Iterator[pa.RecordBatch]:
+        """The period's rows, in the table's file order, a bounded batch at a time."""
+        scanner = self.dataset.scanner(
+            columns=columns, filter=period.filter, batch_size=self.spec.batch_rows, use_threads=False
+        )
+        yield from (batch for batch in scanner.to_batches() if batch.num_rows)
+
+    def encoding(self) -> Encoding:
+        """The vocabulary of every string feature, as seen in the training period (one pass)."""
+        strings = [c for c in self.spec.feature_columns if _is_text(self.dataset.schema.field(c).type)]
+        seen: dict[str, set[str]] = {column: set() for column in strings}
+        if strings:
+            for batch in self.batches(self.training, strings):
+                for column in strings:
+                    seen[column].update(v for v in pc.unique(batch.column(column)).to_pylist() if v is not None)
+        return Encoding(columns=self.spec.feature_columns, categories={c: tuple(sorted(v)) for c, v in seen.items()})
+
+    def finite_columns(self) -> list[int]:
+        """Positions of the features the contract requires (a required number is finite: NaN and inf break it)."""
+        required = {column.name for column in self.contract.columns if column.required}
+        return [j for j, column in enumerate(self.spec.feature_columns) if column in required]
+
+    def refuse_non_finite(self, matrix: np.ndarray, *, positions: list[int]) -> None:
+        """Refuse a batch whose required features hold NaN or infinities, naming the first such column."""
+        if not positions:
+            return
+        bad = ~np.isfinite(matrix[:, positions])
+        if bad.any():
+            counts = bad.sum(axis=0)
+            column = self.spec.feature_columns[positions[int(np.flatnonzero(counts)[0])]]
+            raise TrainingRefused(
+                f"{self.spec.registered_name}: feature {column} of {self.spec.features} version {self.version} "
+                f"holds NaN or infinite values, which its contract forbids (required); nothing was trained"
+            )
+
+
+def _day(value: date) -> pa.Scalar:
+    return pa.scalar(value, type=pa.date32())
+
+
+def _is_text(kind: pa.DataType) -> bool:
+    """Strings however a Delta reader hands them back (plain, large, view or dictionary-encoded)."""
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind)

@@ -1,0 +1,207 @@
+"""The MLflow Model Registry as the platform's model store: log, register, alias, load.
+
+By default an embedded SQLite tracking store in the lakehouse
+(`<lakehouse>/_mlflow/mlflow.db`, artifacts beside it); `LAKEMESH_MLFLOW_TRACKING_URI`
+names any other (an MLflow server, PostgreSQL...). Everything goes through an
+explicit `MlflowClient`: no process-wide MLflow state is set.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lakemesh.errors import ModelUnavailable, RegistryUnavailable
+from lakemesh.ml.features import Encoding
+from lakemesh.settings import Settings
+
+__all__ = ["LoadedModel", "ModelRegistry", "RegisteredVersion", "tracking_uri"]
+
+TRACKING_URI_ENV = "LAKEMESH_MLFLOW_TRACKING_URI"
+_ENCODING = "lakemesh/encoding.json"
+_BASELINE = "lakemesh/drift_baseline.json"
+
+
+def tracking_uri(settings: Settings) -> str:
+    """`LAKEMESH_MLFLOW_TRACKING_URI`, else the SQLite store in a local lakehouse."""
+    if given := os.environ.get(TRACKING_URI_ENV):
+        return given
+    if "://" in settings.lakehouse and not settings.lakehouse.startswith("file://"):
+        raise RegistryUnavailable(
+            f"the lakehouse {settings.lakehouse} is not local, so it cannot hold the default SQLite model registry: "
+            f"set {TRACKING_URI_ENV} (an MLflow server or database URI)"
+        )
+    return f"sqlite:///{_registry_dir(settings) / 'mlflow.db'}"
+
+
+def _registry_dir(settings: Settings) -> Path:
+    return Path(settings.lakehouse.removeprefix("file://")).resolve() / "_mlflow"
+
+
+@dataclass(frozen=True, kw_only=True)
+class RegisteredVersion:
+    """One registered version, as `lakemesh models` shows it."""
+
+    name: str
+    version: int
+    aliases: tuple[str, ...]
+    run_id: str
+    metrics: dict[str, float]
+    params: dict[str, str]
+    tags: dict[str, str]
+    created: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoadedModel:
+    """A registered version ready to score: its booster, its encoding and its training histograms."""
+
+    name: str
+    version: int
+    booster: Any
+    encoding: Encoding
+    baseline: dict[str, Any]
+
+
+class ModelRegistry:
+    """One MLflow tracking store and model registry."""
+
+    def __init__(self, uri: str, *, artifact_root: str | None = None) -> None:
+        from mlflow.tracking import MlflowClient
+
+        self.uri = uri
+        self.artifact_root = artifact_root
+        self.client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> ModelRegistry:
+        uri = tracking_uri(settings)
+        if uri.startswith("sqlite:///") and TRACKING_URI_ENV not in os.environ:
+            (_registry_dir(settings) / "artifacts").mkdir(parents=True, exist_ok=True)
+            return cls(uri, artifact_root=(_registry_dir(settings) / "artifacts").as_uri())
+        return cls(uri)
+
+    def check_reachable(self, *, timeout: float = 10.0) -> None:
+        """Fail fast, naming the URI, when the store does not answer (MLflow itself would retry for minutes)."""
+        try:
+            if self.uri.startswith(("http://", "https://")):
+                with urllib.request.urlopen(f"{self.uri.rstrip('/')}/health", timeout=timeout) as answer:
+                    answer.read()
+            else:
+                self.client.search_registered_models(max_results=1)
+        except Exception as error:  # any failure to answer: unreachable, whatever the store
+            reason = str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
+            raise RegistryUnavailable(
+                f"the MLflow tracking store {self.uri} did not answer ({reason}); nothing was registered"
+            ) from error
+
+    def _experiment(self, name: str) -> str:
+        found = self.client.get_experiment_by_name(name)
+        if found is not None:
+            return found.experiment_id
+        location = f"{self.artifact_root}/{name}" if self.artifact_root else None
+        return self.client.create_experiment(name, artifact_location=location)
+
+    def register(
+        self,
+        *,
+        name: str,
+        alias: str,
+        booster: Any,
+        encoding: Encoding,
+        baseline: Mapping[str, Any],
+        params: Mapping[str, Any],
+        metrics: Mapping[str, float],
+        tags: Mapping[str, str],
+        description: str,
+    ) -> int:
+        """Log the booster in MLflow's XGBoost format with everything about it, register it, point `alias` at it."""
+        import mlflow.xgboost
+        from mlflow.entities import Metric, Param
+        from mlflow.exceptions import MlflowException
+
+        experiment = self._experiment(name)
+        run = self.client.create_run(experiment, tags=dict(tags), run_name=f"{name} training")
+        run_id = run.info.run_id
+        try:
+            now = run.info.start_time
+            self.client.log_batch(
+                run_id,
+                metrics=[Metric(key=k, value=float(v), timestamp=now, step=0) for k, v in metrics.items()],
+                params=[Param(key=k, value=str(v)[:6000]) for k, v in params.items()],
+            )
+            with tempfile.TemporaryDirectory() as scratch:
+                model_dir = Path(scratch) / "model"
+                mlflow.xgboost.save_model(booster, str(model_dir))
+                self.client.log_artifacts(run_id, str(model_dir), "model")
+            self.client.log_text(run_id, encoding.to_json(), _ENCODING)
+            self.client.log_dict(run_id, dict(baseline), _BASELINE)
+            try:
+                self.client.create_registered_model(name, description=description)
+            except MlflowException as error:
+                if error.error_code != "RESOURCE_ALREADY_EXISTS":
+                    raise
+            version = self.client.create_model_version(
+                name, source=f"{run.info.artifact_uri}/model", run_id=run_id, tags=dict(tags), description=description
+            )
+            self.client.set_registered_model_alias(name, alias, version.version)
+        except BaseException:
+            self.client.set_terminated(run_id, status="FAILED")
+            raise
+        self.client.set_terminated(run_id)
+        return int(version.version)
+
+    def load(self, name: str, *, alias: str) -> LoadedModel:
+        """The version `alias` names, loaded; a missing alias or a missing or corrupt artifact is `ModelUnavailable`."""
+        import mlflow.xgboost
+        from mlflow.exceptions import MlflowException
+
+        try:
+            version = self.client.get_model_version_by_alias(name, alias)
+        except MlflowException as error:
+            raise ModelUnavailable(
+                f"{name}@{alias}: no such registered version in {self.uri} ({error.message.splitlines()[0][:200]}); "
+                "train and register the model first"
+            ) from error
+        where = f"{name} version {version.version} (@{alias}, {version.source})"
+        try:
+            with tempfile.TemporaryDirectory() as scratch:
+                booster = mlflow.xgboost.load_model(version.source, dst_path=scratch)
+                self.client.download_artifacts(version.run_id, "lakemesh", scratch)
+                encoding = Encoding.from_json((Path(scratch) / _ENCODING).read_text())
+                baseline = json.loads((Path(scratch) / _BASELINE).read_text())
+        except Exception as error:  # whatever broke the artifact, the model cannot score
+            reason = str(error).strip().splitlines()[0][:300] if str(error).strip() else type(error).__name__
+            raise ModelUnavailable(f"{where}: its artifact cannot be loaded ({reason}); nothing was scored") from error
+        return LoadedModel(
+            name=name, version=int(version.version), booster=booster, encoding=encoding, baseline=baseline
+        )
+
+    def models(self) -> list[str]:
+        return sorted(model.name for model in self.client.search_registered_models())
+
+    def versions(self, name: str) -> list[RegisteredVersion]:
+        """Every registered version of `name`, newest first, with its run's metrics, params and tags."""
+        found = self.client.search_model_versions(f"name = '{name}'")
+        shown = []
+        for version in sorted(found, key=lambda v: int(v.version), reverse=True):
+            run = self.client.get_run(version.run_id)
+            shown.append(
+                RegisteredVersion(
+                    name=name,
+                    version=int(version.version),
+                    aliases=tuple(version.aliases or ()),
+                    run_id=version.run_id,
+                    metrics=dict(run.data.metrics),
+                    params=dict(run.data.params),
+                    tags={k: v for k, v in version.tags.items()},
+                    created=int(version.creation_timestamp),
+                )
+            )
+        return shown

@@ -1,0 +1,53 @@
+"""Score the later period of a model's features with a registered version, counting the drift histograms."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import xgboost
+
+from lakemesh.ml.drift import FeatureHistograms, psi
+from lakemesh.ml.features import FeatureSource
+from lakemesh.ml.registry import LoadedModel
+
+__all__ = ["Scored", "score"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Scored:
+    """The predictions table and the population stability index of each feature against training."""
+
+    predictions: pa.Table
+    psi: dict[str, float]
+
+
+def score(source: FeatureSource, model: LoadedModel, *, keys: Sequence[str]) -> Scored:
+    """Every row of the validation period (never one the model trained on), with its key and probability."""
+    spec, encoding = source.spec, model.encoding
+    seen = FeatureHistograms.empty(encoding, edges=model.baseline["edges"])
+    parts = []
+    for batch in source.batches(source.validation, [*keys, *encoding.columns]):
+        matrix = encoding.encode(batch)
+        seen.add(matrix)
+        rows = xgboost.DMatrix(
+            matrix, feature_names=list(encoding.columns), feature_types=encoding.feature_types, enable_categorical=True
+        )
+        probability = model.booster.predict(rows).astype(np.float64)
+        parts.append(
+            pa.table(
+                {
+                    **{key: batch.column(key) for key in keys},
+                    spec.score_column: probability,
+                    "model_version": pa.array(np.full(batch.num_rows, model.version, dtype=np.int64)),
+                }
+            )
+        )
+    scored = seen.proportions()
+    trained = model.baseline["proportions"]
+    return Scored(
+        predictions=pa.concat_tables(parts) if parts else pa.table({}),
+        psi={column: psi(trained[column], scored[column]) for column in encoding.columns},
+    )
