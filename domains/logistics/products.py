@@ -10,7 +10,10 @@ def _days(later: str, earlier: str) -> pl.Expr:
 
 
 @data_product(
-    inputs=["sales.shipments", "sales.orders", "customers.customer", "customers.nation", "supply.suppliers", "supply.parts"],
+    inputs=[
+        *("sales.shipments", "sales.orders", "customers.customer", "customers.nation"),
+        *("supply.suppliers", "supply.parts"),
+    ],
     columns={
         "order_key": "shipments.order_key",
         "line_number": "shipments.line_number",
@@ -54,14 +57,15 @@ def shipment_features(
     parts: pl.LazyFrame,
 ) -> pl.LazyFrame:
     """One row per shipped order line: facts known on its ship day, and `is_late` (received after the promise)."""
-    nation_of = nation.select("nation_key", "nation_name")
+    customer_nation = nation.select(customer_nation_key="nation_key", customer_nation="nation_name")
+    supplier_nation = nation.select(supplier_nation_key="nation_key", supplier_nation="nation_name")
     return (
         shipments.join(orders.select("order_key", "customer_key", "order_date", "order_priority"), on="order_key")
         .join(customer.select("customer_key", customer_nation_key="nation_key"), on="customer_key")
         .join(suppliers.select("supplier_key", supplier_nation_key="nation_key"), on="supplier_key")
         .join(parts.select("part_key", part_size="size", part_type="part_type"), on="part_key")
-        .join(nation_of.select(customer_nation_key="nation_key", customer_nation="nation_name"), on="customer_nation_key")
-        .join(nation_of.select(supplier_nation_key="nation_key", supplier_nation="nation_name"), on="supplier_nation_key")
+        .join(customer_nation, on="customer_nation_key")
+        .join(supplier_nation, on="supplier_nation_key")
         .select(
             "order_key",
             "line_number",

@@ -41,7 +41,9 @@ __all__ = [
 SCHEMA_CHECK = "schema"
 """Name of the structural check: every contract column present, no other, each of its type."""
 
-CheckKind = Literal["schema", "not_null", "finite", "unique", "allowed_values", "range", "length", "pattern", "metric", "sql"]
+CheckKind = Literal[
+    "schema", "not_null", "finite", "unique", "allowed_values", "range", "length", "pattern", "metric", "sql"
+]
 
 _INTEGERS = {"tinyint": "int8", "smallint": "int16", "int": "int32", "integer": "int32", "int32": "int32"}
 _INTEGERS |= {"bigint": "int64", "int64": "int64", "long": "int64"}

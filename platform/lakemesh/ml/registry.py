@@ -189,6 +189,7 @@ class ModelRegistry:
     def versions(self, name: str) -> list[RegisteredVersion]:
         """Every registered version of `name`, newest first, with its run's metrics, params and tags."""
         found = self.client.search_model_versions(f"name = '{name}'")
+        aliases = self.client.get_registered_model(name).aliases  # a search leaves versions' aliases out
         shown = []
         for version in sorted(found, key=lambda v: int(v.version), reverse=True):
             run = self.client.get_run(version.run_id)
@@ -196,7 +197,7 @@ class ModelRegistry:
                 RegisteredVersion(
                     name=name,
                     version=int(version.version),
-                    aliases=tuple(version.aliases or ()),
+                    aliases=tuple(sorted(a for a, v in aliases.items() if int(v) == int(version.version))),
                     run_id=version.run_id,
                     metrics=dict(run.data.metrics),
                     params=dict(run.data.params),
