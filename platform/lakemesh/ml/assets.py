@@ -133,7 +133,7 @@ def _training_asset(spec: ModelSpec, *, features: Contract, owner: str, settings
                 metrics={
                     **{f"validation_{k}": v for k, v in trained.metrics.items()},
                     "training_rows": trained.training_rows,
-                    "validation_rows": trained.validation_rows,
+                    "held_out_rows": trained.validation_rows,
                 },
                 tags={
                     f"lakemesh.input.{spec.features}": str(version),
