@@ -12,9 +12,12 @@ from deltalake import DeltaTable
 from lakemesh import Catalog, load_contract, load_contracts, publish, read
 from lakemesh.catalog import column_sources, impact, product_lineage
 from lakemesh.catalog import model as m
+from lakemesh.ml.registry import ModelRegistry
 from lakemesh.orchestration.mesh import load_workspace, materialize_mesh
 from lakemesh.settings import Settings
 from polars.testing import assert_frame_equal
+
+from domains.logistics.models import late_delivery
 
 from ..conftest import PROJECT_DIR
 
@@ -70,7 +73,7 @@ def _run(instance: dg.DagsterInstance, settings: Settings) -> dg.ExecuteInProces
     result = materialize_mesh(load_workspace(PROJECT_DIR), instance=instance, log_file=log_file, on_event=events.append)
     failures = [e.dagster_event.step_failure_data.error.to_string() for e in events if e.dagster_event.is_step_failure]
     assert result.success, "\n".join(failures)
-    assert sum(e.dagster_event.is_step_materialization for e in events) == 11
+    assert sum(e.dagster_event.is_step_materialization for e in events) == 14  # 13 products and 1 model
     return result
 
 
@@ -103,6 +106,22 @@ def test_sample_mesh_end_to_end(settings: Settings):
         expected_delivery = duckdb.sql(DELIVERY.format(landing=landing)).pl().sort("supplier_key", "ship_month")
         delivery = read("supply.supplier_delivery_performance", settings=settings).sort("supplier_key", "ship_month")
         assert_frame_equal(delivery, expected_delivery.select(delivery.columns), check_exact=False, rel_tol=1e-12)
+
+        # the model: trained on the features pinned for the run, past its gate, registered; its predictions are
+        # every line of the held-out period, scored by the version its alias names
+        [model] = ModelRegistry.for_settings(settings).versions("logistics.late_delivery")
+        assert model.aliases == ("champion",) and model.metrics["validation_auc"] >= late_delivery.gate["auc"]
+        assert (
+            model.tags["lakemesh.input.logistics.shipment_features"] == "0" and model.tags["lakemesh.device"] == "cpu"
+        )
+        features = pl.read_delta(settings.table_uri("logistics.shipment_features"))
+        assert features.height == read("sales.line_items", settings=settings).height
+        held_out = features.filter(pl.col("ship_date") >= late_delivery.split.validate_from)
+        predictions = read("logistics.late_delivery_predictions", settings=settings)
+        assert sorted(predictions.select("order_key", "line_number").rows()) == sorted(
+            held_out.select("order_key", "line_number").rows()
+        )
+        assert predictions["model_version"].unique().to_list() == [1]
 
         # commit metadata names the exact input versions read
         commit = DeltaTable(settings.table_uri("sales.revenue_by_nation")).history(1)[0]

@@ -38,6 +38,7 @@ from lakemesh.settings import Settings
 __all__ = ["DRIFT_CHECK", "GATE_CHECK", "model_assets"]
 
 GATE_CHECK = "evaluation_gate"
+RUN_TAG = "lakemesh.dagster_run_id"
 DRIFT_CHECK = "feature_drift"
 
 
@@ -90,6 +91,12 @@ def _training_asset(spec: ModelSpec, *, features: Contract, owner: str, settings
         version = pin_inputs([spec.features], settings=run_settings, reader=spec.registered_name)[spec.features]
         registry = ModelRegistry.for_settings(run_settings)
         registry.check_reachable()
+        done = registry.registered_by(spec.registered_name, tag=RUN_TAG, value=context.run.run_id)
+        if done is not None:  # a retried step: its model is registered already, once is enough
+            context.log.info(f"{spec.registered_name}: version {done} was registered by this run already")
+            yield dg.AssetCheckResult(check_name=GATE_CHECK, passed=True, metadata={"model_version": done})
+            yield dg.MaterializeResult(metadata={"model_version": done, "already_registered": True})
+            return
         lineage = TrainingLineage(
             LineageEmitter.for_settings(run_settings),
             model=spec.registered_name,
@@ -137,7 +144,7 @@ def _training_asset(spec: ModelSpec, *, features: Contract, owner: str, settings
                 },
                 tags={
                     f"lakemesh.input.{spec.features}": str(version),
-                    "lakemesh.dagster_run_id": context.run.run_id,
+                    RUN_TAG: context.run.run_id,
                     "lakemesh.device": trained.device,
                     "lakemesh.training_digest": trained.digest,
                     "lakemesh.code_version": _code_version(spec),

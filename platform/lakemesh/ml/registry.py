@@ -157,6 +157,13 @@ class ModelRegistry:
         self.client.set_terminated(run_id)
         return int(version.version)
 
+    def registered_by(self, name: str, *, tag: str, value: str) -> int | None:
+        """The version of `name` registered with `tag` = `value` (a step's run id), if any: a retried step's."""
+        if name not in self.models():
+            return None
+        found = self.client.search_model_versions(f"name = '{name}' and tags.`{tag}` = '{value}'")
+        return max((int(v.version) for v in found), default=None)
+
     def load(self, name: str, *, alias: str) -> LoadedModel:
         """The version `alias` names, loaded; a missing alias or a missing or corrupt artifact is `ModelUnavailable`."""
         import mlflow.xgboost

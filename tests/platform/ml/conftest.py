@@ -48,9 +48,8 @@ def features_frame(rows: int = 6000, *, seed: int = 7, shift: int = 0) -> pl.Dat
 
 
 @pytest.fixture
-def ml_project(project: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> dict[str, Contract]:
+def ml_project(project: Path, settings: Settings) -> dict[str, Contract]:
     """The features and predictions contracts of the `shop` domain, in the test's own project."""
-    monkeypatch.delenv("LAKEMESH_MLFLOW_TRACKING_URI", raising=False)
     features = write_contract(project, contract_doc("shop.features", columns=FEATURE_COLUMNS, access="internal"))
     predictions = contract_doc("shop.predictions", columns=PREDICTION_COLUMNS)
     predictions["customProperties"][2]["value"] = "model"

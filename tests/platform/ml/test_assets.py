@@ -3,6 +3,7 @@ drift measured per feature, and every bad input leaving nothing registered or pu
 
 import logging
 import shutil
+import uuid
 from pathlib import Path
 
 import dagster as dg
@@ -137,3 +138,22 @@ def test_an_unreachable_tracking_uri_registers_nothing_and_names_it(
     assert "the MLflow tracking store http://127.0.0.1:9 did not answer" in _failure(result)
     monkeypatch.delenv("LAKEMESH_MLFLOW_TRACKING_URI")
     assert not (Path(settings.lakehouse) / "_mlflow").exists() or ModelRegistry.for_settings(settings).models() == []
+
+
+def test_a_retried_training_step_registers_its_model_once(settings: Settings, ml_project):
+    """A step re-executed within its run (Dagster's retry keeps the run id) finds its version and trains nothing."""
+    publish_features(settings, ml_project["features"], features_frame())
+    here = Settings.from_env()
+    assets = model_assets(
+        declared(), features=ml_project["features"], predictions=ml_project["predictions"], settings=here
+    )
+    job = dg.Definitions(assets=assets).resolve_implicit_global_asset_job_def()
+    run_id = str(uuid.uuid4())
+    first = job.execute_in_process(run_id=run_id, asset_selection=[dg.AssetKey(MODEL)], raise_on_error=False)
+    again = job.execute_in_process(run_id=run_id, asset_selection=[dg.AssetKey(MODEL)], raise_on_error=False)
+    assert first.success and again.success, _failure(first) + _failure(again)
+    [done] = [e for e in again.get_asset_materialization_events()]
+    assert done.materialization.metadata["already_registered"].value is True
+    registry = ModelRegistry.for_settings(settings)
+    assert [v.version for v in registry.versions("shop.late")] == [1]
+    assert registry.registered_by("shop.late", tag="lakemesh.dagster_run_id", value=run_id) == 1

@@ -21,7 +21,7 @@ def test_a_declared_feature_column_missing_from_the_feature_product_is_refused_n
 
 
 def test_a_label_that_is_not_boolean_and_predictions_of_another_shape_are_refused(ml_project):
-    with pytest.raises(DefinitionsInvalid, match="the label slack_days of shop.features is not boolean"):
+    with pytest.raises(DefinitionsInvalid, match=r"the label slack_days of shop\.features is not boolean"):
         check_model(
             declared(label="slack_days", feature_columns=["mode"]),
             features=ml_project["features"],
