@@ -369,6 +369,9 @@ def models_list() -> None:
         table.add_column(column)
     for name in registry.models():
         versions = registry.versions(name)
+        if not versions:  # a model whose only version's registration failed
+            table.add_row(name, "0", "-", "-", "-", "-")
+            continue
         newest = versions[0]
         aliases = ", ".join(f"{a}={v.version}" for v in versions for a in v.aliases)
         metrics = ", ".join(f"{k.removeprefix('validation_')} {v:.4f}" for k, v in sorted(newest.metrics.items())

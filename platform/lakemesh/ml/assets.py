@@ -6,7 +6,6 @@ features product -> `<domain>.<model>` (kinds xgboost, mlflow; check `evaluation
 
 import hashlib
 import json
-import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -51,7 +50,11 @@ def _baseline(source: FeatureSource, trained: TrainedModel) -> dict[str, Any]:
     histograms = FeatureHistograms.for_training(trained.encoding, cuts=trained.cuts, bins=source.spec.drift.bins)
     for batch in source.batches(source.training, list(trained.encoding.columns)):
         histograms.add(trained.encoding.encode(batch))
-    return {"edges": histograms.edges, "proportions": histograms.proportions()}
+    return {
+        "edges": histograms.edges,
+        "proportions": histograms.proportions(),
+        "validate_from": source.spec.split.validate_from.isoformat(),  # what it may score: never its training rows
+    }
 
 
 def _training_asset(spec: ModelSpec, *, features: Contract, owner: str, settings: Settings) -> dg.AssetsDefinition:
@@ -94,6 +97,7 @@ def _training_asset(spec: ModelSpec, *, features: Contract, owner: str, settings
         done = registry.registered_by(spec.registered_name, tag=RUN_TAG, value=context.run.run_id)
         if done is not None:  # a retried step: its model is registered already, once is enough
             context.log.info(f"{spec.registered_name}: version {done} was registered by this run already")
+            registry.point(spec.registered_name, alias=spec.alias, version=done)
             yield dg.AssetCheckResult(check_name=GATE_CHECK, passed=True, metadata={"model_version": done})
             yield dg.MaterializeResult(metadata={"model_version": done, "already_registered": True})
             return
@@ -108,11 +112,9 @@ def _training_asset(spec: ModelSpec, *, features: Contract, owner: str, settings
         )
         lineage.start()
         try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                device = choose_device(spec.device)
-            for warning in caught:
-                context.log.warning(f"{spec.registered_name}: {warning.message}")
+            device, fallback = choose_device(spec.device)
+            if fallback:
+                context.log.warning(f"{spec.registered_name}: {fallback}")
             source = FeatureSource.open(spec, features, version=version, settings=run_settings)
             trained = train_model(source, device=device)
             context.log.info(f"{spec.registered_name}: trained on {trained.device}, validation {trained.metrics}")

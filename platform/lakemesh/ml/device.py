@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import subprocess
-import warnings
 from typing import TYPE_CHECKING
 
 import xgboost
@@ -33,15 +32,16 @@ def gpu_visible() -> bool:
     return listed.returncode == 0 and "GPU" in listed.stdout
 
 
-def choose_device(requested: Device) -> str:
-    """`cuda` or `cpu` for a declared device; `cuda` asked for where no GPU is visible falls back with a warning."""
+def choose_device(requested: Device) -> tuple[str, str | None]:
+    """`cuda` or `cpu` for a declared device, and the warning to give when `cuda` was asked for and no GPU is
+    visible (training falls back to the CPU; returned, not raised, so the caller logs it where its user looks)."""
     if requested == "cpu":
-        return "cpu"
+        return "cpu", None
     if gpu_visible():
-        return "cuda"
+        return "cuda", None
     if requested == "cuda":
-        warnings.warn("device 'cuda' was requested but no GPU is visible: training on the CPU", stacklevel=2)
-    return "cpu"
+        return "cpu", "device 'cuda' was requested but no GPU is visible: training on the CPU"
+    return "cpu", None
 
 
 def trained_on(booster: Booster) -> str:

@@ -46,8 +46,9 @@ class Encoding:
         matrix = np.empty((batch.num_rows, len(self.columns)), dtype=np.float32)
         for j, column in enumerate(self.columns):
             values = batch.column(column)
-            if column in self.categories:
-                values = pc.index_in(values, value_set=pa.array(self.categories[column], type=values.type))
+            if column in self.categories:  # as large strings: dictionary or view columns have no index_in of their own
+                vocabulary = pa.array(self.categories[column], type=pa.large_string())
+                values = pc.index_in(pc.cast(values, pa.large_string()), value_set=vocabulary)
             matrix[:, j] = values.to_numpy(zero_copy_only=False)
         return matrix
 
@@ -94,15 +95,22 @@ class FeatureSource:
             )
         return cls(spec=spec, contract=contract, version=version, dataset=dataset)
 
+    def before(self, day: date) -> Period:
+        return Period(name=f"before {day}", filter=ds.field(self.spec.split.column) < _day(day))
+
+    def since(self, day: date) -> Period:
+        return Period(name=f"from {day}", filter=ds.field(self.spec.split.column) >= _day(day))
+
     @property
     def training(self) -> Period:
-        split = self.spec.split
-        return Period(name=f"before {split.validate_from}", filter=ds.field(split.column) < _day(split.validate_from))
+        return self.before(self.spec.split.validate_from)
 
     @property
     def validation(self) -> Period:
-        split = self.spec.split
-        return Period(name=f"from {split.validate_from}", filter=ds.field(split.column) >= _day(split.validate_from))
+        return self.since(self.spec.split.validate_from)
+
+    def rows(self, period: Period) -> int:
+        return self.dataset.count_rows(filter=period.filter)
 
     def batches(self, period: Period, columns: list[str]) -> Iterator[pa.RecordBatch]:
         """The period's rows, in the table's file order, a bounded batch at a time."""
@@ -118,26 +126,23 @@ class FeatureSource:
         if strings:
             for batch in self.batches(self.training, strings):
                 for column in strings:
-                    seen[column].update(v for v in pc.unique(batch.column(column)).to_pylist() if v is not None)
+                    values = pc.cast(batch.column(column), pa.large_string())
+                    seen[column].update(v for v in pc.unique(values).to_pylist() if v is not None)
         return Encoding(columns=self.spec.feature_columns, categories={c: tuple(sorted(v)) for c, v in seen.items()})
 
-    def finite_columns(self) -> list[int]:
-        """Positions of the features the contract requires (a required number is finite: NaN and inf break it)."""
+    def refuse_invalid(self, matrix: np.ndarray, encoding: Encoding, *, outcome: str) -> None:
+        """Refuse a batch with an infinite number (XGBoost takes none) or a NaN the contract forbids (a required
+        number); a missing category is fine (an unseen value is one). Names the first such column."""
         required = {column.name for column in self.contract.columns if column.required}
-        return [j for j, column in enumerate(self.spec.feature_columns) if column in required]
-
-    def refuse_non_finite(self, matrix: np.ndarray, *, positions: list[int]) -> None:
-        """Refuse a batch whose required features hold NaN or infinities, naming the first such column."""
-        if not positions:
-            return
-        bad = ~np.isfinite(matrix[:, positions])
-        if bad.any():
-            counts = bad.sum(axis=0)
-            column = self.spec.feature_columns[positions[int(np.flatnonzero(counts)[0])]]
-            raise TrainingRefused(
-                f"{self.spec.registered_name}: feature {column} of {self.spec.features} version {self.version} "
-                f"holds NaN or infinite values, which its contract forbids (required); nothing was trained"
-            )
+        for j, column in enumerate(encoding.columns):
+            if column in encoding.categories:
+                continue
+            values = matrix[:, j]
+            if np.isinf(values).any() or (column in required and np.isnan(values).any()):
+                raise TrainingRefused(
+                    f"{self.spec.registered_name}: feature {column} of {self.spec.features} version {self.version} "
+                    f"holds NaN or infinite values, which its contract forbids; nothing was {outcome}"
+                )
 
 
 def _day(value: date) -> pa.Scalar:

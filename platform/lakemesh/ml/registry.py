@@ -17,20 +17,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lakemesh.errors import ModelUnavailable, RegistryUnavailable
+from lakemesh.errors import ModelUnavailable, RegistryUnavailable, in_one_line
 from lakemesh.ml.features import Encoding
 from lakemesh.settings import Settings
 
 __all__ = ["LoadedModel", "ModelRegistry", "RegisteredVersion", "tracking_uri"]
 
 TRACKING_URI_ENV = "LAKEMESH_MLFLOW_TRACKING_URI"
+ARTIFACTS_ENV = "LAKEMESH_MLFLOW_ARTIFACTS"
 _ENCODING = "lakemesh/encoding.json"
 _BASELINE = "lakemesh/drift_baseline.json"
 
 
+def _configured() -> str | None:
+    return os.environ.get(TRACKING_URI_ENV) or None
+
+
 def tracking_uri(settings: Settings) -> str:
     """`LAKEMESH_MLFLOW_TRACKING_URI`, else the SQLite store in a local lakehouse."""
-    if given := os.environ.get(TRACKING_URI_ENV):
+    if given := _configured():
         return given
     if "://" in settings.lakehouse and not settings.lakehouse.startswith("file://"):
         raise RegistryUnavailable(
@@ -81,11 +86,17 @@ class ModelRegistry:
 
     @classmethod
     def for_settings(cls, settings: Settings) -> ModelRegistry:
+        """The configured store; artifacts beside a database store go to `LAKEMESH_MLFLOW_ARTIFACTS`, else to
+        `<lakehouse>/_mlflow/artifacts` (a server keeps its own), so every process finds them."""
         uri = tracking_uri(settings)
-        if uri.startswith("sqlite:///") and TRACKING_URI_ENV not in os.environ:
-            (_registry_dir(settings) / "artifacts").mkdir(parents=True, exist_ok=True)
-            return cls(uri, artifact_root=(_registry_dir(settings) / "artifacts").as_uri())
-        return cls(uri)
+        if uri.startswith(("http://", "https://", "databricks")):
+            return cls(uri)
+        root = os.environ.get(ARTIFACTS_ENV) or None
+        if root is None and ("://" not in settings.lakehouse or settings.lakehouse.startswith("file://")):
+            root = (_registry_dir(settings) / "artifacts").as_uri()
+        if uri.startswith("sqlite:///") and _configured() is None:
+            _registry_dir(settings).mkdir(parents=True, exist_ok=True)  # SQLite creates the file, not its folder
+        return cls(uri, artifact_root=root)
 
     def check_reachable(self, *, timeout: float = 10.0) -> None:
         """Fail fast, naming the URI, when the store does not answer (MLflow itself would retry for minutes)."""
@@ -96,17 +107,27 @@ class ModelRegistry:
             else:
                 self.client.search_registered_models(max_results=1)
         except Exception as error:  # any failure to answer: unreachable, whatever the store
-            reason = str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
             raise RegistryUnavailable(
-                f"the MLflow tracking store {self.uri} did not answer ({reason}); nothing was registered"
+                f"the MLflow tracking store {self.uri} did not answer ({in_one_line(error)}); nothing was registered"
             ) from error
 
     def _experiment(self, name: str) -> str:
+        from mlflow.exceptions import MlflowException
+
         found = self.client.get_experiment_by_name(name)
         if found is not None:
             return found.experiment_id
         location = f"{self.artifact_root}/{name}" if self.artifact_root else None
-        return self.client.create_experiment(name, artifact_location=location)
+        try:
+            return self.client.create_experiment(name, artifact_location=location)
+        except MlflowException as error:  # another process created it first
+            if (found := self.client.get_experiment_by_name(name)) is None:
+                raise error from None
+            return found.experiment_id
+
+    def point(self, name: str, *, alias: str, version: int) -> None:
+        """Point `alias` at `version` (idempotent)."""
+        self.client.set_registered_model_alias(name, alias, str(version))
 
     def register(
         self,
@@ -150,7 +171,11 @@ class ModelRegistry:
             version = self.client.create_model_version(
                 name, source=f"{run.info.artifact_uri}/model", run_id=run_id, tags=dict(tags), description=description
             )
-            self.client.set_registered_model_alias(name, alias, version.version)
+            try:
+                self.point(name, alias=alias, version=int(version.version))
+            except BaseException:
+                self.client.delete_model_version(name, version.version)  # no version without its alias
+                raise
         except BaseException:
             self.client.set_terminated(run_id, status="FAILED")
             raise
@@ -159,7 +184,7 @@ class ModelRegistry:
 
     def registered_by(self, name: str, *, tag: str, value: str) -> int | None:
         """The version of `name` registered with `tag` = `value` (a step's run id), if any: a retried step's."""
-        if name not in self.models():
+        if not self._exists(name):
             return None
         found = self.client.search_model_versions(f"name = '{name}' and tags.`{tag}` = '{value}'")
         return max((int(v.version) for v in found), default=None)
@@ -184,14 +209,30 @@ class ModelRegistry:
                 encoding = Encoding.from_json((Path(scratch) / _ENCODING).read_text())
                 baseline = json.loads((Path(scratch) / _BASELINE).read_text())
         except Exception as error:  # whatever broke the artifact, the model cannot score
-            reason = str(error).strip().splitlines()[0][:300] if str(error).strip() else type(error).__name__
-            raise ModelUnavailable(f"{where}: its artifact cannot be loaded ({reason}); nothing was scored") from error
+            raise ModelUnavailable(
+                f"{where}: its artifact cannot be loaded ({in_one_line(error)}); nothing was scored"
+            ) from error
         return LoadedModel(
             name=name, version=int(version.version), booster=booster, encoding=encoding, baseline=baseline
         )
 
     def models(self) -> list[str]:
-        return sorted(model.name for model in self.client.search_registered_models())
+        """Every registered model's name (all pages of the search)."""
+        names, token = [], None
+        while True:
+            page = self.client.search_registered_models(max_results=1000, page_token=token)
+            names += [model.name for model in page]
+            if not (token := page.token):
+                return sorted(names)
+
+    def _exists(self, name: str) -> bool:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            self.client.get_registered_model(name)
+        except MlflowException:
+            return False
+        return True
 
     def versions(self, name: str) -> list[RegisteredVersion]:
         """Every registered version of `name`, newest first, with its run's metrics, params and tags."""

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
 import pyarrow as pa
 import xgboost
 
+from lakemesh.errors import ModelUnavailable
 from lakemesh.ml.drift import FeatureHistograms, psi
 from lakemesh.ml.features import FeatureSource
 from lakemesh.ml.registry import LoadedModel
@@ -25,12 +27,20 @@ class Scored:
 
 
 def score(source: FeatureSource, model: LoadedModel, *, keys: Sequence[str]) -> Scored:
-    """Every row of the validation period (never one the model trained on), with its key and probability."""
+    """Every row from the day the model's own validation began (never one it trained on, whatever the
+    declaration now says), with its key and probability."""
     spec, encoding = source.spec, model.encoding
+    period = source.since(date.fromisoformat(model.baseline["validate_from"]))
+    if not source.rows(period):
+        raise ModelUnavailable(
+            f"{spec.registered_name} version {model.version}: {spec.features} version {source.version} has no rows "
+            f"{period.name} to score; nothing was published"
+        )
     seen = FeatureHistograms.empty(encoding, edges=model.baseline["edges"])
     parts = []
-    for batch in source.batches(source.validation, [*keys, *encoding.columns]):
+    for batch in source.batches(period, [*keys, *encoding.columns]):
         matrix = encoding.encode(batch)
+        source.refuse_invalid(matrix, encoding, outcome="scored")
         seen.add(matrix)
         rows = xgboost.DMatrix(
             matrix, feature_names=list(encoding.columns), feature_types=encoding.feature_types, enable_categorical=True
@@ -48,6 +58,6 @@ def score(source: FeatureSource, model: LoadedModel, *, keys: Sequence[str]) -> 
     scored = seen.proportions()
     trained = model.baseline["proportions"]
     return Scored(
-        predictions=pa.concat_tables(parts) if parts else pa.table({}),
+        predictions=pa.concat_tables(parts),
         psi={column: psi(trained[column], scored[column]) for column in encoding.columns},
     )

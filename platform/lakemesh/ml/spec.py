@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -98,7 +98,7 @@ def xgboost_model(
     unknown = sorted(set(gate) - set(GATE_METRICS))
     if unknown or not gate:
         raise ValueError(f"model {name}: a gate sets minimums for {', '.join(GATE_METRICS)}, got {dict(gate)}")
-    if any(not 0 < value <= 1 or math.isnan(value) for value in gate.values()):
+    if any(not 0 < value <= 1 for value in gate.values()):
         raise ValueError(f"model {name}: gate minimums are in (0, 1], got {dict(gate)}")
     if not feature_columns or label in feature_columns or len(set(feature_columns)) != len(feature_columns):
         raise ValueError(f"model {name}: feature columns must be distinct, non-empty and not the label {label!r}")
@@ -106,6 +106,8 @@ def xgboost_model(
         raise ValueError(f"model {name}: the split column {split.column!r} is the model's clock, not a feature")
     if rounds < 1 or batch_rows < 1:
         raise ValueError(f"model {name}: rounds and batch_rows must be at least 1")
+    if alias == "latest" or re.fullmatch(r"[vV]\d+", alias) or not re.fullmatch(r"[\w\-]+", alias):
+        raise ValueError(f"model {name}: alias {alias!r} is reserved or not a name MLflow accepts")
     if device not in ("auto", "cuda", "cpu"):
         raise ValueError(f"model {name}: device is auto, cuda or cpu, got {device!r}")
     fixed = {"tree_method", "device"} & set(params)

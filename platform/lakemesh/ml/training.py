@@ -33,7 +33,6 @@ class _FeatureBatches(xgboost.DataIter):
         super().__init__(release_data=True)
         self.source, self.period, self.encoding = source, period, encoding
         self.columns = [*encoding.columns, source.spec.label]
-        self.finite = source.finite_columns()
         self.rows = self.positives = self.passes = 0
         self.digest = ""
         self._hasher = hashlib.sha256()
@@ -54,7 +53,7 @@ class _FeatureBatches(xgboost.DataIter):
         matrix = self.encoding.encode(batch)
         labels = pc.cast(batch.column(self.source.spec.label), pa.float32()).to_numpy(zero_copy_only=False)
         if not self.passes:
-            self.source.refuse_non_finite(matrix, positions=self.finite)
+            self.source.refuse_invalid(matrix, self.encoding, outcome="trained")
             self._hasher.update(matrix.tobytes())
             self._hasher.update(labels.tobytes())
             self.rows += batch.num_rows
@@ -72,15 +71,15 @@ def training_matrix(
     source: FeatureSource, period: Period, encoding: Encoding, *, reference: xgboost.QuantileDMatrix | None = None
 ) -> tuple[xgboost.QuantileDMatrix, _FeatureBatches]:
     """One period as a QuantileDMatrix (bins from `reference` for a validation set), with what its pass saw."""
-    batches = _FeatureBatches(source, period, encoding)
-    max_bin = int(source.spec.params.get("max_bin", 256))
-    matrix = xgboost.QuantileDMatrix(batches, ref=reference, max_bin=max_bin, enable_categorical=True)
     spec = source.spec
-    if batches.rows == 0:
+    if not source.rows(period):  # XGBoost itself would only say that its iterator had no batch
         raise TrainingRefused(
             f"{spec.registered_name}: {spec.features} version {source.version} has no rows {period.name} "
             f"({spec.split.column}); nothing was trained"
         )
+    batches = _FeatureBatches(source, period, encoding)
+    max_bin = int(spec.params.get("max_bin", 256))
+    matrix = xgboost.QuantileDMatrix(batches, ref=reference, max_bin=max_bin, enable_categorical=True)
     if batches.positives in (0, batches.rows):
         only = "true" if batches.positives else "false"
         raise TrainingRefused(

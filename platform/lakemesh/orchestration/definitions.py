@@ -74,8 +74,21 @@ def check_model(spec: ModelSpec, *, features: Contract, predictions: Contract) -
                 f"{spec.registered_name}: {role} column {', '.join(missing)} is not in {features.name} "
                 f"(contract {features.path})"
             )
-    if features.plan.column(spec.label).type.kind != "boolean":
-        raise DefinitionsInvalid(f"{spec.registered_name}: the label {spec.label} of {features.name} is not boolean")
+    label, clock = columns[spec.label], columns[spec.split.column]
+    if features.plan.column(spec.label).type.kind != "boolean" or not label.required:
+        raise DefinitionsInvalid(
+            f"{spec.registered_name}: the label {spec.label} of {features.name} is not a required boolean"
+        )
+    if features.plan.column(spec.split.column).type.kind != "date" or not clock.required:
+        raise DefinitionsInvalid(
+            f"{spec.registered_name}: the split column {spec.split.column} of {features.name} is not a required date"
+        )
+    for name in spec.feature_columns:
+        if features.plan.column(name).type.kind in ("date", "timestamp", "timestamptz"):
+            raise DefinitionsInvalid(
+                f"{spec.registered_name}: feature {name} of {features.name} is a point in time; "
+                "give the model a number (days between two dates) or a category"
+            )
     expected = [*features.primary_key, spec.score_column, "model_version"]
     if sorted(c.name for c in predictions.columns) != sorted(expected):
         raise DefinitionsInvalid(
@@ -109,7 +122,11 @@ def domain_definitions(
     python = {f"{domain}.{p.name}": p for p in (_producers(products) if products else [])}
     dbt_models = domain_models(prepare_dbt(settings), domain)
     dbt = {m.product: m for m in dbt_models}
-    declared = {spec.predictions: spec for spec in (_models(models) if models else [])}
+    declared: dict[str, ModelSpec] = {}
+    for spec in _models(models) if models else []:
+        if spec.predictions in declared:
+            raise DefinitionsInvalid(f"{spec.predictions} is the predictions of two models: one product, one model")
+        declared[spec.predictions] = spec
 
     for name, contract in own.items():
         made_by = [python[name].engine] if name in python else []

@@ -4,6 +4,7 @@ drift measured per feature, and every bad input leaving nothing registered or pu
 import logging
 import shutil
 import uuid
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
@@ -11,6 +12,7 @@ import polars as pl
 import pytest
 from deltalake import DeltaTable
 from lakemesh import Settings
+from lakemesh.ml import TimeSplit
 from lakemesh.ml.assets import DRIFT_CHECK, GATE_CHECK, model_assets
 from lakemesh.ml.registry import ModelRegistry
 
@@ -157,3 +159,35 @@ def test_a_retried_training_step_registers_its_model_once(settings: Settings, ml
     registry = ModelRegistry.for_settings(settings)
     assert [v.version for v in registry.versions("shop.late")] == [1]
     assert registry.registered_by("shop.late", tag="lakemesh.dagster_run_id", value=run_id) == 1
+
+
+def test_predictions_keep_to_the_period_the_model_was_validated_on(settings: Settings, ml_project):
+    """A declaration whose split moved earlier must not score rows the registered model trained on."""
+    frame = features_frame()
+    publish_features(settings, ml_project["features"], frame)
+    assert _materialize(ml_project, declared(), MODEL).success
+    earlier = declared(split=TimeSplit(column="ship_date", validate_from=date(1996, 1, 1)))
+    result = _materialize(ml_project, earlier, PREDICTIONS)
+    assert result.success, _failure(result)
+    scored = pl.read_delta(settings.table_uri("shop.predictions"))
+    assert scored.height == frame.filter(pl.col("ship_date") >= SPLIT).height
+
+
+def test_a_version_whose_alias_cannot_be_set_is_not_left_registered(settings: Settings, ml_project):
+    publish_features(settings, ml_project["features"], features_frame())
+    assert _materialize(ml_project, declared(), MODEL).success
+    registry = ModelRegistry.for_settings(settings)
+    loaded = registry.load("shop.late", alias="champion")
+    with pytest.raises(Exception, match="latest"):
+        registry.register(
+            name="shop.late",
+            alias="latest",  # MLflow refuses it: after the version was created
+            booster=loaded.booster,
+            encoding=loaded.encoding,
+            baseline=loaded.baseline,
+            params={},
+            metrics={},
+            tags={},
+            description="refused",
+        )
+    assert [v.version for v in registry.versions("shop.late")] == [1]

@@ -21,7 +21,7 @@ def test_a_declared_feature_column_missing_from_the_feature_product_is_refused_n
 
 
 def test_a_label_that_is_not_boolean_and_predictions_of_another_shape_are_refused(ml_project):
-    with pytest.raises(DefinitionsInvalid, match=r"the label slack_days of shop\.features is not boolean"):
+    with pytest.raises(DefinitionsInvalid, match=r"the label slack_days of shop\.features is not a required boolean"):
         check_model(
             declared(label="slack_days", feature_columns=["mode"]),
             features=ml_project["features"],
@@ -42,6 +42,7 @@ def test_a_label_that_is_not_boolean_and_predictions_of_another_shape_are_refuse
         ({"split": TimeSplit(column="slack_days", validate_from=date(1997, 1, 1))}, "the model's clock"),
         ({"params": {"device": "cuda"}}, r"\['device'\] are the platform's"),
         ({"device": "tpu"}, "device is auto, cuda or cpu"),
+        ({"alias": "latest"}, "alias 'latest' is reserved"),
     ],
 )
 def test_a_declaration_that_cannot_train_is_refused_when_declared(change: dict, message: str):

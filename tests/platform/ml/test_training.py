@@ -1,6 +1,7 @@
 """Training from pinned Delta versions: the same version gives the same bytes; bad training data is refused."""
 
 import math
+from datetime import date
 
 import numpy as np
 import polars as pl
@@ -8,6 +9,7 @@ import pytest
 from deltalake import write_deltalake
 from lakemesh import Settings
 from lakemesh.errors import TrainingRefused
+from lakemesh.ml import TimeSplit
 from lakemesh.ml.features import FeatureSource
 from lakemesh.ml.training import train_model
 
@@ -69,3 +71,21 @@ def test_a_declared_column_missing_from_the_pinned_version_is_refused(settings: 
     write_deltalake(settings.table_uri("shop.features"), features_frame().drop("mode").to_arrow())
     with pytest.raises(TrainingRefused, match=r"shop\.features version 0 has no column mode"):
         FeatureSource.open(declared(), contract, version=0, settings=settings)
+
+
+def test_a_category_unseen_in_training_is_missing_not_refused(settings: Settings, ml_project):
+    contract = ml_project["features"]
+    frame = features_frame().with_columns(
+        mode=pl.when(pl.col("ship_date") >= declared().split.validate_from).then(pl.lit("RAIL")).otherwise("mode")
+    )
+    version = publish_features(settings, contract, frame)
+    trained = train_model(FeatureSource.open(declared(), contract, version=version, settings=settings), device="cpu")
+    assert "RAIL" not in trained.encoding.categories["mode"] and trained.metrics["auc"] > 0.9
+
+
+def test_an_empty_period_is_refused_by_name(settings: Settings, ml_project):
+    contract = ml_project["features"]
+    version = publish_features(settings, contract, features_frame())
+    spec = declared(split=TimeSplit(column="ship_date", validate_from=date(2001, 1, 1)))
+    with pytest.raises(TrainingRefused, match=r"shop\.features version 0 has no rows from 2001-01-01 \(ship_date\)"):
+        train_model(FeatureSource.open(spec, contract, version=version, settings=settings), device="cpu")
