@@ -13,10 +13,12 @@ CONTRACTS = Path(__file__).resolve().parents[2] / "contracts"
 FILES = sorted(CONTRACTS.glob("*/*.yaml"))
 
 
-def test_sample_mesh_has_the_eleven_products():
+def test_sample_mesh_has_the_thirteen_products():
     assert sorted(load_contracts(CONTRACTS)) == [
         "customers.customer",
         "customers.nation",
+        "logistics.late_delivery_predictions",
+        "logistics.shipment_features",
         "sales.line_items",
         "sales.orders",
         "sales.pricing_summary",

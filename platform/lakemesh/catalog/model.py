@@ -80,7 +80,7 @@ datasets = sa.Table(
     *_named_entity(),
     sa.Column("description", sa.Text),
     sa.Column("owner", sa.String(255)),
-    sa.Column("contract", sa.JSON),
+    sa.Column("contract", sa.JSON(none_as_null=True)),  # SQL NULL, not JSON null: "no contract" is queried
     sa.Column("fields", sa.JSON),
     sa.Column("facets", sa.JSON),
     sa.Column("current_version", sa.String(255)),

@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
@@ -51,13 +52,14 @@ def lakehouse_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("consumer")
     orders = root / "lakehouse" / "sales" / "orders"
     for commit in range(FILES):
-        keys = pa.array(range(commit * ROWS_PER_FILE, (commit + 1) * ROWS_PER_FILE), pa.int64())
+        numbers = np.arange(commit * ROWS_PER_FILE, (commit + 1) * ROWS_PER_FILE, dtype=np.int64)
+        keys = pa.array(numbers)
         table = pa.table(
             {
                 "order_key": keys,
                 "total_price": pc.divide(keys.cast(pa.float64()), 7).cast(pa.decimal128(15, 2)),
-                "order_status": pc.remainder(keys, 3).cast(pa.string()),
-                "order_date": pc.remainder(keys, 2400).cast(pa.int32()).cast(pa.date32()),
+                "order_status": pa.array(numbers % 3).cast(pa.string()),
+                "order_date": pa.array((numbers % 2400).astype(np.int32)).cast(pa.date32()),
             }
         )
         write_deltalake(orders, table, mode="append")
