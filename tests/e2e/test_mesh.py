@@ -171,6 +171,7 @@ def test_sample_mesh_end_to_end(settings: Settings):
     )
     # the delivery performance is reached through two jobs: the platform's publish and Spark's own write
     assert sorted(f"{c.name} via {c.via_job}" for c in downstream.children) == [
+        "logistics.shipment_features via logistics.shipment_features",
         "sales.revenue_by_nation via sales.revenue_by_nation",
         "supply.supplier_delivery_performance via lakemesh.execute_save_into_data_source_command."
         "supply_supplier_delivery_performance",
@@ -199,12 +200,20 @@ def test_sample_mesh_end_to_end(settings: Settings):
     ]
     # columns a product uses without projecting them: a join key, a filter
     joined = impact(catalog, "customers.customer", column="nation_key", namespace=settings.namespace)
-    assert [(a.name, a.columns, a.indirect) for a in joined] == [("sales.revenue_by_nation", ("*",), True)]
+    assert [(a.name, a.columns, a.indirect) for a in joined] == [
+        ("logistics.shipment_features", ("*",), True),
+        ("sales.revenue_by_nation", ("*",), True),
+        ("logistics.late_delivery", (), False),  # the model reads the features as a whole: no column lineage
+        ("logistics.late_delivery_predictions", (), False),
+    ]
     filtered = impact(catalog, "sales.line_items", column="ship_date", namespace=settings.namespace)
     assert [(a.name, a.columns, a.indirect) for a in filtered] == [
         ("sales.pricing_summary", ("*",), True),  # filtered on it
         ("sales.shipments", ("ship_date",), False),  # projects it, for other domains
+        ("logistics.shipment_features", ("days_order_to_ship", "ship_date", "slack_days"), False),
         ("supply.supplier_delivery_performance", ("*", "ship_month"), False),  # through shipments: grouped by month
+        ("logistics.late_delivery", (), False),
+        ("logistics.late_delivery_predictions", (), False),
     ]
 
     # Spark's own lineage (its OpenLineage listener) and the platform's meet on one node per product
