@@ -47,13 +47,12 @@ settings = Settings.from_env(project_dir=__import__("pathlib").Path(sys.argv[4])
 contract = load_contract(settings.project_dir / "contracts" / "logistics" / "shipment_features.yaml")
 source = FeatureSource.open(spec, contract, version=0, settings=settings)
 if side == "platform":
-    from lakemesh.ml.assets import _baseline
     from lakemesh.ml.registry import ModelRegistry
     started = time.perf_counter()
     trained = train_model(source, device=device)
     registry = ModelRegistry.for_settings(settings)
     registry.register(name=spec.registered_name, alias="bench", booster=trained.booster, encoding=trained.encoding,
-                      baseline=_baseline(source, trained), params=trained.params, metrics=trained.metrics,
+                      baseline=trained.baseline, params=trained.params, metrics=trained.metrics,
                       tags={"lakemesh.device": trained.device}, description="benchmark")
     seconds, auc, reported = time.perf_counter() - started, trained.metrics["auc"], trained.device
 else:

@@ -49,6 +49,27 @@ def test_code_location_loads_with_contract_metadata(locations, location: str):
         assert {c.name for c in graph.asset_check_keys if c.asset_key == node.key} >= {"schema", "primary_key__unique"}
 
 
+def test_the_model_is_declared_into_features_model_predictions_assets(locations):
+    graph = locations["logistics"].resolve_asset_graph()
+    features, model, predictions = (
+        graph.get(dg.AssetKey(["logistics", name]))
+        for name in ("shipment_features", "late_delivery", "late_delivery_predictions")
+    )
+    assert {k.to_user_string() for k in graph.get_all_asset_keys() if graph.get(k).is_materializable} == {
+        "logistics/shipment_features",
+        "logistics/late_delivery",
+        "logistics/late_delivery_predictions",
+    }
+    assert model.parent_keys == {features.key} and predictions.parent_keys == {features.key, model.key}
+    assert set(model.kinds) == {"xgboost", "mlflow"} and {"delta", "xgboost", "mlflow"} <= set(predictions.kinds)
+    assert model.owners == predictions.owners == ["team:logistics-analytics"]
+    assert {model.group_name, predictions.group_name} == {"logistics"}
+    checks = {(c.asset_key.path[-1], c.name) for c in graph.asset_check_keys}
+    assert {("late_delivery", "evaluation_gate"), ("late_delivery_predictions", "feature_drift")} <= checks
+    assert ("shipment_features", "discount__finite") in checks  # a required number is finite
+    assert "auc >= 0.8" in model.description
+
+
 def test_cross_domain_edges_are_in_the_graph(locations):
     merged = dg.Definitions.merge(*locations.values()).resolve_asset_graph()
     parents = {k.to_user_string() for k in merged.get(dg.AssetKey(["sales", "revenue_by_nation"])).parent_keys}

@@ -30,7 +30,7 @@ def test_every_location_loads_in_dagster(tmp_path: Path):
     done = _validate(PROJECT_DIR, tmp_path / "dagster", "-w", "workspace.yaml")
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-3000:]
-    for location in ("customers", "sales", "supply"):
+    for location in ("customers", "logistics", "sales", "supply"):
         assert f"Validation successful for code location {location}." in output, output[-3000:]
 
 

@@ -17,13 +17,12 @@ from lakemesh.contracts import Contract
 from lakemesh.errors import ModelUnavailable, TrainingRefused, in_one_line
 from lakemesh.lineage import InputRef, LineageEmitter
 from lakemesh.ml.device import choose_device
-from lakemesh.ml.drift import FeatureHistograms
 from lakemesh.ml.features import FeatureSource
 from lakemesh.ml.lineage import TrainingLineage, model_dataset
 from lakemesh.ml.registry import ModelRegistry
 from lakemesh.ml.scoring import score
 from lakemesh.ml.spec import ModelSpec
-from lakemesh.ml.training import TrainedModel, train_model
+from lakemesh.ml.training import train_model
 from lakemesh.orchestration.assets import (
     asset_key,
     check_specs,
@@ -43,18 +42,6 @@ DRIFT_CHECK = "feature_drift"
 
 def _code_version(spec: ModelSpec) -> str:
     return hashlib.sha256(repr(spec).encode()).hexdigest()[:16]
-
-
-def _baseline(source: FeatureSource, trained: TrainedModel) -> dict[str, Any]:
-    """The training period's histograms on the bins drift is measured with (one more pass over it)."""
-    histograms = FeatureHistograms.for_training(trained.encoding, cuts=trained.cuts, bins=source.spec.drift.bins)
-    for batch in source.batches(source.training, list(trained.encoding.columns)):
-        histograms.add(trained.encoding.encode(batch))
-    return {
-        "edges": histograms.edges,
-        "proportions": histograms.proportions(),
-        "validate_from": source.spec.split.validate_from.isoformat(),  # what it may score: never its training rows
-    }
 
 
 def _training_asset(spec: ModelSpec, *, features: Contract, owner: str, settings: Settings) -> dg.AssetsDefinition:
@@ -130,7 +117,7 @@ def _training_asset(spec: ModelSpec, *, features: Contract, owner: str, settings
                 alias=spec.alias,
                 booster=trained.booster,
                 encoding=trained.encoding,
-                baseline=_baseline(source, trained),
+                baseline=trained.baseline,
                 params={
                     **{f"xgboost.{k}": v for k, v in trained.params.items()},
                     "rounds": spec.rounds,

@@ -46,9 +46,8 @@ class Encoding:
         matrix = np.empty((batch.num_rows, len(self.columns)), dtype=np.float32)
         for j, column in enumerate(self.columns):
             values = batch.column(column)
-            if column in self.categories:  # as large strings: dictionary or view columns have no index_in of their own
-                vocabulary = pa.array(self.categories[column], type=pa.large_string())
-                values = pc.index_in(pc.cast(values, pa.large_string()), value_set=vocabulary)
+            if column in self.categories:
+                values = _codes(values, pa.array(self.categories[column], type=pa.large_string()))
             matrix[:, j] = values.to_numpy(zero_copy_only=False)
         return matrix
 
@@ -86,6 +85,10 @@ class FeatureSource:
         """The features at `version`; refused, naming the column, when a declared column is not in that version."""
         table = DeltaTable(settings.table_uri(spec.features), version=version, storage_options=settings.storage_options)
         dataset = table.to_pyarrow_dataset()
+        strings = [field.name for field in dataset.schema if _is_text(field.type)]
+        if strings:  # read strings as Parquet stores them, a dictionary per page: coded without being spelt out
+            options = ds.ParquetReadOptions(dictionary_columns=strings)
+            dataset = table.to_pyarrow_dataset(parquet_read_options=options)
         wanted = [*spec.feature_columns, spec.label, spec.split.column]
         missing = [column for column in wanted if column not in dataset.schema.names]
         if missing:
@@ -126,8 +129,8 @@ class FeatureSource:
         if strings:
             for batch in self.batches(self.training, strings):
                 for column in strings:
-                    values = pc.cast(batch.column(column), pa.large_string())
-                    seen[column].update(v for v in pc.unique(values).to_pylist() if v is not None)
+                    values = pc.cast(pc.unique(batch.column(column)), pa.large_string())
+                    seen[column].update(v for v in values.to_pylist() if v is not None)
         return Encoding(columns=self.spec.feature_columns, categories={c: tuple(sorted(v)) for c, v in seen.items()})
 
     def refuse_invalid(self, matrix: np.ndarray, encoding: Encoding, *, outcome: str) -> None:
@@ -143,6 +146,14 @@ class FeatureSource:
                     f"{self.spec.registered_name}: feature {column} of {self.spec.features} version {self.version} "
                     f"holds NaN or infinite values, which its contract forbids; nothing was {outcome}"
                 )
+
+
+def _codes(values: pa.Array, vocabulary: pa.Array) -> pa.Array:
+    """Each value's position in `vocabulary` (null when absent); a dictionary array is mapped once per entry."""
+    if pa.types.is_dictionary(values.type):
+        mapped = pc.index_in(pc.cast(values.dictionary, pa.large_string()), value_set=vocabulary)
+        return pc.take(mapped, values.indices)
+    return pc.index_in(pc.cast(values, pa.large_string()), value_set=vocabulary)
 
 
 def _day(value: date) -> pa.Scalar:

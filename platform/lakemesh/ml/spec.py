@@ -57,6 +57,8 @@ class ModelSpec:
     device: Device = "auto"
     batch_rows: int = 262_144
     """Rows per Arrow batch fed to XGBoost: what bounds the memory of reading the training set."""
+    cache_mib: int = 1024
+    """Encoded batches kept in memory for XGBoost's later passes; beyond it they are read from Delta again."""
 
     @property
     def domain(self) -> str:
@@ -84,6 +86,7 @@ def xgboost_model(
     drift: DriftThresholds | None = None,
     device: Device = "auto",
     batch_rows: int = 262_144,
+    cache_mib: int = 1024,
 ) -> ModelSpec:
     """Declare an XGBoost model trained on the product `features` to predict its boolean column `label`.
 
@@ -104,8 +107,8 @@ def xgboost_model(
         raise ValueError(f"model {name}: feature columns must be distinct, non-empty and not the label {label!r}")
     if split.column in feature_columns:
         raise ValueError(f"model {name}: the split column {split.column!r} is the model's clock, not a feature")
-    if rounds < 1 or batch_rows < 1:
-        raise ValueError(f"model {name}: rounds and batch_rows must be at least 1")
+    if rounds < 1 or batch_rows < 1 or cache_mib < 0:
+        raise ValueError(f"model {name}: rounds and batch_rows must be at least 1, cache_mib at least 0")
     if alias == "latest" or re.fullmatch(r"[vV]\d+", alias) or not re.fullmatch(r"[\w\-]+", alias):
         raise ValueError(f"model {name}: alias {alias!r} is reserved or not a name MLflow accepts")
     if device not in ("auto", "cuda", "cpu"):
@@ -130,4 +133,5 @@ def xgboost_model(
         drift=drift or DriftThresholds(),
         device=device,
         batch_rows=batch_rows,
+        cache_mib=cache_mib,
     )

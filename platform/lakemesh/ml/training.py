@@ -21,46 +21,70 @@ import xgboost
 
 from lakemesh.errors import TrainingRefused
 from lakemesh.ml.device import trained_on
+from lakemesh.ml.drift import FeatureHistograms
 from lakemesh.ml.features import Encoding, FeatureSource, Period
 
 __all__ = ["TrainedModel", "train_model", "training_matrix"]
 
 
 class _FeatureBatches(xgboost.DataIter):
-    """One period of the features, encoded, a batch per `next`; counts and digests its first pass."""
+    """One period of the features, encoded, a batch per `next`; counts and digests its first pass.
+
+    XGBoost passes over the data several times (four on the CPU). The first pass
+    keeps the encoded batches while they fit in `spec.cache_mib`, and later
+    passes replay them; past that bound every pass reads Delta again, so memory
+    stays bounded whatever the data's size.
+    """
 
     def __init__(self, source: FeatureSource, period: Period, encoding: Encoding) -> None:
         super().__init__(release_data=True)
         self.source, self.period, self.encoding = source, period, encoding
-        self.columns = [*encoding.columns, source.spec.label]
         self.rows = self.positives = self.passes = 0
         self.digest = ""
         self._hasher = hashlib.sha256()
-        self._batches: Iterator[pa.RecordBatch] | None = None
+        self._budget = source.spec.cache_mib * 2**20
+        self._cache: list[tuple[np.ndarray, np.ndarray]] | None = []
+        self._pass: Iterator[tuple[np.ndarray, np.ndarray]] | None = None
 
-    def reset(self) -> None:
-        self._batches = None
+    def _read(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        label = self.source.spec.label
+        for batch in self.source.batches(self.period, [*self.encoding.columns, label]):
+            labels = pc.cast(batch.column(label), pa.float32()).to_numpy(zero_copy_only=False)
+            yield self.encoding.encode(batch), labels
 
-    def next(self, input_data: Callable[..., None]) -> bool:
-        if self._batches is None:
-            self._batches = self.source.batches(self.period, self.columns)
-        batch = next(self._batches, None)
-        if batch is None:
-            if not self.passes:
-                self.digest = self._hasher.hexdigest()
-            self.passes += 1
-            return False
-        matrix = self.encoding.encode(batch)
-        labels = pc.cast(batch.column(self.source.spec.label), pa.float32()).to_numpy(zero_copy_only=False)
-        if not self.passes:
+    def replay(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Every (matrix, labels) batch of the period again: from memory when the first pass kept them all."""
+        return iter(self._cache) if self._cache is not None and self.passes else self._read()
+
+    def _first(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        kept = 0
+        for matrix, labels in self._read():
             self.source.refuse_invalid(matrix, self.encoding, outcome="trained")
             self._hasher.update(matrix.tobytes())
             self._hasher.update(labels.tobytes())
-            self.rows += batch.num_rows
+            self.rows += len(labels)
             self.positives += int(np.nansum(labels))
+            kept += matrix.nbytes + labels.nbytes
+            if self._cache is not None and kept <= self._budget:
+                self._cache.append((matrix, labels))
+            else:
+                self._cache = None
+            yield matrix, labels
+        self.digest = self._hasher.hexdigest()
+
+    def reset(self) -> None:
+        self._pass = None
+
+    def next(self, input_data: Callable[..., None]) -> bool:
+        if self._pass is None:
+            self._pass = self._first() if not self.passes else self.replay()
+        batch = next(self._pass, None)
+        if batch is None:
+            self.passes += 1
+            return False
         input_data(
-            data=matrix,
-            label=labels,
+            data=batch[0],
+            label=batch[1],
             feature_names=list(self.encoding.columns),
             feature_types=self.encoding.feature_types,
         )
@@ -103,8 +127,9 @@ class TrainedModel:
     digest: str
     training_rows: int
     validation_rows: int
-    cuts: dict[str, list[float]]
-    """Per feature, XGBoost's histogram cut points of the training data (the drift baseline's bins)."""
+    baseline: dict[str, Any]
+    """The drift baseline: each feature's bins and its proportions over the training period, and what the
+    model may score (from the start of its validation period on)."""
 
     def failed_gate(self, gate: dict[str, float]) -> list[str]:
         """The gate's metrics this model is below, as `metric value < minimum`."""
@@ -140,6 +165,9 @@ def train_model(source: FeatureSource, *, device: str) -> TrainedModel:
     )
     indptr, values = train.get_quantile_cut()
     cuts = {column: values[indptr[j] : indptr[j + 1]].tolist() for j, column in enumerate(encoding.columns)}
+    histograms = FeatureHistograms.for_training(encoding, cuts=cuts, bins=spec.drift.bins)
+    for matrix, _ in seen.replay():
+        histograms.add(matrix)
     return TrainedModel(
         booster=booster,
         encoding=encoding,
@@ -149,5 +177,9 @@ def train_model(source: FeatureSource, *, device: str) -> TrainedModel:
         digest=seen.digest,
         training_rows=seen.rows,
         validation_rows=held_out.rows,
-        cuts=cuts,
+        baseline={
+            "edges": histograms.edges,
+            "proportions": histograms.proportions(),
+            "validate_from": spec.split.validate_from.isoformat(),
+        },
     )
