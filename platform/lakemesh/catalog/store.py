@@ -91,12 +91,29 @@ def _engine(url: str) -> sa.Engine:
         with database.with_suffix(".migrate.lock").open("w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # step processes open the same file side by side
             legacy = _set_aside_unversioned(database)
-            _migrate(engine)
+            _migrate(_transactional_ddl(url))
             if legacy is not None:
                 _replay(legacy, engine)
     else:
         engine = sa.create_engine(url, pool_size=10, pool_pre_ping=True, **_JSON_CODEC)
         _migrate(engine)
+    return engine
+
+
+def _transactional_ddl(url: str) -> sa.Engine:
+    """A SQLite engine whose transactions hold DDL too, so a migrator killed halfway leaves nothing behind.
+
+    Python's sqlite3 runs `CREATE TABLE` outside any transaction; a process
+    killed between two tables would leave a half-built schema that no later
+    migration can finish. Here the driver's own transaction handling is off and
+    every transaction is an explicit `BEGIN IMMEDIATE`.
+    """
+    engine = sa.create_engine(url, connect_args={"timeout": 60, "isolation_level": None}, poolclass=sa.NullPool)
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(connection: sa.Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
     return engine
 
 

@@ -206,6 +206,21 @@ def test_an_embedded_catalog_from_before_migrations_is_rebuilt_from_its_events(t
     assert (tmp_path / "catalog.sqlite.unversioned").is_file()  # the old file is kept, not deleted
 
 
+def test_a_migration_that_fails_halfway_leaves_no_table_behind_and_the_next_open_finishes(tmp_path):
+    """SQLite DDL runs in the migration's transaction: a half-built schema would make every later open fail."""
+    path = tmp_path / "catalog.sqlite"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE jobs (id INTEGER PRIMARY KEY)")  # the first revision fails on its fourth table
+    with pytest.raises(sa.exc.OperationalError, match="table jobs already exists"):
+        Catalog(path)
+    with sqlite3.connect(path) as db:
+        assert [name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")] == ["jobs"]
+        db.execute("DROP TABLE jobs")
+    catalog = Catalog(path)
+    catalog.ingest_all(chain(1))
+    assert [d["name"] for d in catalog.datasets(NS)[0]] == ["ds0", "ds1"]
+
+
 def _lattice(layers: int, width: int) -> list[dict]:
     """Each dataset of a layer reads every dataset of the layer before: width**depth paths, width*depth nodes."""
     events = []
