@@ -31,6 +31,9 @@ class FeatureHistograms:
     encoding: Encoding
     counts: dict[str, np.ndarray]
 
+    def __post_init__(self) -> None:
+        self._bounds = {column: np.array([-np.inf, *inner, np.inf]) for column, inner in self.edges.items()}
+
     @classmethod
     def empty(cls, encoding: Encoding, *, edges: Mapping[str, list[float]]) -> FeatureHistograms:
         counts = {column: np.zeros(cls._size(encoding, edges, column), dtype=np.int64) for column in encoding.columns}
@@ -54,16 +57,16 @@ class FeatureHistograms:
         return inner + 1  # the last bin: missing
 
     def add(self, matrix: np.ndarray) -> None:
-        """Count the rows of an encoded batch."""
-        for j, column in enumerate(self.encoding.columns):
-            values = matrix[:, j]
-            missing = np.isnan(values)
-            size = len(self.counts[column])
+        """Count the rows of an encoded batch; NaN (missing) falls in no inner bin and is counted apart."""
+        for column, values in zip(self.encoding.columns, np.ascontiguousarray(matrix.T), strict=True):
+            counts = self.counts[column]
             if column in self.encoding.categories:
-                bins = np.where(missing, size - 1, np.nan_to_num(values, nan=0)).astype(np.int64)
-            else:
-                bins = np.where(missing, size - 1, np.searchsorted(self.edges[column], values, side="right"))
-            self.counts[column] += np.bincount(bins, minlength=size)
+                present = values[~np.isnan(values)].astype(np.int64)
+                inner = np.bincount(present, minlength=len(counts) - 1)
+            else:  # [edge, next edge) as searchsorted(side="right") has it; the last bin is closed at +inf
+                inner, _ = np.histogram(values, bins=self._bounds[column])
+            counts[:-1] += inner
+            counts[-1] += len(values) - int(inner.sum())
 
     def proportions(self) -> dict[str, list[float]]:
         return {column: (counts / max(int(counts.sum()), 1)).tolist() for column, counts in self.counts.items()}

@@ -159,7 +159,10 @@ class ModelRegistry:
             )
             with tempfile.TemporaryDirectory() as scratch:
                 model_dir = Path(scratch) / "model"
-                mlflow.xgboost.save_model(booster, str(model_dir))
+                # the flavor's own requirements (xgboost, pinned): inferring them loads the model in a child
+                # process, six seconds a model
+                requirements = mlflow.xgboost.get_default_pip_requirements()
+                mlflow.xgboost.save_model(booster, str(model_dir), pip_requirements=requirements)
                 self.client.log_artifacts(run_id, str(model_dir), "model")
             self.client.log_text(run_id, encoding.to_json(), _ENCODING)
             self.client.log_dict(run_id, dict(baseline), _BASELINE)

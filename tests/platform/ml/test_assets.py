@@ -10,6 +10,7 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 import pytest
+import xgboost
 from deltalake import DeltaTable
 from lakemesh import Settings
 from lakemesh.ml import TimeSplit
@@ -46,7 +47,9 @@ def _failure(result: dg.ExecuteInProcessResult) -> str:
     return "\n".join(said)
 
 
-def test_a_model_past_its_gate_is_registered_and_its_predictions_published(settings: Settings, ml_project):
+def test_a_model_past_its_gate_is_registered_and_its_predictions_published(
+    settings: Settings, ml_project, tmp_path: Path
+):
     frame = features_frame()
     version = publish_features(settings, ml_project["features"], frame)
     result = _materialize(ml_project, declared(), MODEL, PREDICTIONS)
@@ -63,6 +66,8 @@ def test_a_model_past_its_gate_is_registered_and_its_predictions_published(setti
     assert registered.tags["lakemesh.device"] == "cpu" and registered.tags["lakemesh.dagster_run_id"] == result.run_id
     assert registered.params["feature_columns"] == "slack_days,mode,discount"
     assert registered.metrics["validation_auc"] > 0.9
+    requirements = Path(registry.client.download_artifacts(registered.run_id, "model/requirements.txt", str(tmp_path)))
+    assert f"xgboost=={xgboost.__version__}" in requirements.read_text().split()  # the serving env is pinned
 
     predictions = pl.read_delta(settings.table_uri("shop.predictions"))
     held_out = frame.filter(pl.col("ship_date") >= SPLIT)
