@@ -15,6 +15,7 @@ from lakemesh.lineage.events import (
     InputRef,
     PublishLineage,
     abort_event,
+    dagster_parent,
     publish_run_id,
 )
 from lakemesh.lineage.outbox import Delivery, Outbox
@@ -33,6 +34,7 @@ __all__ = [
     "Outbox",
     "PublishLineage",
     "abort_event",
+    "dagster_parent",
     "declared_column_lineage",
     "declared_dataset_lineage",
     "lineage_client",

@@ -45,7 +45,7 @@ def _code_version(spec: ModelSpec) -> str:
 
 
 def _training_asset(spec: ModelSpec, *, features: Contract, owner: str, settings: Settings) -> dg.AssetsDefinition:
-    key = asset_key(spec.registered_name)
+    key, code_version = asset_key(spec.registered_name), _code_version(spec)
     gate = ", ".join(f"{metric} >= {minimum}" for metric, minimum in spec.gate.items())
     description = (
         f"XGBoost model predicting {spec.label} from {spec.features}: trained on {spec.split.column} before "
@@ -66,7 +66,7 @@ def _training_asset(spec: ModelSpec, *, features: Contract, owner: str, settings
             "gate": dict(spec.gate),
             "params": dg.MetadataValue.json(dict(spec.params)),
         },
-        code_version=_code_version(spec),
+        code_version=code_version,
     )
 
     @dg.multi_asset(
@@ -136,7 +136,7 @@ def _training_asset(spec: ModelSpec, *, features: Contract, owner: str, settings
                     RUN_TAG: context.run.run_id,
                     "lakemesh.device": trained.device,
                     "lakemesh.training_digest": trained.digest,
-                    "lakemesh.code_version": _code_version(spec),
+                    "lakemesh.code_version": code_version,
                 },
                 description=description,
             )
@@ -170,7 +170,7 @@ def _training_asset(spec: ModelSpec, *, features: Contract, owner: str, settings
 def _predictions_asset(
     spec: ModelSpec, *, features: Contract, contract: Contract, settings: Settings
 ) -> dg.AssetsDefinition:
-    drift = spec.drift
+    drift, code_version = spec.drift, _code_version(spec)
     drift_check = dg.AssetCheckSpec(
         DRIFT_CHECK,
         asset=asset_key(contract.name),
@@ -183,7 +183,7 @@ def _predictions_asset(
 
     @dg.multi_asset(
         name=f"{contract.domain}__{contract.product}",
-        specs=[product.replace_attributes(code_version=_code_version(spec))],
+        specs=[product.replace_attributes(code_version=code_version)],
         check_specs=[*check_specs(contract), drift_check],
         can_subset=True,
     )
@@ -228,7 +228,7 @@ def _predictions_asset(
             pl.from_arrow(scored.predictions),
             contract=contract,
             settings=run_settings,
-            code_version=_code_version(spec),
+            code_version=code_version,
             inputs={spec.features: version},
             extra_inputs=[model_dataset(spec.registered_name, tracking_uri=registry.uri, version=model.version)],
         )

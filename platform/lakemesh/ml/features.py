@@ -84,11 +84,9 @@ class FeatureSource:
     def open(cls, spec: ModelSpec, contract: Contract, *, version: int, settings: Settings) -> FeatureSource:
         """The features at `version`; refused, naming the column, when a declared column is not in that version."""
         table = DeltaTable(settings.table_uri(spec.features), version=version, storage_options=settings.storage_options)
-        dataset = table.to_pyarrow_dataset()
-        strings = [field.name for field in dataset.schema if _is_text(field.type)]
-        if strings:  # read strings as Parquet stores them, a dictionary per page: coded without being spelt out
-            options = ds.ParquetReadOptions(dictionary_columns=strings)
-            dataset = table.to_pyarrow_dataset(parquet_read_options=options)
+        strings = [field.name for field in pa.schema(table.schema().to_arrow()) if _is_text(field.type)]
+        # strings read as Parquet stores them, a dictionary per page: coded without being spelt out
+        dataset = table.to_pyarrow_dataset(parquet_read_options=ds.ParquetReadOptions(dictionary_columns=strings))
         wanted = [*spec.feature_columns, spec.label, spec.split.column]
         missing = [column for column in wanted if column not in dataset.schema.names]
         if missing:

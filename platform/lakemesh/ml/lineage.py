@@ -16,11 +16,10 @@ from openlineage.client.facet_v2 import (
     documentation_dataset,
     error_message_run,
     job_type_job,
-    parent_run,
 )
 from openlineage.client.uuid import generate_new_uuid
 
-from lakemesh.lineage import JOB_NAMESPACE, PRODUCER, InputRef, LineageEmitter
+from lakemesh.lineage import JOB_NAMESPACE, PRODUCER, InputRef, LineageEmitter, dagster_parent
 
 __all__ = ["TrainingLineage", "model_dataset"]
 
@@ -48,9 +47,7 @@ class TrainingLineage:
         self.model, self.description, self.tracking_uri = model, description, tracking_uri
         self.features = features
         self.run_id = str(generate_new_uuid())
-        self._parent = parent_run.ParentRunFacet(
-            run=parent_run.Run(runId=parent_run_id), job=parent_run.Job(namespace="dagster", name=parent_job)
-        )
+        self._parent = dagster_parent(parent_run_id, parent_job)
 
     def _event(self, state: RunState, *, version: int | None = None, error: str | None = None) -> RunEvent:
         facets: dict = {"parent": self._parent}

@@ -6,11 +6,15 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
+from lakemesh.errors import DefinitionsInvalid
 from lakemesh.settings import split_product_name
 
-__all__ = ["DriftThresholds", "ModelSpec", "TimeSplit", "xgboost_model"]
+if TYPE_CHECKING:
+    from lakemesh.contracts import Contract
+
+__all__ = ["DriftThresholds", "ModelSpec", "TimeSplit", "check_declaration", "xgboost_model"]
 
 Device = Literal["auto", "cuda", "cpu"]
 GATE_METRICS = ("auc", "aucpr")
@@ -135,3 +139,38 @@ def xgboost_model(
         batch_rows=batch_rows,
         cache_mib=cache_mib,
     )
+
+
+def check_declaration(spec: ModelSpec, *, features: Contract, predictions: Contract) -> None:
+    """A model's declaration against its two contracts, when its domain loads: every declared column is there,
+    of the kind training needs, and the predictions contract is the key, the score and the model version."""
+    columns = {c.name: c for c in features.columns}
+    for role, names in (("feature", spec.feature_columns), ("label", [spec.label]), ("split", [spec.split.column])):
+        missing = [name for name in names if name not in columns]
+        if missing:
+            raise DefinitionsInvalid(
+                f"{spec.registered_name}: {role} column {', '.join(missing)} is not in {features.name} "
+                f"(contract {features.path})"
+            )
+    label, clock = columns[spec.label], columns[spec.split.column]
+    if features.plan.column(spec.label).type.kind != "boolean" or not label.required:
+        raise DefinitionsInvalid(
+            f"{spec.registered_name}: the label {spec.label} of {features.name} is not a required boolean"
+        )
+    if features.plan.column(spec.split.column).type.kind != "date" or not clock.required:
+        raise DefinitionsInvalid(
+            f"{spec.registered_name}: the split column {spec.split.column} of {features.name} is not a required date"
+        )
+    for name in spec.feature_columns:
+        if features.plan.column(name).type.kind in ("date", "timestamp", "timestamptz"):
+            raise DefinitionsInvalid(
+                f"{spec.registered_name}: feature {name} of {features.name} is a point in time; "
+                "give the model a number (days between two dates) or a category"
+            )
+    expected = [*features.primary_key, spec.score_column, "model_version"]
+    if sorted(c.name for c in predictions.columns) != sorted(expected):
+        raise DefinitionsInvalid(
+            f"{predictions.name}: the predictions of {spec.registered_name} have the columns {expected} "
+            f"(the features' key, the score, the model version); contract {predictions.path} says "
+            f"{[c.name for c in predictions.columns]}"
+        )

@@ -12,7 +12,7 @@ from lakemesh.compute.spark import SparkResource
 from lakemesh.contracts import Contract, contract_from_document, load_contract, load_contracts
 from lakemesh.errors import AccessRefused, DefinitionsInvalid, ProductNotFound
 from lakemesh.ml.assets import model_assets
-from lakemesh.ml.spec import ModelSpec
+from lakemesh.ml.spec import ModelSpec, check_declaration
 from lakemesh.orchestration.maintenance import maintenance_jobs
 from lakemesh.producers.dbt import check_model_sql, dbt_product_asset, domain_models, prepare_dbt
 from lakemesh.producers.python import DataProduct, python_product_asset
@@ -62,40 +62,6 @@ def _producers(module: ModuleType) -> list[DataProduct]:
 
 def _models(module: ModuleType) -> list[ModelSpec]:
     return [value for value in vars(module).values() if isinstance(value, ModelSpec)]
-
-
-def check_model(spec: ModelSpec, *, features: Contract, predictions: Contract) -> None:
-    """A model's declaration against its two contracts: every declared column is there, of the right kind."""
-    columns = {c.name: c for c in features.columns}
-    for role, names in (("feature", spec.feature_columns), ("label", [spec.label]), ("split", [spec.split.column])):
-        missing = [name for name in names if name not in columns]
-        if missing:
-            raise DefinitionsInvalid(
-                f"{spec.registered_name}: {role} column {', '.join(missing)} is not in {features.name} "
-                f"(contract {features.path})"
-            )
-    label, clock = columns[spec.label], columns[spec.split.column]
-    if features.plan.column(spec.label).type.kind != "boolean" or not label.required:
-        raise DefinitionsInvalid(
-            f"{spec.registered_name}: the label {spec.label} of {features.name} is not a required boolean"
-        )
-    if features.plan.column(spec.split.column).type.kind != "date" or not clock.required:
-        raise DefinitionsInvalid(
-            f"{spec.registered_name}: the split column {spec.split.column} of {features.name} is not a required date"
-        )
-    for name in spec.feature_columns:
-        if features.plan.column(name).type.kind in ("date", "timestamp", "timestamptz"):
-            raise DefinitionsInvalid(
-                f"{spec.registered_name}: feature {name} of {features.name} is a point in time; "
-                "give the model a number (days between two dates) or a category"
-            )
-    expected = [*features.primary_key, spec.score_column, "model_version"]
-    if sorted(c.name for c in predictions.columns) != sorted(expected):
-        raise DefinitionsInvalid(
-            f"{predictions.name}: the predictions of {spec.registered_name} have the columns {expected} "
-            f"(the features' key, the score, the model version); contract {predictions.path} says "
-            f"{[c.name for c in predictions.columns]}"
-        )
 
 
 def domain_definitions(
@@ -157,7 +123,7 @@ def domain_definitions(
     for model in dbt_models:
         check_model_sql(model, model.compiled_code)
     for name, spec in declared.items():
-        check_model(spec, features=contracts[spec.features], predictions=own[name])
+        check_declaration(spec, features=contracts[spec.features], predictions=own[name])
 
     assets = [python_product_asset(p, own[name], settings=settings) for name, p in python.items()]
     assets += [dbt_product_asset(m, contracts, settings=settings) for m in dbt_models]

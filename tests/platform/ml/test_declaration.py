@@ -6,10 +6,9 @@ from datetime import date
 import numpy as np
 import pytest
 from lakemesh.errors import DefinitionsInvalid
-from lakemesh.ml import TimeSplit
+from lakemesh.ml import TimeSplit, check_declaration
 from lakemesh.ml.drift import FeatureHistograms, psi
 from lakemesh.ml.features import Encoding
-from lakemesh.orchestration.definitions import check_model
 
 from .conftest import declared
 
@@ -17,18 +16,18 @@ from .conftest import declared
 def test_a_declared_feature_column_missing_from_the_feature_product_is_refused_naming_it(ml_project):
     spec = declared(feature_columns=["slack_days", "distance"])
     with pytest.raises(DefinitionsInvalid, match=r"shop\.late: feature column distance is not in shop\.features"):
-        check_model(spec, features=ml_project["features"], predictions=ml_project["predictions"])
+        check_declaration(spec, features=ml_project["features"], predictions=ml_project["predictions"])
 
 
 def test_a_label_that_is_not_boolean_and_predictions_of_another_shape_are_refused(ml_project):
     with pytest.raises(DefinitionsInvalid, match=r"the label slack_days of shop\.features is not a required boolean"):
-        check_model(
+        check_declaration(
             declared(label="slack_days", feature_columns=["mode"]),
             features=ml_project["features"],
             predictions=ml_project["predictions"],
         )
     with pytest.raises(DefinitionsInvalid, match=r"have the columns \['order_key', 'score', 'model_version'\]"):
-        check_model(
+        check_declaration(
             declared(score_column="score"), features=ml_project["features"], predictions=ml_project["predictions"]
         )
 
