@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from lakemesh.storage.commit import PublishCommit
 
 
 def contract(product: str) -> dict:
@@ -98,13 +99,15 @@ def write_log(table: Path, product: str, versions: int) -> None:
                     "operation": "WRITE",
                     "operationParameters": {"mode": "Overwrite"},
                     "operationMetrics": {"num_added_rows": 10},
-                    "lakemesh.appId": app_id,
-                    "lakemesh.runId": run,
-                    "lakemesh.contractId": f"urn:bench:{product}",
-                    "lakemesh.contractVersion": "1.0.0",
-                    "lakemesh.contract": document,
-                    "lakemesh.codeVersion": "",
-                    "lakemesh.inputs": "{}",
+                    **PublishCommit(
+                        app_id=app_id,
+                        run_id=run,
+                        contract_id=f"urn:bench:{product}",
+                        contract_version="1.0.0",
+                        contract=document,
+                        code_version="",
+                        inputs={},
+                    ).metadata(),
                 }
             }
         )

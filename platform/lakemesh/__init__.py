@@ -5,7 +5,8 @@ code location (`domain_definitions`), publish through the one gated path
 (`publish`), read products back (`read`), and the errors a user tells apart.
 
 Every name but the errors is imported on first use, so the CLI, the catalog server and a
-consumer's `lakemesh.read` start without Dagster and dbt, which take seconds.
+consumer's `lakemesh.read` start without Dagster and dbt, which take seconds. `ContractViolation`
+carries the gate's report, so it lives with the quality layer and is imported on first use too.
 """
 
 from importlib import import_module
@@ -18,7 +19,6 @@ from lakemesh.errors import (
     CheckError,
     CommitConflict,
     ContractInvalid,
-    ContractViolation,
     DefinitionsInvalid,
     JavaNotFound,
     LakemeshError,
@@ -35,6 +35,7 @@ from lakemesh.errors import (
 _HOMES = {
     "Catalog": "lakemesh.catalog",
     "Contract": "lakemesh.contracts",
+    "ContractViolation": "lakemesh.quality",
     "load_contract": "lakemesh.contracts",
     "load_contracts": "lakemesh.contracts",
     "PublishResult": "lakemesh.producers.publish",
@@ -84,6 +85,7 @@ if TYPE_CHECKING:
     from lakemesh.orchestration.definitions import domain_definitions
     from lakemesh.producers.publish import PublishResult, publish
     from lakemesh.producers.python import data_product, spark_product
+    from lakemesh.quality import ContractViolation
     from lakemesh.settings import Settings
     from lakemesh.storage.reader import read
 

@@ -8,10 +8,6 @@ with `--debug`. Anything that is not a `LakemeshError` is a bug of the platform.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from lakemesh.quality.report import ValidationReport
 
 __all__ = [
     "AccessRefused",
@@ -20,7 +16,6 @@ __all__ = [
     "CheckError",
     "CommitConflict",
     "ContractInvalid",
-    "ContractViolation",
     "DefinitionsInvalid",
     "JavaNotFound",
     "LakemeshError",
@@ -32,6 +27,7 @@ __all__ = [
     "TableUnreadable",
     "TrainingRefused",
     "VersionNotFound",
+    "first_line",
     "in_one_line",
 ]
 
@@ -47,35 +43,6 @@ class ContractInvalid(LakemeshError, ValueError):
         self.path = Path(path)
         self.field_path = field_path
         super().__init__(f"{path}: field '{field_path}': {reason}")
-
-
-class ContractViolation(LakemeshError):
-    """A batch the contract refused: nothing was published, the failing rows are in quarantine."""
-
-    def __init__(
-        self,
-        report: ValidationReport,
-        *,
-        kept_version: int | None,
-        quarantine: str,
-        quarantine_error: str | None = None,
-    ) -> None:
-        self.report = report
-        self.kept_version = kept_version
-        self.quarantine = quarantine
-        contract = report.contract
-        kept = f"version {kept_version} stays current" if kept_version is not None else "nothing was published"
-        where = (
-            f"the failing rows could NOT be quarantined ({quarantine_error})"
-            if quarantine_error
-            else f"failing rows quarantined in {quarantine}"
-        )
-        lines = [
-            f"{contract.name} refused by its contract {contract.id} v{contract.version}: "
-            f"{len(report.failures)} check(s) failed on a batch of {report.rows} rows; {kept}; {where}"
-        ]
-        lines += [f"  - {failure.describe()}" for failure in report.failures]
-        super().__init__("\n".join(lines))
 
 
 class JavaNotFound(LakemeshError):
@@ -147,7 +114,12 @@ class ModelUnavailable(LakemeshError):
     """A registered model version that cannot be loaded (no such alias, artifact missing or corrupt)."""
 
 
+def first_line(error: BaseException) -> str:
+    """The first line of an error's message, or its type's name when it has none: what a one-line report shows."""
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
 def in_one_line(error: BaseException) -> str:
     """`<ErrorType>: <first line of its message>`, for reports that list several failures."""
-    lines = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+    return f"{type(error).__name__}: {first_line(error)}" if str(error).strip() else type(error).__name__

@@ -14,21 +14,17 @@ from pathlib import Path
 from lakemesh.errors import LakemeshError, ProductNotFound
 
 __all__ = [
-    "PLATFORM_PRODUCER",
     "PRODUCT_NAMESPACE_SCHEME",
     "Settings",
     "find_project_dir",
     "json_strings_from_env",
-    "quarantine_dataset",
     "split_product_name",
-    "storage_dataset",
 ]
 
-PLATFORM_PRODUCER = "https://github.com/lakemesh/lakemesh"
-"""The OpenLineage `producer` of every event the platform sends: the catalog trusts only these for products."""
-
 PRODUCT_NAMESPACE_SCHEME = "lakemesh://"
-"""Products' OpenLineage namespace is `lakemesh://<lakehouse>`: the name every storage name of a product resolves to."""
+"""Products' OpenLineage namespace is `lakemesh://<lakehouse>` (`Settings.namespace`): the name every storage name
+of a product resolves to. Here, not with the other naming rules in `lakemesh.lineage.naming`: the settings compute it,
+and lineage sits above them."""
 
 _REMOTE_SCHEMES = ("s3://", "s3a://", "gs://", "az://", "abfs://", "abfss://")
 
@@ -132,27 +128,6 @@ def json_strings_from_env(variable: str) -> dict[str, str]:
     if not isinstance(found, dict) or not all(isinstance(v, str) for v in found.values()):
         raise LakemeshError(f"{variable} must be a JSON object of strings, got {text[:80]!r}")
     return found
-
-
-def storage_dataset(uri: str) -> tuple[str, str]:
-    """A table's OpenLineage dataset (namespace, name) by the naming spec for its storage.
-
-    A local path is (`file`, its absolute path); an object store's URI is
-    (`<scheme>://<bucket or container>`, the key), `s3a://` and `s3n://` as `s3://`.
-    Spark's OpenLineage listener names a Delta table it reads or writes the same way.
-    """
-    if "://" not in uri or uri.startswith("file://"):
-        return "file", os.path.abspath(uri.removeprefix("file://")).rstrip("/") or "/"
-    scheme, rest = uri.split("://", 1)
-    scheme = "s3" if scheme in ("s3a", "s3n") else scheme
-    authority, _, key = rest.partition("/")
-    return f"{scheme}://{authority}", key.rstrip("/")
-
-
-def quarantine_dataset(product: str) -> str:
-    """The lineage name of a product's quarantine: `<domain>._quarantine_<product>`, private to the domain."""
-    domain, name = split_product_name(product)
-    return f"{domain}._quarantine_{name}"
 
 
 def split_product_name(product: str) -> tuple[str, str]:

@@ -35,13 +35,13 @@ class QueryReads:
         return [node.sql(dialect="duckdb") for node in self.relations]
 
 
-def query_reads(sql: str) -> QueryReads:
-    """Parse `sql` as exactly one read-only query and list what it reads; ValueError otherwise.
+def query_reads(sql: str, *, dialect: str = "duckdb") -> QueryReads:
+    """Parse `sql` (in `dialect`) as exactly one read-only query and list what it reads; ValueError otherwise.
 
     A name is a CTE only where SQL scoping makes it one (a CTE's own body sees the real table of that name).
     """
     try:
-        statements = [s for s in sqlglot.parse(sql, dialect="duckdb") if s is not None]
+        statements = [s for s in sqlglot.parse(sql, dialect=dialect) if s is not None]
     except ParseError as error:
         raise ValueError(f"not valid SQL: {str(error).splitlines()[0]}") from None
     if len(statements) != 1 or not isinstance(statements[0], exp.Query):
@@ -56,11 +56,11 @@ def query_reads(sql: str) -> QueryReads:
         for node in scope.tables:
             if not isinstance(node.this, exp.Identifier):
                 if not isinstance(node.this, _GENERATORS):
-                    calls.append(node.this.sql(dialect="duckdb"))
+                    calls.append(node.this.sql(dialect=dialect))
             elif node.args.get("db") or node.args.get("catalog") or node.name not in scope.cte_sources:
                 relations.append(node)
     for call in tree.find_all(exp.Anonymous, exp.Func):
         name = call.name if isinstance(call, exp.Anonymous) else call.sql_name()
-        if _FILE_FUNCTIONS.match(name or "") and call.sql(dialect="duckdb") not in calls:
-            calls.append(call.sql(dialect="duckdb"))
+        if _FILE_FUNCTIONS.match(name or "") and call.sql(dialect=dialect) not in calls:
+            calls.append(call.sql(dialect=dialect))
     return QueryReads(query=tree, relations=tuple(relations), outside_calls=tuple(calls))

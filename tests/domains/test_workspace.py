@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from lakemesh.producers.dbt import prepare_dbt
+from lakemesh.producers.dbt_project import prepare_dbt
 from lakemesh.settings import Settings
 
 from ..conftest import PROJECT_DIR, copy_project

@@ -16,7 +16,7 @@ import pytest
 from deltalake import DeltaTable
 from lakemesh import Settings
 from lakemesh.compute import find_java_home, spark_conf
-from lakemesh.storage.delta import published_fields
+from lakemesh.storage.commit import published_fields
 
 from ..platform.conftest import contract_doc, write_contract
 from .test_spark_cluster import _free_port, _group_alive

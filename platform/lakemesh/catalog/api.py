@@ -22,12 +22,16 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from lakemesh.catalog import graph
 from lakemesh.catalog.access import WriteScope
-from lakemesh.catalog.events import InvalidEvent, check_run_event
+from lakemesh.catalog.columns import column_lineage_graph
+from lakemesh.catalog.graph import lineage_graph_json
+from lakemesh.catalog.impact import impact
 from lakemesh.catalog.pages import page_routes
+from lakemesh.catalog.resolve import MAX_DEPTH, InvalidNodeId
 from lakemesh.catalog.store import Catalog, NotFound
 from lakemesh.catalog.writer import GroupCommit
+from lakemesh.errors import LakemeshError
+from lakemesh.lineage.validation import InvalidEvent, check_run_event
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "MAX_JSON_DEPTH", "ApiError", "create_app"]
 
@@ -52,7 +56,7 @@ _ERRORS = {
 }
 
 
-class ApiError(Exception):
+class ApiError(LakemeshError):
     """An HTTP error with a message for the caller."""
 
     def __init__(self, status: int, message: str) -> None:
@@ -84,7 +88,7 @@ class _EncodedSlashes:
 
 Limit = Annotated[int, Query(ge=1, le=1000)]
 Offset = Annotated[int, Query(ge=0, le=10**9)]  # beyond a 64-bit SQL integer it would be a server error
-Depth = Annotated[int, Query(ge=0, le=graph.MAX_DEPTH)]
+Depth = Annotated[int, Query(ge=0, le=MAX_DEPTH)]
 NodeId = Annotated[
     str,
     Query(
@@ -142,8 +146,8 @@ def create_app(
     async def _not_found(_request: Request, error: NotFound) -> JSONResponse:
         return JSONResponse({"code": 404, "message": str(error)}, status_code=404)
 
-    @app.exception_handler(graph.InvalidNodeId)
-    async def _bad_node(_request: Request, error: graph.InvalidNodeId) -> JSONResponse:
+    @app.exception_handler(InvalidNodeId)
+    async def _bad_node(_request: Request, error: InvalidNodeId) -> JSONResponse:
         return JSONResponse({"code": 400, "message": str(error)}, status_code=400)
 
     @app.exception_handler(RequestValidationError)
@@ -219,7 +223,7 @@ def create_app(
 
     @app.get("/api/v1/lineage", dependencies=reads, tags=["Lineage"])
     def get_lineage(node_id: NodeId, depth: Depth = 20) -> Response:
-        return Response(graph.lineage_graph_json(catalog, node_id, depth=depth), media_type="application/json")
+        return Response(lineage_graph_json(catalog, node_id, depth=depth), media_type="application/json")
 
     @app.get("/api/v1/column-lineage", dependencies=reads, tags=["Lineage"])
     def get_column_lineage(
@@ -227,7 +231,7 @@ def create_app(
         depth: Depth = 20,
         with_downstream: Annotated[bool, Query(alias="withDownstream")] = False,
     ) -> Response:
-        return _json(graph.column_lineage_graph(catalog, node_id, depth=depth, with_downstream=with_downstream))
+        return _json(column_lineage_graph(catalog, node_id, depth=depth, with_downstream=with_downstream))
 
     @app.get("/api/v1/search", dependencies=reads, tags=["Search"])
     def search(
@@ -259,7 +263,7 @@ def create_app(
     @app.get("/api/v1/products/{product}/impact", dependencies=reads, tags=["Products"])
     def get_impact(product: str, column: str | None = None) -> Response:
         """Every downstream dataset, domain and owner a change to the product (or one column) reaches."""
-        found = graph.impact(catalog, unquote(product), column=column)
+        found = impact(catalog, unquote(product), column=column)
         return _json({"impact": [entry.__dict__ for entry in found]})
 
     app.include_router(page_routes(catalog, read_access=read_access, namespace=namespace))

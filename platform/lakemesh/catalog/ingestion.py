@@ -27,9 +27,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from lakemesh.catalog import model as m
-from lakemesh.catalog.events import InvalidEvent
 from lakemesh.catalog.symlinks import product_symlink
-from lakemesh.settings import PLATFORM_PRODUCER
+from lakemesh.lineage.naming import PLATFORM_PRODUCER
+from lakemesh.lineage.validation import InvalidEvent
 
 __all__ = ["WHOLE_DATASET", "ingest_event"]
 

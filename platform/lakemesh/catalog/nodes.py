@@ -22,7 +22,8 @@ import sqlalchemy as sa
 
 from lakemesh.catalog import model as m
 from lakemesh.catalog.adjacency import Adjacency
-from lakemesh.catalog.store import dataset_node_json, in_batches, job_node_json, rows_by_id, runs_json
+from lakemesh.catalog.database import in_batches, rows_by_id
+from lakemesh.catalog.marquez import dataset_node_json, job_node_json, runs_json
 
 __all__ = ["Node", "graph_nodes"]
 

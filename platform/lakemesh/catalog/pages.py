@@ -17,9 +17,9 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
-from lakemesh.catalog import graph
 from lakemesh.catalog.store import Catalog, NotFound
 from lakemesh.catalog.svg import lineage_svg
+from lakemesh.catalog.trees import product_graph
 
 __all__ = ["page_routes"]
 
@@ -52,7 +52,7 @@ def page_routes(catalog: Catalog, *, read_access: Callable[[Request], None], nam
             product = catalog.product(unquote(name), namespace=namespace)
         except NotFound as error:
             return _templates.TemplateResponse(request, "missing.html", {"message": str(error)}, status_code=404)
-        lineage = graph.product_graph(catalog, product.name, namespace=product.namespace, depth=min(max(depth, 1), 10))
+        lineage = product_graph(catalog, product.name, namespace=product.namespace, depth=min(max(depth, 1), 10))
         products = {name for _, name in catalog.product_names(namespace=product.namespace)}
         upstream = sorted(n for n, d in lineage.datasets.items() if d < 0)
         downstream = sorted(n for n, d in lineage.datasets.items() if d > 0)

@@ -31,7 +31,7 @@ from lakemesh.contracts import Contract, contract_from_document
 from lakemesh.errors import in_one_line
 from lakemesh.lineage import JOB_NAMESPACE, InputRef, LineageEmitter, PublishLineage, abort_event, publish_run_id
 from lakemesh.settings import Settings
-from lakemesh.storage.delta import APP_ID_KEY, CONTRACT_KEY, published_fields, rows_written
+from lakemesh.storage.commit import PublishCommit, rows_written
 
 __all__ = ["DEFAULT_STALE_AFTER", "Reconciliation", "reconcile"]
 
@@ -62,9 +62,13 @@ class Reconciliation:
 class _Commit:
     product: str
     version: int
-    app_id: str
+    record: PublishCommit
+    rows: int | None
     at: datetime
-    info: dict[str, Any]
+
+    @property
+    def app_id(self) -> str:
+        return self.record.app_id or ""
 
 
 def reconcile(
@@ -149,12 +153,12 @@ def _publish_commits(product: str, settings: Settings) -> list[_Commit]:
         _Commit(
             product=product,
             version=info["version"],
-            app_id=info[APP_ID_KEY],
+            record=record,
+            rows=rows_written(info),
             at=datetime.fromtimestamp(info["timestamp"] / 1000, tz=UTC),
-            info=info,
         )
-        for info in ({**commit, **published_fields(commit)} for commit in table.history())  # deltalake or Spark
-        if APP_ID_KEY in info and CONTRACT_KEY in info
+        for info in table.history()
+        if (record := PublishCommit.read(info)) is not None and record.app_id and record.contract
     ]
     return sorted(commits, key=lambda commit: commit.version)
 
@@ -167,16 +171,16 @@ def _contract(product: str, document: str) -> Contract:
 
 def _complete_event(commit: _Commit, settings: Settings, emitter: LineageEmitter) -> Any:
     """The COMPLETE event the publish would have sent, rebuilt from its commit."""
-    info = commit.info
+    record = commit.record
     lineage = PublishLineage(
         emitter,
         settings=settings,
-        contract=_contract(commit.product, info[CONTRACT_KEY]),
+        contract=_contract(commit.product, record.contract or ""),
         inputs=[
             InputRef.of_product(product, settings=settings, version=version)
-            for product, version in json.loads(info.get("lakemesh.inputs") or "{}").items()
+            for product, version in (record.inputs or {}).items()
         ],
-        parent_run_id=info.get("lakemesh.runId") or None,
+        parent_run_id=record.run_id or None,
         run_id=publish_run_id(commit.app_id),
     )
-    return lineage.complete_event(version=commit.version, rows=rows_written(info), assertions={}, at=commit.at)
+    return lineage.complete_event(version=commit.version, rows=commit.rows, assertions={}, at=commit.at)

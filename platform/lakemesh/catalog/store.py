@@ -1,174 +1,44 @@
 """The catalog store: OpenLineage run events in, datasets, jobs, runs and versions out.
 
-One class over SQLAlchemy serves the embedded SQLite file and a team's
-PostgreSQL alike; the schema is brought to the newest Alembic revision the
-first time a process opens a URL. Everything is derived from run events, so an
-event from the platform's own publish and one posted by any other OpenLineage
-producer are handled the same way. Lookups return Marquez's JSON shapes, which
-the HTTP API serves as they are.
+One class serves the embedded SQLite file and a team's PostgreSQL alike (the
+database and its migrations are `lakemesh.catalog.database`). Everything is
+derived from run events, so an event from the platform's own publish and one
+posted by any other OpenLineage producer are handled the same way. Lookups
+return Marquez's JSON shapes (`lakemesh.catalog.marquez`), which the HTTP API
+serves as they are.
 """
 
 from __future__ import annotations
 
-import fcntl
-import json
-import sqlite3
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import attr
-import orjson
 import sqlalchemy as sa
 
 from lakemesh.catalog import model as m
-from lakemesh.catalog.events import check_run_event
-from lakemesh.catalog.ingestion import TERMINAL, WHOLE_DATASET, ingest_event
-from lakemesh.settings import PLATFORM_PRODUCER
+from lakemesh.catalog.database import catalog_url, engine, in_batches
+from lakemesh.catalog.ingestion import TERMINAL, ingest_event
+from lakemesh.catalog.marquez import (
+    dataset_json,
+    iso,
+    jobs_json,
+    namespace_json,
+    runs_json,
+    version_json,
+)
+from lakemesh.errors import LakemeshError
+from lakemesh.lineage.naming import PLATFORM_PRODUCER
+from lakemesh.lineage.validation import check_run_event
 
-__all__ = [
-    "WHOLE_DATASET",
-    "Catalog",
-    "NotFound",
-    "OpenRun",
-    "ProductEntry",
-    "VersionEntry",
-    "catalog_url",
-    "in_batches",
-    "iso",
-    "rows_by_id",
-    "runs_json",
-]
-
-_MIGRATIONS = Path(__file__).parent / "migrations"
+__all__ = ["Catalog", "NotFound", "OpenRun", "ProductEntry", "VersionEntry"]
 
 
-class NotFound(LookupError):
+class NotFound(LakemeshError, LookupError):
     """The catalog has never seen the namespace, dataset, job, run or node asked for."""
-
-
-def catalog_url(target: str | Path) -> str:
-    """A SQLAlchemy URL for a SQLite file path or a database URL (`postgresql://` uses psycopg 3)."""
-    text = str(target)
-    if "://" not in text:
-        return f"sqlite:///{Path(text).expanduser().resolve()}"
-    for prefix in ("postgresql://", "postgres://"):
-        if text.startswith(prefix):
-            return "postgresql+psycopg://" + text.removeprefix(prefix)
-    return text
-
-
-def iso(value: datetime | None) -> str | None:
-    """ISO-8601 in UTC with a `Z`, the way Marquez writes timestamps."""
-    if value is None:
-        return None
-    if value.tzinfo is not UTC:
-        value = value.astimezone(UTC)
-    return value.replace(tzinfo=None).isoformat() + "Z"  # graphs format thousands of these
-
-
-_JSON_CODEC = {"json_serializer": lambda value: orjson.dumps(value).decode(), "json_deserializer": orjson.loads}
-
-
-@cache
-def _engine(url: str) -> sa.Engine:
-    """One engine per URL per process, migrated to the newest schema on first use."""
-    if url.startswith("sqlite"):
-        database = Path(sa.make_url(url).database or "")
-        database.parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"timeout": 60}, **_JSON_CODEC)
-
-        @sa.event.listens_for(engine, "connect")
-        def _sqlite_pragmas(connection: Any, _record: Any) -> None:
-            cursor = connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")  # readers never wait for the writer
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.close()
-
-        with database.with_suffix(".migrate.lock").open("w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)  # step processes open the same file side by side
-            legacy = _set_aside_unversioned(database)
-            _migrate(_transactional_ddl(url))
-            if legacy is not None:
-                _replay(legacy, engine)
-    else:
-        engine = sa.create_engine(url, pool_size=10, pool_pre_ping=True, **_JSON_CODEC)
-        _migrate(engine)
-    return engine
-
-
-def _transactional_ddl(url: str) -> sa.Engine:
-    """A SQLite engine whose transactions hold DDL too, so a migrator killed halfway leaves nothing behind.
-
-    Python's sqlite3 runs `CREATE TABLE` outside any transaction; a process
-    killed between two tables would leave a half-built schema that no later
-    migration can finish. Here the driver's own transaction handling is off and
-    every transaction is an explicit `BEGIN IMMEDIATE`.
-    """
-    engine = sa.create_engine(url, connect_args={"timeout": 60, "isolation_level": None}, poolclass=sa.NullPool)
-
-    @sa.event.listens_for(engine, "begin")
-    def _begin(connection: sa.Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-    return engine
-
-
-def _set_aside_unversioned(database: Path) -> Path | None:
-    """An embedded catalog written before migrations existed is moved aside, to be replayed into a new one."""
-    if not database.is_file():
-        return None
-    with sqlite3.connect(database) as db:
-        tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    if "events" not in tables or "alembic_version" in tables:
-        return None
-    legacy = database.with_name(f"{database.name}.unversioned")
-    database.rename(legacy)
-    for suffix in ("-wal", "-shm"):
-        database.with_name(database.name + suffix).unlink(missing_ok=True)
-    return legacy
-
-
-def _replay(legacy: Path, engine: sa.Engine) -> None:
-    """Rebuild everything from the old file's stored events: the catalog is derived from them alone."""
-    with sqlite3.connect(legacy) as old, engine.begin() as db:
-        for (payload,) in old.execute("SELECT payload FROM events ORDER BY id"):
-            ingest_event(db, json.loads(payload))
-
-
-def _at_head(engine: sa.Engine) -> bool:
-    """Whether the database is at the newest revision, without importing Alembic (half a second).
-
-    Revisions are numbered like their files (`versions/0001_initial.py` is revision 0001).
-    """
-    newest = max(path.name.split("_", 1)[0] for path in (_MIGRATIONS / "versions").glob("[0-9]*_*.py"))
-    try:
-        with engine.connect() as connection:
-            return connection.scalar(sa.text("SELECT version_num FROM alembic_version")) == newest
-    except sa.exc.DBAPIError:  # no catalog yet
-        return False
-
-
-def _migrate(engine: sa.Engine) -> None:
-    if _at_head(engine):
-        return
-    from alembic import command
-    from alembic.config import Config
-    from alembic.runtime.migration import MigrationContext
-    from alembic.script import ScriptDirectory
-
-    config = Config()
-    config.set_main_option("script_location", str(_MIGRATIONS))
-    head = ScriptDirectory.from_config(config).get_current_head()
-    with engine.begin() as connection:
-        if engine.dialect.name == "postgresql":
-            connection.execute(sa.text("SELECT pg_advisory_xact_lock(727365)"))  # one migrator at a time
-        if MigrationContext.configure(connection).get_current_revision() != head:
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -235,7 +105,7 @@ class Catalog:
 
     def __init__(self, target: str | Path) -> None:
         self.url = catalog_url(target)
-        self.engine = _engine(self.url)
+        self.engine = engine(self.url)
 
     # -- ingestion ---------------------------------------------------------------------------
 
@@ -262,14 +132,14 @@ class Catalog:
         with self.engine.connect() as db:
             total = db.scalar(sa.select(sa.func.count()).select_from(m.namespaces))
             rows = db.execute(sa.select(m.namespaces).order_by(m.namespaces.c.name).limit(limit).offset(offset))
-            return [_namespace_json(r) for r in rows], total
+            return [namespace_json(r) for r in rows], total
 
     def namespace(self, name: str) -> dict[str, Any]:
         with self.engine.connect() as db:
             row = db.execute(sa.select(m.namespaces).where(m.namespaces.c.name == name)).one_or_none()
         if row is None:
             raise NotFound(f"no namespace {name!r}")
-        return _namespace_json(row)
+        return namespace_json(row)
 
     def datasets(self, namespace: str, *, limit: int = 100, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
         with self.engine.connect() as db:
@@ -279,11 +149,11 @@ class Catalog:
             rows = db.execute(
                 sa.select(m.datasets).where(where).order_by(m.datasets.c.name).limit(limit).offset(offset)
             ).all()
-            return [_dataset_json(r) for r in rows], total
+            return [dataset_json(r) for r in rows], total
 
     def dataset(self, namespace: str, name: str) -> dict[str, Any]:
         with self.engine.connect() as db:
-            return _dataset_json(self._dataset_row(db, namespace, name))
+            return dataset_json(self._dataset_row(db, namespace, name))
 
     def dataset_versions(
         self, namespace: str, name: str, *, limit: int = 100, offset: int = 0
@@ -297,7 +167,7 @@ class Catalog:
                 sa.select(v).where(where).order_by(v.c.created_at.desc()).limit(limit).offset(offset)
             ).all()
             created_by = runs_json(db, [r.run_id for r in rows])
-            return [_version_json(dataset, r, created_by.get(r.run_id)) for r in rows], total
+            return [version_json(dataset, r, created_by.get(r.run_id)) for r in rows], total
 
     def jobs(self, namespace: str, *, limit: int = 100, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
         with self.engine.connect() as db:
@@ -305,7 +175,7 @@ class Catalog:
             where = m.jobs.c.namespace == namespace
             total = db.scalar(sa.select(sa.func.count()).select_from(m.jobs).where(where))
             rows = db.execute(sa.select(m.jobs).where(where).order_by(m.jobs.c.name).limit(limit).offset(offset)).all()
-            return self._jobs_json(db, rows), total
+            return jobs_json(db, rows), total
 
     def job(self, namespace: str, name: str) -> dict[str, Any]:
         with self.engine.connect() as db:
@@ -314,7 +184,7 @@ class Catalog:
             ).one_or_none()
             if row is None:
                 raise NotFound(f"no job {name!r} in namespace {namespace!r}")
-            return self._jobs_json(db, [row])[0]
+            return jobs_json(db, [row])[0]
 
     def job_runs(
         self, namespace: str, name: str, *, limit: int = 100, offset: int = 0
@@ -545,174 +415,3 @@ class Catalog:
         if row is None:
             raise NotFound(f"no dataset {name!r} in namespace {namespace!r}")
         return row
-
-    def _jobs_json(self, db: sa.Connection, rows: list[sa.Row]) -> list[dict[str, Any]]:
-        if not rows:
-            return []
-        io, d = m.job_io, m.datasets
-        by_job: dict[int, dict[str, list]] = {row.id: {"input": [], "output": []} for row in rows}
-        for link in db.execute(
-            sa.select(io.c.job_id, io.c.direction, d.c.namespace, d.c.name)
-            .join(d, d.c.id == io.c.dataset_id)
-            .where(io.c.job_id.in_(list(by_job)))
-            .order_by(d.c.name)
-        ):
-            by_job[link.job_id][link.direction].append({"namespace": link.namespace, "name": link.name})
-        latest = runs_json(db, [row.latest_run_id for row in rows if row.latest_run_id])
-        return [_job_json(row, by_job[row.id], latest.get(row.latest_run_id)) for row in rows]
-
-
-# -- JSON in Marquez's shapes ---------------------------------------------------------------------
-
-
-def runs_json(db: sa.Connection, run_ids: Iterable[str], *, summary: bool = False) -> dict[str, dict[str, Any]]:
-    """Runs in Marquez's shape; a `summary` (for graph nodes) leaves out facets and dataset versions."""
-    ids = list(dict.fromkeys(run_ids))
-    if not ids:
-        return {}
-    r, io, d, j = m.runs, m.run_io, m.datasets, m.jobs
-    columns = [c for c in r.c if not (summary and c.name == "facets")]
-    rows = db.execute(
-        sa.select(*columns, j.c.namespace.label("job_namespace"), j.c.name.label("job_name"))
-        .join(j, j.c.id == r.c.job_id)
-        .where(r.c.run_id.in_(ids))
-    ).all()
-    versions: dict[str, dict[str, list]] = {i: {"input": [], "output": []} for i in ids}
-    if summary:
-        return {row.run_id: _run_json(row, versions[row.run_id]) for row in rows}
-    for row in db.execute(
-        sa.select(io.c.run_id, io.c.direction, io.c.version, d.c.namespace, d.c.name)
-        .join(d, d.c.id == io.c.dataset_id)
-        .where(io.c.run_id.in_(ids))
-        .order_by(d.c.name)
-    ):
-        versions[row.run_id][row.direction].append(
-            {
-                "datasetVersionId": {"namespace": row.namespace, "name": row.name, "version": row.version},
-                "facets": {},
-            }
-        )
-    return {row.run_id: _run_json(row, versions[row.run_id]) for row in rows}
-
-
-def _namespace_json(row: sa.Row) -> dict[str, Any]:
-    return {
-        "name": row.name,
-        "createdAt": iso(row.created_at),
-        "updatedAt": iso(row.updated_at),
-        "ownerName": None,
-        "description": None,
-        "isHidden": False,
-    }
-
-
-def dataset_node_json(row: sa.Row) -> dict[str, Any]:
-    """A dataset as lineage graphs show it (Marquez's `DatasetData`: no facets)."""
-    return {
-        "id": {"namespace": row.namespace, "name": row.name},
-        "type": "DB_TABLE",
-        "name": row.name,
-        "physicalName": row.name,
-        "createdAt": iso(row.created_at),
-        "updatedAt": iso(row.updated_at),
-        "namespace": row.namespace,
-        "sourceName": row.namespace,
-        "fields": row.fields or [],
-        "tags": [],
-        "lastModifiedAt": iso(row.last_modified_at),
-        "lastLifecycleState": None,
-        "description": row.description,
-    }
-
-
-def _dataset_json(row: sa.Row) -> dict[str, Any]:
-    return {
-        **dataset_node_json(row),
-        "currentVersion": row.current_version,
-        "facets": row.facets or {},
-        "deleted": False,
-    }
-
-
-def _version_json(dataset: sa.Row, row: sa.Row, run: dict[str, Any] | None) -> dict[str, Any]:
-    return {
-        "id": {"namespace": dataset.namespace, "name": dataset.name, "version": row.version},
-        "type": "DB_TABLE",
-        "name": dataset.name,
-        "physicalName": dataset.name,
-        "createdAt": iso(row.created_at),
-        "version": row.version,
-        "namespace": dataset.namespace,
-        "sourceName": dataset.namespace,
-        "fields": row.fields or [],
-        "tags": [],
-        "lifecycleState": None,
-        "description": dataset.description,
-        "createdByRun": run,
-        "facets": row.facets or {},
-    }
-
-
-def job_node_json(row: sa.Row, io: Mapping[str, list], latest_run: dict[str, Any] | None) -> dict[str, Any]:
-    """A job as lineage graphs show it (Marquez's `JobData`)."""
-    return {
-        "id": {"namespace": row.namespace, "name": row.name},
-        "type": "BATCH",
-        "name": row.name,
-        "simpleName": row.name.rsplit(".", 1)[-1],
-        "parentJobName": None,
-        "createdAt": iso(row.created_at),
-        "updatedAt": iso(row.updated_at),
-        "namespace": row.namespace,
-        "inputs": io["input"],
-        "outputs": io["output"],
-        "location": row.location,
-        "description": row.description,
-        "latestRun": latest_run,
-    }
-
-
-def _job_json(row: sa.Row, io: Mapping[str, list], latest_run: dict[str, Any] | None) -> dict[str, Any]:
-    return {**job_node_json(row, io, latest_run), "facets": row.facets or {}, "currentVersion": None}
-
-
-def _run_json(row: sa.Row, versions: Mapping[str, list]) -> dict[str, Any]:
-    duration = None
-    if row.started_at and row.ended_at:
-        duration = int((row.ended_at - row.started_at).total_seconds() * 1000)
-    return {
-        "id": row.run_id,
-        "createdAt": iso(row.created_at),
-        "updatedAt": iso(row.updated_at),
-        "nominalStartTime": iso(row.nominal_start_time),
-        "nominalEndTime": iso(row.nominal_end_time),
-        "state": row.state,
-        "startedAt": iso(row.started_at),
-        "endedAt": iso(row.ended_at),
-        "durationMs": duration,
-        "args": {},
-        "jobVersion": {"namespace": row.job_namespace, "name": row.job_name, "version": None},
-        "inputDatasetVersions": versions["input"],
-        "outputDatasetVersions": versions["output"],
-        "context": {},
-        "facets": row._mapping.get("facets") or {},
-    }
-
-
-def in_batches(items: Iterable[Any], size: int = 5000) -> Iterable[list[Any]]:
-    """Bounded IN lists: SQLite allows 32,766 parameters per statement."""
-    items = list(items)
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def rows_by_id(
-    db: sa.Connection, table: sa.Table, ids: Iterable[int], *, columns: Sequence[str] | None = None
-) -> dict[int, sa.Row]:
-    """Rows of a table with an `id` key (datasets, jobs), all columns or the `columns` named (`id` among them)."""
-    selected = [table.c[name] for name in columns] if columns else [table]
-    return {
-        row.id: row
-        for batch in in_batches(set(ids))
-        for row in db.execute(sa.select(*selected).where(table.c.id.in_(batch)))
-    }

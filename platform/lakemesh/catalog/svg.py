@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from html import escape
 
-from lakemesh.catalog.graph import ProductGraph
+from lakemesh.catalog.trees import ProductGraph
 
 __all__ = ["lineage_svg"]
 

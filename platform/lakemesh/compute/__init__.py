@@ -1,8 +1,7 @@
-"""Compute beyond one machine: a Java runtime for Spark and a Delta-ready Spark session as a Dagster resource."""
+"""Compute beyond one machine: a Java runtime for Spark and a Delta-ready Spark session for any master."""
 
 from lakemesh.compute.java import find_java_home
 from lakemesh.compute.spark import (
-    SparkResource,
     forward_spark_lineage,
     spark_conf,
     spark_packages,
@@ -11,7 +10,6 @@ from lakemesh.compute.spark import (
 )
 
 __all__ = [
-    "SparkResource",
     "find_java_home",
     "forward_spark_lineage",
     "spark_conf",

@@ -1,12 +1,12 @@
-"""A SparkSession with Delta Lake configured, for any master, as a Dagster resource.
+"""A SparkSession with Delta Lake configured, for any master (the orchestration hands it out as a resource).
 
 The Delta Lake jars (and the OpenLineage listener's) are resolved from Maven
 Central by Spark's own Ivy on first use and cached under
 `~/.cache/lakemesh/spark` (`LAKEMESH_SPARK_CACHE`), so a first run needs no
 manual step and later runs no network. The master is `local[*]` unless
 configured: `spark://`, `k8s://`, `yarn` or a Spark Connect URL (`sc://`),
-from the resource's config or `LAKEMESH_SPARK_MASTER`, with any Spark conf from
-the resource or `LAKEMESH_SPARK_CONF` (a JSON object). Domain code never
+from the caller (the `spark` resource's config) or `LAKEMESH_SPARK_MASTER`, with any Spark conf from
+the caller or `LAKEMESH_SPARK_CONF` (a JSON object). Domain code never
 names any of it. A master that cannot be reached fails within
 `connect_timeout` seconds, naming the URL, instead of Spark's minute of retries.
 The JVM's own output goes to `spark.log` in the run logs folder, not the console.
@@ -32,9 +32,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-import dagster as dg
-from pydantic import Field
-
 from lakemesh.compute.java import find_java_home
 from lakemesh.errors import SparkUnavailable
 from lakemesh.settings import Settings, json_strings_from_env
@@ -43,9 +40,9 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 __all__ = [
+    "CONNECT_TIMEOUT",
     "DEFAULT_MASTER",
     "OPENLINEAGE_SPARK",
-    "SparkResource",
     "forward_spark_lineage",
     "spark_conf",
     "spark_packages",
@@ -58,7 +55,7 @@ log = logging.getLogger(__name__)
 DEFAULT_MASTER = "local[*]"
 OPENLINEAGE_SPARK = "io.openlineage:openlineage-spark_2.13:1.53.0"
 """The OpenLineage Spark listener (openlineage-python is 1.54.0; 1.53.0 is the newest listener on Maven Central)."""
-_CONNECT_TIMEOUT = 10.0
+CONNECT_TIMEOUT = 10.0
 _DEFAULT_CONF = {
     "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
     "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
@@ -166,7 +163,7 @@ def spark_session(
     master: str | None = None,
     conf: Mapping[str, str] | None = None,
     app_name: str = "lakemesh",
-    connect_timeout: float = _CONNECT_TIMEOUT,
+    connect_timeout: float = CONNECT_TIMEOUT,
 ) -> SparkSession:
     """The process's SparkSession for `master` (default `LAKEMESH_SPARK_MASTER`, else `local[*]`) and `conf`.
 
@@ -227,16 +224,3 @@ def stop_spark_session() -> None:
         if (session := _ACTIVE.pop("session", None)) is not None:
             session.stop()
         _ACTIVE.clear()
-
-
-class SparkResource(dg.ConfigurableResource):
-    """Spark for a domain's Spark products; operators set the master and conf here, never in domain code."""
-
-    master: str | None = Field(
-        default=None, description="spark://, k8s://, yarn, local[N] or sc://; default LAKEMESH_SPARK_MASTER or local[*]"
-    )
-    conf: dict[str, str] = Field(default_factory=dict, description="Spark conf, over LAKEMESH_SPARK_CONF")
-    connect_timeout: float = Field(default=_CONNECT_TIMEOUT, description="seconds to wait for the master")
-
-    def session(self) -> SparkSession:
-        return spark_session(master=self.master, conf=self.conf, connect_timeout=self.connect_timeout)

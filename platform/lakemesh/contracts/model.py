@@ -24,13 +24,12 @@ from open_data_contract_standard.model import (
     SchemaProperty,
 )
 
-from lakemesh.contracts.plan import CheckPlan, compile_plan
+from lakemesh.contracts.compiler import compile_plan
+from lakemesh.contracts.plan import CheckPlan, Column, QualityRule
 from lakemesh.errors import ContractInvalid
 
 __all__ = [
-    "Column",
     "Contract",
-    "QualityRule",
     "contract_from_document",
     "load_contract",
     "load_contracts",
@@ -46,43 +45,6 @@ _PRODUCERS = ("python", "dbt", "spark", "model")
 
 
 @dataclass(frozen=True, kw_only=True)
-class QualityRule:
-    """One ODCS quality rule (`library` metric or `sql` query) with its operator."""
-
-    name: str
-    column: str | None
-    metric: str | None
-    query: str | None
-    arguments: dict[str, Any]
-    operator: str
-    threshold: Any
-    unit: str
-    description: str | None
-    where: str
-    """The rule's field path in the contract file, for messages."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class Column:
-    """One schema property of a contract, with the guarantees the gate enforces."""
-
-    name: str
-    logical_type: str
-    physical_type: str | None
-    description: str | None
-    required: bool
-    unique: bool
-    primary_key_position: int | None
-    classification: str | None
-    allowed_values: tuple[Any, ...] | None
-    options: dict[str, Any]
-
-    @property
-    def primary_key(self) -> bool:
-        return self.primary_key_position is not None
-
-
-@dataclass(frozen=True, kw_only=True)
 class Contract:
     """A product's contract as the platform uses it."""
 
@@ -95,6 +57,7 @@ class Contract:
     owner: str
     description: str
     columns: tuple[Column, ...]
+    """The plan's typed columns, in the contract's order."""
     quality: tuple[QualityRule, ...]
     write_mode: WriteMode
     access: Access
@@ -123,12 +86,6 @@ class Contract:
     def to_json(self) -> str:
         """The ODCS document as compact JSON, as it is kept with every published version."""
         return self.document.model_dump_json(exclude_none=True, by_alias=True)
-
-    def column(self, name: str) -> Column:
-        for column in self.columns:
-            if column.name == name:
-                return column
-        raise KeyError(f"{self.name} has no column {name!r}")
 
 
 @cache
@@ -240,11 +197,12 @@ def _to_contract(path: Path, doc: OpenDataContractStandard) -> Contract:
         if value not in allowed:
             raise fail(f"customProperties.{key}", f"must be one of {allowed}, got {value!r}")
 
-    columns = tuple(_to_column(prop, f"schema[0].properties[{i}]", fail) for i, prop in enumerate(table.properties))
-    names = [c.name for c in columns]
+    for i, prop in enumerate(table.properties):
+        _check_property(prop, f"schema[0].properties[{i}]", fail)
+    names = [prop.name for prop in table.properties]
     if len(set(names)) != len(names):
         raise fail("schema[0].properties", f"duplicate column names in {names}")
-    if write_mode == "merge" and not any(c.primary_key for c in columns):
+    if write_mode == "merge" and not any(prop.primaryKey for prop in table.properties):
         raise fail("customProperties.writeMode", "'merge' needs a primary key to merge on")
 
     quality = [_to_rule(rule, None, f"schema[0].quality[{i}]", fail) for i, rule in enumerate(table.quality or [])]
@@ -274,7 +232,7 @@ def _to_contract(path: Path, doc: OpenDataContractStandard) -> Contract:
 
     description = doc.description
     text = (description.purpose or description.usage or "") if description else ""
-    plan = compile_plan(f"{domain}.{product}", columns, quality, fail=fail)
+    plan = compile_plan(f"{domain}.{product}", table.properties, quality, fail=fail)
     return Contract(
         path=path,
         id=doc.id or "",
@@ -284,7 +242,7 @@ def _to_contract(path: Path, doc: OpenDataContractStandard) -> Contract:
         product=product,
         owner=owner,
         description=(table.description or text).strip(),
-        columns=columns,
+        columns=plan.columns,
         quality=tuple(quality),
         write_mode=write_mode,
         access=access,
@@ -297,25 +255,12 @@ def _to_contract(path: Path, doc: OpenDataContractStandard) -> Contract:
     )
 
 
-def _to_column(prop: SchemaProperty, where: str, fail: Any) -> Column:
+def _check_property(prop: SchemaProperty, where: str, fail: Any) -> None:
+    """A column's name and logical type, checked before anything refers to them; the compiler types the rest."""
     if not prop.name or not _COLUMN_NAME.fullmatch(prop.name):
         raise fail(f"{where}.name", f"a column name is letters, digits and '_' (not first), got {prop.name!r}")
     if not prop.logicalType:
         raise fail(f"{where}.logicalType", f"column {prop.name!r} needs a logicalType")
-    allowed = tuple(e.value for e in prop.enum) if prop.enum else None
-    pk_position = (prop.primaryKeyPosition or 1) if prop.primaryKey else None
-    return Column(
-        name=prop.name,
-        logical_type=prop.logicalType,
-        physical_type=prop.physicalType,
-        description=prop.description,
-        required=bool(prop.required or prop.primaryKey),
-        unique=bool(prop.unique),
-        primary_key_position=pk_position,
-        classification=prop.classification,
-        allowed_values=allowed,
-        options=dict(prop.logicalTypeOptions or {}),
-    )
 
 
 _OPERATORS = (

@@ -1,4 +1,4 @@
-"""Lineage: OpenLineage events of every publish, their transports and outbox, and column lineage."""
+"""Lineage: OpenLineage events of every publish, their naming, validation, transports and outbox, column lineage."""
 
 from lakemesh.lineage.columns import (
     INDIRECT_SUBTYPES,
@@ -8,8 +8,6 @@ from lakemesh.lineage.columns import (
     sql_dataset_lineage,
 )
 from lakemesh.lineage.events import (
-    JOB_NAMESPACE,
-    PRODUCER,
     ColumnInput,
     ContractDatasetFacet,
     InputRef,
@@ -18,27 +16,32 @@ from lakemesh.lineage.events import (
     dagster_parent,
     publish_run_id,
 )
+from lakemesh.lineage.naming import JOB_NAMESPACE, PLATFORM_PRODUCER, quarantine_dataset, storage_dataset
 from lakemesh.lineage.outbox import Delivery, Outbox
-from lakemesh.lineage.transport import CatalogTransport, LineageEmitter, lineage_client
+from lakemesh.lineage.transport import LineageEmitter, lineage_client
+from lakemesh.lineage.validation import InvalidEvent, check_run_event
 
 __all__ = [
     "INDIRECT_SUBTYPES",
     "JOB_NAMESPACE",
-    "PRODUCER",
-    "CatalogTransport",
+    "PLATFORM_PRODUCER",
     "ColumnInput",
     "ContractDatasetFacet",
     "Delivery",
     "InputRef",
+    "InvalidEvent",
     "LineageEmitter",
     "Outbox",
     "PublishLineage",
     "abort_event",
+    "check_run_event",
     "dagster_parent",
     "declared_column_lineage",
     "declared_dataset_lineage",
     "lineage_client",
     "publish_run_id",
+    "quarantine_dataset",
     "sql_column_lineage",
     "sql_dataset_lineage",
+    "storage_dataset",
 ]

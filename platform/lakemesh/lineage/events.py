@@ -33,12 +33,11 @@ from openlineage.client.facet_v2 import (
 from openlineage.client.uuid import generate_new_uuid
 
 from lakemesh.contracts import Contract
+from lakemesh.lineage.naming import JOB_NAMESPACE, PLATFORM_PRODUCER, quarantine_dataset, storage_dataset
 from lakemesh.lineage.transport import LineageEmitter
-from lakemesh.settings import PLATFORM_PRODUCER, Settings, quarantine_dataset, storage_dataset
+from lakemesh.settings import Settings
 
 __all__ = [
-    "JOB_NAMESPACE",
-    "PRODUCER",
     "ColumnInput",
     "ContractDatasetFacet",
     "InputRef",
@@ -48,8 +47,6 @@ __all__ = [
     "publish_run_id",
 ]
 
-PRODUCER = PLATFORM_PRODUCER
-JOB_NAMESPACE = "lakemesh"
 _PUBLISH_RUNS = uuid.UUID("6f1c7a52-5d0e-4d55-9a37-1b8f0f3c2a10")
 
 
@@ -115,7 +112,7 @@ class ContractDatasetFacet(DatasetFacet):
 
     @staticmethod
     def _get_schema() -> str:
-        return f"{PRODUCER}/spec/ContractDatasetFacet.json"
+        return f"{PLATFORM_PRODUCER}/spec/ContractDatasetFacet.json"
 
 
 def _symlink(namespace: str, name: str) -> Any:
@@ -287,7 +284,7 @@ class PublishLineage:
             eventTime=(at or datetime.now(UTC)).isoformat(),
             run=run,
             job=self._job(),
-            producer=PRODUCER,
+            producer=PLATFORM_PRODUCER,
             inputs=[i.to_openlineage() for i in self.inputs],
             outputs=outputs,
         )
@@ -327,7 +324,7 @@ def abort_event(*, product: str, run_id: str, reason: str) -> RunEvent:
         eventTime=datetime.now(UTC).isoformat(),
         run=Run(runId=run_id, facets={"errorMessage": error}),
         job=Job(namespace=JOB_NAMESPACE, name=product),
-        producer=PRODUCER,
+        producer=PLATFORM_PRODUCER,
     )
 
 

@@ -21,8 +21,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from lakemesh.catalog.events import InvalidEvent, check_run_event
 from lakemesh.lineage.transport import LineageEmitter
+from lakemesh.lineage.validation import InvalidEvent, check_run_event
 from lakemesh.settings import Settings
 
 __all__ = ["forward_listener_events"]

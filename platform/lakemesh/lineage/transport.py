@@ -1,11 +1,12 @@
 """Where lineage events go: the embedded catalog by default, any OpenLineage transport by configuration.
 
-`CatalogTransport` is a client transport like any other (selectable as type
-`lakemesh.lineage.transport.CatalogTransport`); setting the standard
-OpenLineage configuration (`OPENLINEAGE_URL`, `OPENLINEAGE_CONFIG`,
-`OPENLINEAGE__TRANSPORT__*`, or an `openlineage.yml`) sends events wherever it
-says instead. `LineageEmitter` never lets a transport failure reach the
-publish: the event waits in the outbox.
+The default is the catalog's own client transport, named by its class
+(`lakemesh.catalog.transport.CatalogTransport`) as openlineage-python's
+transport factory allows, so lineage never imports the catalog above it.
+Setting the standard OpenLineage configuration (`OPENLINEAGE_URL`,
+`OPENLINEAGE_CONFIG`, `OPENLINEAGE__TRANSPORT__*`, or an `openlineage.yml`)
+sends events wherever it says instead. `LineageEmitter` never lets a transport
+failure reach the publish: the event waits in the outbox.
 """
 
 from __future__ import annotations
@@ -16,44 +17,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import attr
 from openlineage.client import OpenLineageClient
 from openlineage.client.serde import Serde
-from openlineage.client.transport.transport import Config, Transport
 
 from lakemesh.lineage.outbox import Delivery, Outbox
+from lakemesh.lineage.validation import InvalidEvent
 from lakemesh.settings import Settings
 
-__all__ = ["CatalogTransport", "CatalogTransportConfig", "LineageEmitter", "lineage_client"]
+__all__ = ["CATALOG_TRANSPORT", "LineageEmitter", "lineage_client"]
 
 log = logging.getLogger(__name__)
 _STANDARD_ENV = ("OPENLINEAGE_URL", "OPENLINEAGE_CONFIG", "OPENLINEAGE_DISABLED", "OPENLINEAGE__TRANSPORT__TYPE")
 
-
-@attr.define
-class CatalogTransportConfig(Config):
-    """Which catalog to write to: a SQLite path or a database URL."""
-
-    url: str = ""
-
-    @classmethod
-    def from_dict(cls, params: dict[str, Any]) -> CatalogTransportConfig:
-        return cls(url=params.get("url") or Settings.from_env().catalog_url)
-
-
-class CatalogTransport(Transport):
-    """Delivers events into the embedded catalog."""
-
-    kind = "lakemesh"
-    config_class = CatalogTransportConfig
-
-    def __init__(self, config: CatalogTransportConfig) -> None:
-        self.config = config
-
-    def emit(self, event: Any) -> None:
-        from lakemesh.catalog import Catalog  # SQLAlchemy and the store load only when events are sent
-
-        Catalog(self.config.url).ingest(event)
+CATALOG_TRANSPORT = "lakemesh.catalog.transport.CatalogTransport"
+"""The transport `type` of the embedded catalog: a class name the client's transport factory imports."""
 
 
 def _standard_config_present() -> bool:
@@ -66,7 +43,7 @@ def lineage_client(settings: Settings) -> OpenLineageClient:
     """The standard client: the embedded catalog unless OpenLineage is configured otherwise."""
     if _standard_config_present():
         return OpenLineageClient()
-    return OpenLineageClient(transport=CatalogTransport(CatalogTransportConfig(url=settings.catalog_url)))
+    return OpenLineageClient(config={"transport": {"type": CATALOG_TRANSPORT, "url": settings.catalog_url}})
 
 
 class LineageEmitter:
@@ -107,7 +84,7 @@ class LineageEmitter:
                     send(event)
                     return True
                 except Exception as error:  # any transport failure: keep the event
-                    if refused_raise and type(error).__name__ == "InvalidEvent":
+                    if refused_raise and isinstance(error, InvalidEvent):
                         raise
                     log.warning("lineage event kept in the outbox %s: %s", self.outbox.folder, error)
             self.outbox.put(as_dict if as_dict is not None else Serde.to_dict(event))

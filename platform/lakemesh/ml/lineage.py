@@ -19,7 +19,7 @@ from openlineage.client.facet_v2 import (
 )
 from openlineage.client.uuid import generate_new_uuid
 
-from lakemesh.lineage import JOB_NAMESPACE, PRODUCER, InputRef, LineageEmitter, dagster_parent
+from lakemesh.lineage import JOB_NAMESPACE, PLATFORM_PRODUCER, InputRef, LineageEmitter, dagster_parent
 
 __all__ = ["TrainingLineage", "model_dataset"]
 
@@ -62,7 +62,7 @@ class TrainingLineage:
             eventTime=datetime.now(UTC).isoformat(),
             run=Run(runId=self.run_id, facets=facets),
             job=Job(namespace=JOB_NAMESPACE, name=self.model, facets={"jobType": kind}),
-            producer=PRODUCER,
+            producer=PLATFORM_PRODUCER,
             inputs=[self.features.to_openlineage()],
             outputs=[OutputDataset(namespace=self.tracking_uri, name=self.model, facets=output)],
         )

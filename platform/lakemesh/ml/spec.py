@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -72,6 +73,30 @@ class ModelSpec:
     def registered_name(self) -> str:
         """The model's name in the registry, the catalog and Dagster: `<domain>.<name>`."""
         return f"{self.domain}.{self.name}"
+
+    @property
+    def product(self) -> str:
+        """The product it publishes: its predictions."""
+        return self.predictions
+
+    @property
+    def kind(self) -> str:
+        return "model"
+
+    def in_domain(self, domain: str) -> ModelSpec:
+        """A model names its domain through its predictions product."""
+        return self
+
+    @property
+    def reads(self) -> list[str]:
+        return [self.features]
+
+    def code_version(self) -> str:
+        """Changes with any part of the declaration."""
+        return hashlib.sha256(repr(self).encode()).hexdigest()[:16]
+
+    def check(self, contract: Contract, *, contracts: Mapping[str, Contract]) -> None:
+        check_declaration(self, features=contracts[self.features], predictions=contract)
 
 
 def xgboost_model(
@@ -153,16 +178,16 @@ def check_declaration(spec: ModelSpec, *, features: Contract, predictions: Contr
                 f"(contract {features.path})"
             )
     label, clock = columns[spec.label], columns[spec.split.column]
-    if features.plan.column(spec.label).type.kind != "boolean" or not label.required:
+    if label.type.kind != "boolean" or not label.required:
         raise DefinitionsInvalid(
             f"{spec.registered_name}: the label {spec.label} of {features.name} is not a required boolean"
         )
-    if features.plan.column(spec.split.column).type.kind != "date" or not clock.required:
+    if clock.type.kind != "date" or not clock.required:
         raise DefinitionsInvalid(
             f"{spec.registered_name}: the split column {spec.split.column} of {features.name} is not a required date"
         )
     for name in spec.feature_columns:
-        if features.plan.column(name).type.kind in ("date", "timestamp", "timestamptz"):
+        if columns[name].type.kind in ("date", "timestamp", "timestamptz"):
             raise DefinitionsInvalid(
                 f"{spec.registered_name}: feature {name} of {features.name} is a point in time; "
                 "give the model a number (days between two dates) or a category"

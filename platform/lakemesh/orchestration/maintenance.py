@@ -12,6 +12,7 @@ import dagster as dg
 
 from lakemesh.contracts import Contract
 from lakemesh.errors import ProductNotFound
+from lakemesh.orchestration.resources import lakehouse_resource
 from lakemesh.settings import Settings
 from lakemesh.storage.maintenance import Maintenance, maintain_table
 
@@ -92,11 +93,11 @@ def _domain_job(
 ) -> dg.JobDefinition:
     """A one-op job; the op reads the settings of the process that runs it (the environment may differ)."""
 
-    @dg.op(name=op_name, description=description)
+    @dg.op(name=op_name, description=description, required_resource_keys={"lakehouse"})
     def work(context: dg.OpExecutionContext) -> None:
-        body(context, Settings.from_env(project_dir=settings.project_dir))
+        body(context, context.resources.lakehouse.settings())
 
-    @dg.job(name=name, description=description)
+    @dg.job(name=name, description=description, resource_defs={"lakehouse": lakehouse_resource(settings.project_dir)})
     def job() -> None:
         work()
 

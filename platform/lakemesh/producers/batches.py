@@ -8,7 +8,7 @@ deltalake) and a Spark DataFrame (judged and written by Spark, never collected).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -19,7 +19,8 @@ from deltalake import DeltaTable
 from lakemesh.contracts import Contract
 from lakemesh.quality import ValidationReport, as_polars, validate
 from lakemesh.settings import Settings
-from lakemesh.storage.delta import Committed, StepTransaction, write_table
+from lakemesh.storage.commit import CommitRequest, Committed
+from lakemesh.storage.delta import write_table
 from lakemesh.storage.quarantine import write_quarantine
 
 if TYPE_CHECKING:
@@ -35,18 +36,7 @@ class Batch(Protocol):
 
     def quarantine(self, report: ValidationReport, uri: str, *, run_id: str, settings: Settings) -> None: ...
 
-    def commit(
-        self,
-        uri: str,
-        *,
-        contract: Contract,
-        metadata: Mapping[str, str],
-        step: StepTransaction,
-        replace_schema: bool,
-        recheck: Callable[[DeltaTable], None],
-        checked_at: int | None,
-        settings: Settings,
-    ) -> Committed: ...
+    def commit(self, uri: str, request: CommitRequest, *, columns: Sequence[str]) -> Committed: ...
 
     def release(self) -> None: ...
 
@@ -73,32 +63,10 @@ class PolarsBatch:
             storage_options=settings.storage_options,
         )
 
-    def commit(
-        self,
-        uri: str,
-        *,
-        contract: Contract,
-        metadata: Mapping[str, str],
-        step: StepTransaction,
-        replace_schema: bool,
-        recheck: Callable[[DeltaTable], None],
-        checked_at: int | None,
-        settings: Settings,
-    ) -> Committed:
-        return write_table(
-            uri,
-            self._arrow([c.name for c in contract.columns]),
-            mode=contract.write_mode,
-            primary_key=contract.primary_key,
-            metadata=metadata,
-            step=step,
-            replace_schema=replace_schema,
-            recheck=recheck,
-            checked_at=checked_at,
-            storage_options=settings.storage_options,
-        )
+    def commit(self, uri: str, request: CommitRequest, *, columns: Sequence[str]) -> Committed:
+        return write_table(uri, self._arrow(columns), request)
 
-    def _arrow(self, columns: list[str]) -> pa.Table:
+    def _arrow(self, columns: Sequence[str]) -> pa.Table:
         """The producer's own Arrow table when normalising left it as it was (no copy), else the frame's."""
         data = self.data
         if isinstance(data, pa.Table) and self.frame.schema == pl.from_arrow(data.slice(0, 0)).schema:
@@ -134,32 +102,10 @@ class SparkBatch:
         rows = self._refused if self._refused is not None else self.frame
         write_spark_quarantine(rows, uri, run_id=run_id, product=report.contract.name, failed_checks=report.summary())
 
-    def commit(
-        self,
-        uri: str,
-        *,
-        contract: Contract,
-        metadata: Mapping[str, str],
-        step: StepTransaction,
-        replace_schema: bool,
-        recheck: Callable[[DeltaTable], None],
-        checked_at: int | None,
-        settings: Settings,
-    ) -> Committed:
+    def commit(self, uri: str, request: CommitRequest, *, columns: Sequence[str]) -> Committed:
         from lakemesh.storage.spark_delta import write_spark_table
 
-        return write_spark_table(
-            self.frame.select(*[c.name for c in contract.columns]),
-            uri,
-            mode=contract.write_mode,
-            primary_key=contract.primary_key,
-            metadata=metadata,
-            step=step,
-            replace_schema=replace_schema,
-            recheck=recheck,
-            checked_at=checked_at,
-            storage_options=settings.storage_options,
-        )
+        return write_spark_table(self.frame.select(*columns), uri, request)
 
     def release(self) -> None:
         self.frame.unpersist()

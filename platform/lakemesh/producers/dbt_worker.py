@@ -204,11 +204,15 @@ class _Server:
         for name in [k for k in os.environ if k.startswith("LAKEMESH_")]:
             del os.environ[name]
         os.environ.update(request["env"])
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
         manifest = self._manifest(request["manifest"]) if request["manifest"] else None
         try:
             outcome = self._runner_class(manifest=manifest).invoke(request["args"])
         finally:
-            _close_duckdb()
+            # the profile's `keep_open: false` closed the model's DuckDB file with the command's last connection;
+            # forgetting the environment makes the next command open its own file, not this one's
+            DuckDBConnectionManager.close_all_connections()
         results = {}
         for node_result in getattr(outcome.result, "results", None) or []:
             node = node_result.node
@@ -222,16 +226,6 @@ class _Server:
             lines = [line.strip() for line in str(outcome.exception).splitlines() if line.strip()]
             error = " ".join(lines[:3]) or type(outcome.exception).__name__
         return {"success": bool(outcome.success), "error": error, "results": results}
-
-
-def _close_duckdb() -> None:
-    """Release the model's DuckDB file, so the platform can read it and the next command can open another."""
-    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
-
-    with DuckDBConnectionManager._LOCK:
-        if DuckDBConnectionManager._ENV is not None:
-            DuckDBConnectionManager._ENV.close()
-            DuckDBConnectionManager._ENV = None
 
 
 def _serve(answer_fd: int, parent: int, project_dir: str) -> None:

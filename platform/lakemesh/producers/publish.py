@@ -1,14 +1,12 @@
 """The one path every product takes into the lakehouse: validate, gate schema changes, commit once, record lineage.
 
 Whatever produced the data (a Python asset, a dbt model, Spark), it is
-published here and nowhere else. The gate runs before anything is written: a
-refused batch leaves the current Delta version untouched and its failing rows
-in the domain's quarantine; a contract change that breaks the product's readers
-is refused unless its major version went up. An accepted batch becomes one
-atomic Delta commit, exactly once per producing step, recording its run,
-contract, code version and inputs. Lineage never decides the outcome: COMPLETE
-is sent after the commit from the commit's own facts, and an event the
-transport cannot take waits in the outbox.
+published here and nowhere else. The gate (`producers.gate`) runs before
+anything is written. An accepted batch becomes one atomic Delta commit,
+exactly once per producing step, recording its run, contract, code version and
+inputs. Lineage never decides the outcome: COMPLETE is sent after the commit
+from the commit's own facts, and an event the transport cannot take waits in
+the outbox.
 """
 
 from __future__ import annotations
@@ -22,21 +20,14 @@ from typing import Any
 from deltalake import DeltaTable
 
 from lakemesh.contracts import Contract
-from lakemesh.contracts.compatibility import ContractChange, breaking_changes
-from lakemesh.errors import BreakingChange, CommitConflict, ContractViolation, ProductNotFound, in_one_line
+from lakemesh.errors import ProductNotFound
 from lakemesh.lineage import ColumnInput, InputRef, LineageEmitter, PublishLineage, publish_run_id
 from lakemesh.producers.batches import Batch, PolarsBatch, as_batch
-from lakemesh.quality import ValidationReport
+from lakemesh.producers.gate import Gate, schema_gate
+from lakemesh.quality import ContractViolation, ValidationReport
 from lakemesh.settings import Settings
-from lakemesh.storage.delta import (
-    Committed,
-    StepTransaction,
-    commit_metadata,
-    committed_version,
-    last_published_contract,
-    open_table,
-    rows_written,
-)
+from lakemesh.storage.commit import CommitRequest, Committed, PublishCommit, StepTransaction, rows_written
+from lakemesh.storage.delta import committed_version, open_table
 
 __all__ = ["PublishResult", "publish"]
 
@@ -66,53 +57,6 @@ def _existing_table(uri: str, settings: Settings) -> DeltaTable | None:
         return open_table(uri, storage_options=settings.storage_options)
     except ProductNotFound:
         return None
-
-
-def _readers(contract: Contract, changes: Sequence[ContractChange], settings: Settings) -> list[str]:
-    """Every downstream product, domain and owner reading a changed column, as the catalog knows them."""
-    from lakemesh.catalog import Catalog, NotFound, impact
-
-    try:
-        catalog = Catalog(settings.catalog_url)
-        found = {}
-        for column in sorted({c.column for c in changes}, key=lambda c: c or ""):
-            try:
-                affected = impact(catalog, contract.name, column=column, namespace=settings.namespace)
-            except NotFound:  # a column the catalog has not seen: then every reader of the product counts
-                affected = impact(catalog, contract.name, namespace=settings.namespace)
-            for entry in affected:
-                read = f"{column} (indirectly)" if entry.indirect else column
-                found.setdefault(entry.name, (entry.domain, entry.owner, set()))[2].add(read or "*")
-    except NotFound:
-        return []
-    except Exception as error:  # the catalog is down: the change is refused all the same
-        return [f"(readers unknown: the catalog could not be read: {str(error).splitlines()[0]})"]
-    return [
-        f"{name} (domain {domain}, owner {owner or 'unknown'}; reads {', '.join(sorted(columns))})"
-        for name, (domain, owner, columns) in sorted(found.items())
-    ]
-
-
-def _schema_gate(table: DeltaTable | None, contract: Contract, settings: Settings) -> bool:
-    """Refuse a breaking contract change without a new major version; True when the schema is to be replaced."""
-    previous = last_published_contract(table) if table is not None else None
-    if previous is None or previous == contract.document.model_dump(mode="json", exclude_none=True, by_alias=True):
-        return False
-    changes = breaking_changes(previous, contract)
-    if not changes:
-        return False
-    old_major = int(str(previous.get("version", "0")).split(".")[0])
-    if contract.major_version > old_major:
-        return True
-    readers = _readers(contract, changes, settings)
-    lines = [
-        f"{contract.name}: contract v{contract.version} ({contract.path}) breaks the published "
-        f"v{previous.get('version')} without a new major version; nothing was written. Breaking changes:",
-        *(f"  - {change.message} ({change.path})" for change in changes),
-        "Readers affected: " + ("; ".join(readers) if readers else "none known to the catalog"),
-        f"Raise the major version (to {old_major + 1}.0.0) once the readers are ready, or make the change additive.",
-    ]
-    raise BreakingChange("\n".join(lines))
 
 
 def publish(
@@ -172,45 +116,35 @@ def publish(
         if table is not None and (done := committed_version(table, transaction)) is not None:
             committed = Committed(version=done, duplicate=True)  # a retried step: its commit stands
         else:
-            replace_schema = _schema_gate(table, contract, settings)
-            keyed_append = (
-                contract.write_mode == "append" and bool(contract.primary_key) and not replace_schema
-            )  # a new major version starts the table over
-
-            def judge(against: DeltaTable | None) -> ValidationReport:
-                verdict = batch.judge(contract, against=against, keyed_append=keyed_append)
-                if not verdict.passed:
-                    raise _refuse(batch, verdict, table=against, lineage=lineage, settings=settings, run_id=run_id)
-                return verdict
-
-            def judge_again(against: DeltaTable) -> None:
-                """Before committing on a version the gate did not see: the same schema decision, the same keys."""
-                if _schema_gate(against, contract, settings) != replace_schema:
-                    raise CommitConflict(
-                        f"{uri}: a concurrent writer published under another contract version; nothing was written"
-                    )
-                if keyed_append:
-                    judge(against)
-
-            report = judge(table)
-            validated = time.perf_counter()
-            committed = batch.commit(
-                uri,
+            gate = Gate(
+                batch=batch,
                 contract=contract,
-                metadata=commit_metadata(
-                    run_id=run_id,
-                    contract_id=contract.id,
-                    contract_version=contract.version,
-                    contract_json=contract.to_json(),
-                    code_version=code_version,
-                    inputs=inputs,
-                ),
-                step=transaction,
-                replace_schema=replace_schema,
-                recheck=judge_again,
-                checked_at=table.version() if table is not None else None,
                 settings=settings,
+                lineage=lineage,
+                run_id=run_id,
+                replace_schema=schema_gate(table, contract, settings),
             )
+            report = gate.judge(table)
+            validated = time.perf_counter()
+            record = PublishCommit(
+                run_id=run_id,
+                contract_id=contract.id,
+                contract_version=contract.version,
+                contract=contract.to_json(),
+                code_version=code_version or "",
+                inputs=inputs,
+            )
+            request = CommitRequest(
+                mode=contract.write_mode,
+                primary_key=contract.primary_key,
+                record=record,
+                step=transaction,
+                replace_schema=gate.replace_schema,
+                recheck=gate.recheck,
+                checked_at=table.version() if table is not None else None,
+                storage_options=settings.storage_options,
+            )
+            committed = batch.commit(uri, request, columns=[c.name for c in contract.columns])
     except ContractViolation:
         raise
     except Exception as error:
@@ -245,30 +179,3 @@ def _duplicate_rows(batch: Batch, uri: str, version: int, settings: Settings) ->
     table = open_table(uri, storage_options=settings.storage_options)
     info = next((c for c in table.history() if c["version"] == version), {})
     return rows_written(info) or 0
-
-
-def _refuse(
-    batch: Batch,
-    report: ValidationReport,
-    *,
-    table: DeltaTable | None,
-    lineage: PublishLineage,
-    settings: Settings,
-    run_id: str,
-) -> ContractViolation:
-    """Quarantine the failing rows and say why; a quarantine that cannot be written never hides the refusal."""
-    contract = report.contract
-    quarantine = settings.quarantine_uri(contract.name)
-    try:
-        batch.quarantine(report, quarantine, run_id=run_id, settings=settings)
-        failure = None
-    except Exception as error:  # any storage error: report it inside the refusal
-        failure = in_one_line(error)
-    violation = ContractViolation(
-        report,
-        kept_version=table.version() if table is not None else None,
-        quarantine=quarantine,
-        quarantine_error=failure,
-    )
-    lineage.fail(str(violation), assertions=report.outcome(), quarantined=failure is None)
-    return violation

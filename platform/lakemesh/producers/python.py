@@ -1,39 +1,33 @@
-"""Python producers: a decorated function that returns a DataFrame becomes a product's Dagster asset.
+"""Python producers: a decorated function that returns a DataFrame makes a product.
 
 A domain team writes a function that returns a DataFrame (polars preferred;
 pandas and Arrow accepted) and decorates it with `@data_product`, or one that
-takes and returns Spark DataFrames and decorates it with `@spark_product`; the
-platform turns it into a Dagster asset that reads its inputs from the upstream
-products' Delta tables (pinning the versions read), calls it, and publishes the
-result through `lakemesh.publish`.
+takes and returns Spark DataFrames and decorates it with `@spark_product`. Its
+step reads the inputs from the upstream products' Delta tables at the pinned
+versions, calls it, and hands the result to `lakemesh.publish`.
 """
+
+from __future__ import annotations
 
 import hashlib
 import inspect
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import dagster as dg
-from dagster import AssetExecutionContext
-
-from lakemesh.compute.spark import forward_spark_lineage
 from lakemesh.contracts import Contract
+from lakemesh.errors import DefinitionsInvalid
 from lakemesh.lineage import INDIRECT_SUBTYPES, InputRef, declared_column_lineage, declared_dataset_lineage
-from lakemesh.orchestration.assets import (
-    check_specs,
-    current_check_results,
-    pin_inputs,
-    product_spec,
-    publish_events,
-)
+from lakemesh.producers.producer import ProductBuild
 from lakemesh.settings import Settings, split_product_name
 from lakemesh.storage.delta import read_table
 from lakemesh.storage.landing import landing_path, read_landing
 from lakemesh.storage.reader import reading_as
 
-__all__ = ["DataProduct", "data_product", "python_product_asset", "spark_product"]
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+__all__ = ["DataProduct", "data_product", "spark_product"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,9 +42,87 @@ class DataProduct:
     indirect: Mapping[str, str | Sequence[str]]
     engine: Literal["python", "spark"] = "python"
     """`spark`: inputs arrive as Spark DataFrames and the function returns one."""
+    domain: str = ""
+    """The domain whose code location declares it (set by `in_domain` when the location loads)."""
+
+    def in_domain(self, domain: str) -> DataProduct:
+        """This producer as a product of `domain`."""
+        return replace(self, domain=domain)
+
+    @property
+    def product(self) -> str:
+        return f"{self.domain}.{self.name}"
+
+    @property
+    def kind(self) -> str:
+        return self.engine
+
+    @property
+    def reads(self) -> list[str]:
+        return list(self.inputs.values())
 
     def code_version(self) -> str:
         return hashlib.sha256(inspect.getsource(self.fn).encode()).hexdigest()[:16]
+
+    def check(self, contract: Contract, *, contracts: Mapping[str, Contract]) -> None:
+        """Column lineage may be declared only for columns the contract has."""
+        unknown = sorted(set(self.columns) - {c.name for c in contract.columns})
+        if unknown:
+            raise DefinitionsInvalid(
+                f"{self.product} declares column lineage for {unknown}, "
+                f"which its contract {contract.path} does not have"
+            )
+
+    def build(
+        self, contract: Contract, *, settings: Settings, pinned: Mapping[str, int], spark: SparkSource | None = None
+    ) -> ProductBuild:
+        """Call the function on its inputs at the pinned versions (Spark DataFrames from `spark` for a Spark one)."""
+        frames: dict[str, Any] = {
+            param: self._read_input(settings.table_uri(upstream), pinned[upstream], settings, spark)
+            for param, upstream in self.inputs.items()
+        }
+        frames |= {table: read_landing(settings.landing, table).lazy() for table in self.landing}
+        refs = {
+            param: InputRef.of_product(upstream, settings=settings, version=pinned[upstream])
+            for param, upstream in self.inputs.items()
+        }
+        refs |= {t: InputRef(namespace="file", name=str(landing_path(settings.landing, t))) for t in self.landing}
+        with reading_as(contract.domain):  # lakemesh.read() inside may reach other domains' public products only
+            data = self._returned(contract, self.fn(**frames))
+        return ProductBuild(
+            data=data,
+            inputs=pinned,
+            code_version=self.code_version(),
+            extra_inputs=[refs[t] for t in self.landing],
+            column_lineage=declared_column_lineage(self.columns, inputs=refs),
+            dataset_lineage=declared_dataset_lineage(self.indirect, inputs=refs),
+        )
+
+    def _read_input(self, uri: str, version: int, settings: Settings, spark: SparkSource | None) -> Any:
+        """One pinned input: a polars LazyFrame, or a Spark DataFrame for a Spark producer."""
+        if self.engine == "spark":
+            from lakemesh.storage.spark_delta import read_spark_table
+
+            if spark is None:
+                raise ValueError(f"{self.product} is a Spark producer: its step needs a Spark session")
+            return read_spark_table(spark(), uri, version=version)
+        return read_table(uri, version=version, storage_options=settings.storage_options)
+
+    def _returned(self, contract: Contract, data: Any) -> Any:
+        """What the function returned, refused with the producer's name when it is not its engine's DataFrame."""
+        from lakemesh.producers.batches import is_spark_dataframe
+
+        if self.engine == "spark" and not is_spark_dataframe(data):
+            where = f"{self.fn.__module__}.{self.fn.__qualname__}"
+            raise TypeError(
+                f"{contract.name}: the Spark producer {where} returned "
+                f"{type(data).__module__}.{type(data).__name__}, not a Spark DataFrame; nothing was published"
+            )
+        return data
+
+
+SparkSource = Callable[[], "SparkSession"]
+"""Where a Spark producer's session comes from: called on first use, so a step that reads nothing starts none."""
 
 
 def data_product(
@@ -126,79 +198,3 @@ def spark_product(
         return replace(declared, engine="spark")
 
     return wrap(fn) if fn is not None else wrap
-
-
-def _returned(product: DataProduct, contract: Contract, data: Any) -> Any:
-    """What the function returned, refused with the producer's name when it is not its engine's DataFrame."""
-    from lakemesh.producers.batches import is_spark_dataframe
-
-    if product.engine == "spark" and not is_spark_dataframe(data):
-        where = f"{product.fn.__module__}.{product.fn.__qualname__}"
-        raise TypeError(
-            f"{contract.name}: the Spark producer {where} returned {type(data).__module__}.{type(data).__name__}, "
-            "not a Spark DataFrame; nothing was published"
-        )
-    return data
-
-
-def python_product_asset(product: DataProduct, contract: Contract, *, settings: Settings) -> dg.AssetsDefinition:
-    """A Dagster asset that runs a `@data_product` function and publishes what it returns."""
-    kinds = {"python", "polars"} if product.engine == "python" else {"python", "spark"}
-    spec = product_spec(contract, settings=settings, deps=list(product.inputs.values()), kinds=kinds)
-
-    @dg.multi_asset(
-        name=f"{contract.domain}__{contract.product}",
-        specs=[spec.replace_attributes(code_version=product.code_version())],
-        check_specs=check_specs(contract),
-        can_subset=True,
-        required_resource_keys={"spark"} if product.engine == "spark" else set(),
-    )
-    def _asset(context: AssetExecutionContext):
-        run_settings = Settings.from_env(project_dir=settings.project_dir)  # the env of this run decides
-        if not context.selected_asset_keys:  # only checks selected: judge what is published, rebuild nothing
-            yield from current_check_results(context, contract, settings=run_settings)
-            return
-        pinned = pin_inputs(list(product.inputs.values()), settings=run_settings, reader=contract.name)
-        frames: dict[str, Any] = {
-            param: _read_input(context, product, run_settings.table_uri(upstream), pinned[upstream], run_settings)
-            for param, upstream in product.inputs.items()
-        }
-        frames |= {table: read_landing(run_settings.landing, table).lazy() for table in product.landing}
-        refs = {
-            param: InputRef.of_product(upstream, settings=run_settings, version=pinned[upstream])
-            for param, upstream in product.inputs.items()
-        }
-        refs |= {
-            t: InputRef(namespace="file", name=str(landing_path(run_settings.landing, t))) for t in product.landing
-        }
-        context.log.info(f"{contract.name}: inputs {json.dumps(pinned)}, landing {list(product.landing)}")
-        with reading_as(contract.domain):  # lakemesh.read() inside may reach other domains' public products only
-            data = _returned(product, contract, product.fn(**frames))
-        try:
-            yield from publish_events(
-                context,
-                data,
-                contract=contract,
-                settings=run_settings,
-                code_version=product.code_version(),
-                inputs=pinned,
-                extra_inputs=[refs[t] for t in product.landing],
-                column_lineage=declared_column_lineage(product.columns, inputs=refs),
-                dataset_lineage=declared_dataset_lineage(product.indirect, inputs=refs),
-            )
-        finally:
-            if product.engine == "spark":  # what Spark itself saw of the run: after the publish's own events
-                forward_spark_lineage(settings=run_settings)
-
-    return _asset
-
-
-def _read_input(
-    context: AssetExecutionContext, product: DataProduct, uri: str, version: int, settings: Settings
-) -> Any:
-    """One pinned input: a polars LazyFrame, or a Spark DataFrame for a Spark producer."""
-    if product.engine == "spark":
-        from lakemesh.storage.spark_delta import read_spark_table
-
-        return read_spark_table(context.resources.spark.session(), uri, version=version)
-    return read_table(uri, version=version, storage_options=settings.storage_options)

@@ -218,7 +218,7 @@ def _table_failures(frame: pl.DataFrame, plan: CheckPlan, broken: set[str]) -> l
             con.register(queries[0].bound.table, frame.to_arrow())
             for check in queries:
                 try:
-                    result = con.execute(check.bound.query).fetchall()
+                    result = con.execute(check.bound.in_dialect("duckdb")).fetchall()
                 except duckdb.Error as error:
                     raise CheckError(f"{plan.product}: SQL rule {check.name!r} failed to run: {error}") from error
                 if len(result) != 1 or len(result[0]) != 1:

@@ -16,7 +16,7 @@ from typing import Any
 import polars as pl
 
 from lakemesh.contracts import Check, CheckPlan, Contract
-from lakemesh.contracts.plan import MetricRule, SqlRule, describe_bound, passes
+from lakemesh.contracts.plan import MetricRule, SqlRule
 from lakemesh.errors import CheckError
 
 __all__ = ["REDACTED", "CheckFailure", "ValidationReport", "judge_measurement"]
@@ -92,8 +92,8 @@ def judge_measurement(check: Check, value: Any, rows: int, plan: CheckPlan) -> C
         if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
             shown = f"a {type(value).__name__}" if sensitive else repr(value)
             raise CheckError(f"{plan.product}: check {check.name!r} must measure one number, got {shown}")
-        if passes(value, rule.operator, rule.threshold):
+        if rule.bound.passes(value):
             return None
         measured = REDACTED if sensitive else f"{value:g}"
-        reason = f"measured {measured}, must be {describe_bound(rule.operator, rule.threshold)}"
+        reason = f"measured {measured}, must be {rule.bound.describe()}"
     return CheckFailure(check=check.name, column=check.column, rows=-1, examples=(), reason=reason)

@@ -167,9 +167,9 @@ def _duplicated(columns: tuple[str, ...]) -> Column:
 
 
 def _sql_value(spark: SparkSession, frame: DataFrame, check: Check, plan: CheckPlan) -> object:
-    """An SQL rule's one number: the rule's (DuckDB) SQL in Spark's dialect, over the batch as a private view."""
+    """An SQL rule's one number: the rule's SQL (in its own dialect) in Spark's, over the batch as a private view."""
     rule: SqlRule = check.bound
-    query = sqlglot.parse_one(rule.query, read="duckdb")
+    query = sqlglot.parse_one(rule.query, read=rule.dialect)
     with temporary_view(frame, prefix="lakemesh_batch") as view:
         for table in query.find_all(exp.Table):
             if table.name.lower() == rule.table.lower():

@@ -1,16 +1,19 @@
-"""Storage: Delta I/O with exactly-once commits, the quarantine, the landing zone, maintenance, the reader."""
+"""Storage: Delta I/O with exactly-once commits, the commit record, the quarantine, landing, maintenance, the reader."""
 
-from lakemesh.storage.delta import (
+from lakemesh.storage.commit import (
+    CommitRequest,
     Committed,
+    PublishCommit,
     StepTransaction,
-    commit_metadata,
+    published_fields,
+    rows_written,
+)
+from lakemesh.storage.delta import (
     committed_version,
     current_version,
     last_published_contract,
     open_table,
-    published_fields,
     read_table,
-    rows_written,
     write_table,
 )
 from lakemesh.storage.maintenance import Maintenance, maintain_table
@@ -18,10 +21,11 @@ from lakemesh.storage.quarantine import write_quarantine
 from lakemesh.storage.reader import read
 
 __all__ = [
+    "CommitRequest",
     "Committed",
     "Maintenance",
+    "PublishCommit",
     "StepTransaction",
-    "commit_metadata",
     "committed_version",
     "current_version",
     "last_published_contract",

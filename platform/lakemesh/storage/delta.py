@@ -10,47 +10,32 @@ merge) or reported (overwrite). Every deltalake call takes the lakehouse's
 
 from __future__ import annotations
 
-import json
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Mapping
 
 import polars as pl
 import pyarrow as pa
 from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
-from lakemesh.errors import CommitConflict, ProductNotFound, TableUnreadable, VersionNotFound
+from lakemesh.errors import CommitConflict, ProductNotFound, TableUnreadable, VersionNotFound, first_line
+from lakemesh.storage.commit import CommitRequest, Committed, PublishCommit, StepTransaction
 
 __all__ = [
-    "APP_ID_KEY",
-    "CONTRACT_KEY",
     "TABLE_PROPERTIES",
-    "Committed",
-    "StepTransaction",
-    "commit_metadata",
     "committed_version",
     "current_version",
     "last_published_contract",
     "open_table",
-    "published_fields",
     "read_table",
-    "rows_written",
     "write_table",
 ]
 
-APP_ID_KEY = "lakemesh.appId"
 TABLE_PROPERTIES = {"delta.enableExpiredLogCleanup": "false"}
 """The commit log is kept whole: it holds each version's contract (for the schema gate) and the steps' commits."""
-CONTRACT_KEY = "lakemesh.contract"
 _MAX_ATTEMPTS = 6
 _PAST_END = "not the same as the specified end version"
-
-
-def _first_line(error: Exception) -> str:
-    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
 def _loads(uri: str, version: int, storage_options: Mapping[str, str] | None) -> bool | None:
@@ -87,7 +72,7 @@ def open_table(uri: str, *, version: int | None = None, storage_options: Mapping
         damaged = _damaged_version(uri, options)
         raise TableUnreadable(
             f"the Delta log of {uri} is damaged at version {damaged} (_delta_log/{damaged:020d}.json is damaged "
-            f"or missing): {_first_line(error)[:200]}"
+            f"or missing): {first_line(error)[:200]}"
         ) from None
 
 
@@ -106,76 +91,14 @@ def read_table(
     return pl.scan_delta(open_table(uri, version=version, storage_options=storage_options))
 
 
-def published_fields(commit: Mapping[str, object]) -> dict[str, str]:
-    """The platform's fields of one commit (`lakemesh.*`), whichever engine wrote it.
-
-    deltalake records them as keys of the commit's info; Spark, which has no such
-    option, as one JSON object in the commit's `userMetadata`.
-    """
-    fields = {k: v for k, v in commit.items() if k.startswith("lakemesh.") and isinstance(v, str)}
-    text = commit.get("userMetadata")
-    if isinstance(text, str) and text.startswith("{"):
-        try:
-            spark_written = json.loads(text)
-        except json.JSONDecodeError:
-            spark_written = {}  # someone else's metadata: not the platform's
-        if isinstance(spark_written, dict):
-            fields |= {k: v for k, v in spark_written.items() if k.startswith("lakemesh.") and isinstance(v, str)}
-    return fields
-
-
 def last_published_contract(table: DeltaTable) -> dict | None:
-    """The ODCS document the product's latest publish was made under (kept in its commit metadata)."""
+    """The ODCS document the product's latest publish was made under (kept in its commit record)."""
     for limit in (10, None):  # usually the latest commit or one before maintenance's; the whole log if need be
         for commit in table.history(limit):
-            if CONTRACT_KEY in (fields := published_fields(commit)):
-                return json.loads(fields[CONTRACT_KEY])
+            record = PublishCommit.read(commit)
+            if record is not None and record.contract is not None:
+                return record.contract_document()
     return None
-
-
-def rows_written(commit: Mapping[str, object]) -> int | None:
-    """Rows a commit wrote, from its operation metrics (deltalake's or Spark's names)."""
-    metrics = commit.get("operationMetrics") or {}
-    for key in ("num_added_rows", "num_source_rows", "numSourceRows", "numOutputRows"):  # a MERGE: its source
-        if key in metrics:
-            return int(metrics[key])
-    return None
-
-
-@dataclass(frozen=True, kw_only=True)
-class StepTransaction:
-    """The Delta application transaction of one publish: the producing step, and its sequence in that step."""
-
-    app_id: str
-    sequence: int = 0
-
-
-@dataclass(frozen=True, kw_only=True)
-class Committed:
-    """The version a publish committed, and whether an earlier attempt of the same step had committed it."""
-
-    version: int
-    duplicate: bool
-
-
-def commit_metadata(
-    *,
-    run_id: str,
-    contract_id: str,
-    contract_version: str,
-    contract_json: str,
-    code_version: str | None,
-    inputs: Mapping[str, int],
-) -> dict[str, str]:
-    """What every product commit records, so a version can be traced to its run, contract and inputs."""
-    return {
-        "lakemesh.runId": run_id,
-        "lakemesh.contractId": contract_id,
-        "lakemesh.contractVersion": contract_version,
-        CONTRACT_KEY: contract_json,
-        "lakemesh.codeVersion": code_version or "",
-        "lakemesh.inputs": json.dumps(dict(sorted(inputs.items()))),
-    }
 
 
 def committed_version(table: DeltaTable, step: StepTransaction) -> int | None:
@@ -186,21 +109,13 @@ def committed_version(table: DeltaTable, step: StepTransaction) -> int | None:
     # the log is kept whole (see TABLE_PROPERTIES); a table whose old entries were cleaned up by another writer
     # still knows the step committed: the current version then stands for it
     return next(
-        (c["version"] for c in table.history() if published_fields(c).get(APP_ID_KEY) == step.app_id),
+        (c["version"] for c in table.history() if (r := PublishCommit.read(c)) is not None and r.app_id == step.app_id),
         table.version(),
     )
 
 
 def _commit_once(
-    table: DeltaTable | None,
-    uri: str,
-    data: pa.Table,
-    *,
-    mode: Literal["overwrite", "append", "merge"],
-    primary_key: Sequence[str],
-    replace_schema: bool,
-    commit: CommitProperties,
-    options: dict[str, str],
+    table: DeltaTable | None, uri: str, data: pa.Table, request: CommitRequest, *, commit: CommitProperties
 ) -> int:
     if table is None:  # create, or fail if a concurrent writer created it first (then the caller goes round again)
         write_deltalake(
@@ -209,11 +124,12 @@ def _commit_once(
             mode="error",
             configuration=TABLE_PROPERTIES,
             commit_properties=commit,
-            storage_options=options,
+            storage_options=dict(request.storage_options),
         )
         return 0
+    mode, replace_schema = request.mode, request.replace_schema
     if mode == "merge" and not replace_schema:
-        predicate = " AND ".join(f'target."{key}" = source."{key}"' for key in primary_key)
+        predicate = " AND ".join(f'target."{key}" = source."{key}"' for key in request.primary_key)
         merger = table.merge(
             data, predicate, source_alias="source", target_alias="target", merge_schema=True, commit_properties=commit
         )
@@ -230,34 +146,18 @@ def _commit_once(
     return table.version()  # the table object holds the snapshot its own commit created
 
 
-def write_table(
-    uri: str,
-    data: pa.Table,
-    *,
-    mode: Literal["overwrite", "append", "merge"],
-    primary_key: Sequence[str],
-    metadata: Mapping[str, str],
-    step: StepTransaction,
-    replace_schema: bool = False,
-    recheck: Callable[[DeltaTable], None] | None = None,
-    checked_at: int | None = None,
-    storage_options: Mapping[str, str] | None = None,
-) -> Committed:
-    """Commit `data` once for `step`: one atomic Delta commit carrying the step's application transaction.
+def write_table(uri: str, data: pa.Table, request: CommitRequest) -> Committed:
+    """Commit `data` once for the request's step: one atomic Delta commit carrying its application transaction.
 
-    New columns evolve the table in every mode; `replace_schema` (a new major
-    contract version) replaces the table's schema and content instead.
-    `recheck(table)` (the gate's table-dependent part, last run against
-    version `checked_at`: an append's key check, the contract's schema gate)
-    runs again against any newer version before committing on it, and may
-    refuse the batch; with it, any concurrent commit sends this one round again.
+    With a `recheck`, any concurrent commit sends this one round again, judged anew against it.
     """
-    options = dict(storage_options or {})
+    options = dict(request.storage_options)
+    step, checked_at = request.step, request.checked_at
     commit = CommitProperties(
-        custom_metadata={**metadata, APP_ID_KEY: step.app_id},
+        custom_metadata=request.metadata(),
         app_transactions=[Transaction(step.app_id, step.sequence, int(time.time() * 1000))],
         # the gate must see every commit it did not judge against: any concurrent commit sends this one round again
-        max_commit_retries=0 if recheck is not None else None,
+        max_commit_retries=0 if request.recheck is not None else None,
     )
     for attempt in range(1, _MAX_ATTEMPTS + 1):
         try:
@@ -266,26 +166,16 @@ def write_table(
             table = None
         if table is not None and (version := committed_version(table, step)) is not None:
             return Committed(version=version, duplicate=True)
-        if recheck is not None and table is not None and table.version() != checked_at:
-            recheck(table)  # commits landed since the batch was judged: judge it again against them
+        if request.recheck is not None and table is not None and table.version() != checked_at:
+            request.recheck(table)  # commits landed since the batch was judged: judge it again against them
             checked_at = table.version()
         try:
-            version = _commit_once(
-                table,
-                uri,
-                data,
-                mode=mode,
-                primary_key=primary_key,
-                replace_schema=replace_schema,
-                commit=commit,
-                options=options,
-            )
-            return Committed(version=version, duplicate=False)
+            return Committed(version=_commit_once(table, uri, data, request, commit=commit), duplicate=False)
         except CommitFailedError as error:  # (before DeltaError: it is one) go round again, judged anew
             if attempt == _MAX_ATTEMPTS:
                 raise CommitConflict(
-                    f"{uri}: a concurrent writer committed first ({_first_line(error)}); "
-                    f"this {mode} wrote nothing after {attempt} attempt(s)"
+                    f"{uri}: a concurrent writer committed first ({first_line(error)}); "
+                    f"this {request.mode} wrote nothing after {attempt} attempt(s)"
                 ) from None
             time.sleep(min(2.0, 0.05 * 2**attempt) * (0.5 + random.random()))
         except DeltaError as error:

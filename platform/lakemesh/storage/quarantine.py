@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 import polars as pl
 from deltalake import CommitProperties, write_deltalake
 
+from lakemesh.storage.commit import PublishCommit
+
 __all__ = ["as_text", "write_quarantine"]
 
 
@@ -48,5 +50,5 @@ def write_quarantine(
         mode="append",
         schema_mode="merge",
         storage_options=dict(storage_options or {}),
-        commit_properties=CommitProperties(custom_metadata={"lakemesh.runId": run_id}),
+        commit_properties=CommitProperties(custom_metadata=PublishCommit(run_id=run_id).metadata()),
     )

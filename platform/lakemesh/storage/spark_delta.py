@@ -4,7 +4,7 @@ Spark writes the product natively (no data passes through the driver). The
 commit carries Delta's application transaction (`txnAppId`/`txnVersion`) of
 the producing step, so Spark itself skips a retried step's second write, and
 the platform's fields as JSON in the commit's `userMetadata` (Spark has no
-other place for them; `published_fields` reads both). A merge (SQL), which takes no
+other place for them; `PublishCommit.read` reads both). A merge (SQL), which takes no
 writer options, gets the same through the session's `spark.databricks.delta.write.txn*`
 and `commitInfo.userMetadata` settings for the one statement.
 """
@@ -13,16 +13,17 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
 
 from lakemesh.compute.views import temporary_view
-from lakemesh.errors import CommitConflict
-from lakemesh.storage.delta import APP_ID_KEY, TABLE_PROPERTIES, Committed, StepTransaction, committed_version
+from lakemesh.errors import CommitConflict, first_line
+from lakemesh.storage.commit import CommitRequest, Committed, PublishCommit
+from lakemesh.storage.delta import TABLE_PROPERTIES, committed_version
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -82,40 +83,30 @@ def _merge(data: DataFrame, uri: str, *, primary_key: Sequence[str], update: boo
         )
 
 
-def write_spark_table(
-    data: DataFrame,
-    uri: str,
-    *,
-    mode: Literal["overwrite", "append", "merge"],
-    primary_key: Sequence[str],
-    metadata: Mapping[str, str],
-    step: StepTransaction,
-    replace_schema: bool = False,
-    recheck: Callable[[DeltaTable], None] | None = None,
-    checked_at: int | None = None,
-    storage_options: Mapping[str, str] | None = None,
-) -> Committed:
-    """Commit `data` once for `step` with Spark: the Spark twin of `storage.delta.write_table`.
+def write_spark_table(data: DataFrame, uri: str, request: CommitRequest) -> Committed:
+    """Commit `data` once for the request's step with Spark: the Spark twin of `storage.delta.write_table`.
 
-    `recheck(table)` runs again against any version newer than `checked_at`
+    The `recheck` runs again against any version newer than `checked_at`
     before the commit. A new table is created only if none exists, and an
     append under a primary key is an insert-only MERGE on it, so a concurrent
     commit makes Delta refuse this one (`CommitConflict`, nothing written)
     rather than publish keys the gate never compared.
     """
+    step, mode, storage_options = request.step, request.mode, request.storage_options
     table = _table(uri, storage_options)
     if table is not None and (version := committed_version(table, step)) is not None:
         return Committed(version=version, duplicate=True)
-    if recheck is not None and table is not None and table.version() != checked_at:
-        recheck(table)
-    user_metadata = json.dumps({**metadata, APP_ID_KEY: step.app_id}, sort_keys=True)
-    keyed = bool(primary_key) and mode in ("merge", "append")
+    if request.recheck is not None and table is not None and table.version() != request.checked_at:
+        request.recheck(table)
+    replace_schema = request.replace_schema
+    user_metadata = json.dumps(request.metadata(), sort_keys=True)
+    keyed = bool(request.primary_key) and mode in ("merge", "append")
     try:
         if keyed and table is not None and not replace_schema:
             _merge(
                 data,
                 uri,
-                primary_key=primary_key,
+                primary_key=request.primary_key,
                 update=mode == "merge",
                 settings={
                     "spark.databricks.delta.write.txnAppId": step.app_id,
@@ -148,8 +139,7 @@ def write_spark_table(
         if now is not None and (version := committed_version(now, step)) is not None:
             return Committed(version=version, duplicate=True)  # the same step, retried at the same time, won
         raise CommitConflict(
-            f"{uri}: a concurrent writer committed first ({str(error).splitlines()[0][:200]}); "
-            f"this {mode} wrote nothing"
+            f"{uri}: a concurrent writer committed first ({first_line(error)[:200]}); this {mode} wrote nothing"
         ) from None
     written = _table(uri, storage_options)
     version = committed_version(written, step) if written is not None else None
@@ -178,6 +168,6 @@ def write_spark_quarantine(rows: DataFrame, uri: str, *, run_id: str, product: s
         stamped.write.format("delta")
         .mode("append")
         .option("mergeSchema", "true")
-        .option("userMetadata", json.dumps({"lakemesh.runId": run_id}))
+        .option("userMetadata", json.dumps(PublishCommit(run_id=run_id).metadata()))
         .save(uri)
     )

@@ -3,7 +3,7 @@
 import uuid
 from typing import Any
 
-from lakemesh.settings import PLATFORM_PRODUCER
+from lakemesh.lineage.naming import PLATFORM_PRODUCER
 
 PRODUCER = PLATFORM_PRODUCER  # products are what the platform writes; other producers are passed explicitly
 SCHEMA_URL = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"

@@ -21,7 +21,7 @@ from lakemesh.catalog import Catalog
 from lakemesh.catalog.reconcile import reconcile
 from lakemesh.lineage import JOB_NAMESPACE
 from lakemesh.orchestration.maintenance import maintenance_jobs
-from lakemesh.storage.delta import APP_ID_KEY
+from lakemesh.storage.commit import APP_ID_KEY
 
 from ..conftest import contract_doc, write_contract
 

@@ -1,6 +1,5 @@
 """The catalog store on SQLite and PostgreSQL: migrations, ingestion, lineage graphs, column lineage, impact."""
 
-import json
 import sqlite3
 import uuid
 
@@ -18,7 +17,7 @@ from lakemesh.catalog import (
     lineage_graph,
     product_lineage,
 )
-from lakemesh.catalog.store import _MIGRATIONS
+from lakemesh.catalog.database import _MIGRATIONS
 
 from .events import NS, PRODUCER, chain, column_lineage, dataset, facet, run_event
 
@@ -195,17 +194,6 @@ def test_impact_of_a_product_and_of_one_column(catalog_url: str):
     assert [tree.children[0].name, tree.children[0].children[0].name] == ["b", "a"]
 
 
-def test_an_embedded_catalog_from_before_migrations_is_rebuilt_from_its_events(tmp_path):
-    old = tmp_path / "catalog.sqlite"
-    with sqlite3.connect(old) as db:
-        db.execute("CREATE TABLE events (id INTEGER PRIMARY KEY, payload TEXT NOT NULL)")
-        db.executemany("INSERT INTO events (payload) VALUES (?)", [(json.dumps(e),) for e in chain(2)])
-    catalog = Catalog(old)
-    assert [d["name"] for d in catalog.datasets(NS)[0]] == ["ds0", "ds1", "ds2"]
-    assert catalog.events()[1] == 2
-    assert (tmp_path / "catalog.sqlite.unversioned").is_file()  # the old file is kept, not deleted
-
-
 def test_a_migration_that_fails_halfway_leaves_no_table_behind_and_the_next_open_finishes(tmp_path):
     """SQLite DDL runs in the migration's transaction: a half-built schema would make every later open fail."""
     path = tmp_path / "catalog.sqlite"
@@ -324,7 +312,7 @@ def test_another_producers_versions_never_hide_or_redescribe_a_product(catalog_u
 
 
 def test_a_completed_run_stays_completed_and_a_run_stays_with_its_job(catalog_url: str):
-    from lakemesh.catalog.events import InvalidEvent
+    from lakemesh.lineage.validation import InvalidEvent
 
     catalog = Catalog(catalog_url)
     run_id = str(uuid.uuid4())

@@ -193,3 +193,13 @@ def test_timestamp_bounds_compare_as_instants_not_strings(tmp_path: Path):
 def test_a_column_name_that_needs_quoting_refuses_to_load(tmp_path: Path, name: str):
     with pytest.raises(ContractInvalid, match=r"field 'schema\[0\].properties\[0\].name': a column name is letters"):
         write_contract(tmp_path, contract_doc(columns=[{"name": name, "logicalType": "integer", "primaryKey": True}]))
+
+
+def test_a_rule_compiles_to_a_typed_bound_and_an_explicit_dialect(tmp_path: Path):
+    rule = {"name": "few_a", "type": "sql", "query": "select count(*) from ${object} where ${property} = 'a'"}
+    contract = _rule_contract(tmp_path, {**rule, "mustBeBetween": [0, 1]})
+    sql = contract.plan.check("few_a").bound
+    assert sql.dialect == "duckdb" and sql.in_dialect("duckdb") == sql.query
+    assert sql.in_dialect("spark").startswith("SELECT COUNT(*) FROM events")
+    assert sql.bound.describe() == "between 0 and 1"
+    assert sql.bound.passes(1) and not sql.bound.passes(2)

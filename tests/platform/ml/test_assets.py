@@ -14,8 +14,9 @@ import xgboost
 from deltalake import DeltaTable
 from lakemesh import Settings
 from lakemesh.ml import TimeSplit
-from lakemesh.ml.assets import DRIFT_CHECK, GATE_CHECK, model_assets
 from lakemesh.ml.registry import ModelRegistry
+from lakemesh.orchestration.model_assets import DRIFT_CHECK, GATE_CHECK, model_assets
+from lakemesh.orchestration.resources import LakehouseResource
 
 from .conftest import SPLIT, declared, features_frame, publish_features
 
@@ -29,7 +30,8 @@ def _materialize(
     here = Settings.from_env()  # the test's own project, whose contracts these are
     assets = model_assets(spec, features=ml_project["features"], predictions=ml_project["predictions"], settings=here)
     selection = [dg.AssetKey(key) for key in keys]
-    return dg.materialize(assets, selection=selection, raise_on_error=False, instance=instance)
+    resources = {"lakehouse": LakehouseResource()}
+    return dg.materialize(assets, selection=selection, resources=resources, raise_on_error=False, instance=instance)
 
 
 def _checks(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:

@@ -9,7 +9,8 @@ import dagster as dg
 import polars as pl
 import pytest
 from lakemesh import AccessRefused, Settings, data_product, publish, read
-from lakemesh.producers.python import python_product_asset
+from lakemesh.orchestration import LakehouseResource
+from lakemesh.orchestration.python_assets import python_product_asset
 from lakemesh.storage.reader import reading_as
 
 from ..conftest import contract_doc, write_contract
@@ -49,7 +50,12 @@ def test_a_producer_asset_reading_a_non_public_product_fails_and_publishes_nothi
         return read("shop.secret")
 
     asset = python_product_asset(copy, contract, settings=Settings.from_env())  # the project of the test
-    result = dg.materialize([asset], instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    result = dg.materialize(
+        [asset],
+        resources={"lakehouse": LakehouseResource()},
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
 
     assert not result.success
     (failure,) = [e for e in result.all_events if e.is_step_failure]
@@ -68,7 +74,9 @@ def test_declared_indirect_lineage_reaches_impact_as_indirect(published, project
         return catalogue.filter(pl.col("id") > 1).select(id=pl.lit(7, pl.Int64))
 
     asset = python_product_asset(kept, contract, settings=Settings.from_env())
-    assert dg.materialize([asset], instance=dg.DagsterInstance.ephemeral()).success
+    assert dg.materialize(
+        [asset], resources={"lakehouse": LakehouseResource()}, instance=dg.DagsterInstance.ephemeral()
+    ).success
     catalog = Catalog(settings.catalog_url)
     (reader,) = impact(catalog, "shop.catalogue", column="id", namespace=settings.namespace)
     assert (reader.name, reader.indirect) == ("reports.kept", True)

@@ -8,9 +8,9 @@ import polars as pl
 import pytest
 from deltalake import DeltaTable
 from lakemesh import Settings, publish, spark_product
-from lakemesh.compute import SparkResource
-from lakemesh.producers.python import python_product_asset
-from lakemesh.storage.delta import published_fields
+from lakemesh.orchestration import LakehouseResource, SparkResource
+from lakemesh.orchestration.python_assets import python_product_asset
+from lakemesh.storage.commit import published_fields
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
@@ -41,7 +41,10 @@ def _materialize(product, settings: Settings) -> dg.ExecuteInProcessResult:
     )
     asset = python_product_asset(product, contract, settings=settings)
     return dg.materialize(
-        [asset], resources={"spark": SparkResource()}, instance=dg.DagsterInstance.ephemeral(), raise_on_error=False
+        [asset],
+        resources={"spark": SparkResource(), "lakehouse": LakehouseResource()},
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
     )
 
 

@@ -10,7 +10,7 @@ import pytest
 from deltalake import DeltaTable
 from lakemesh import ContractViolation, Settings, publish
 from lakemesh.quality.spark_backend import validate_spark
-from lakemesh.storage.delta import APP_ID_KEY, CONTRACT_KEY, published_fields
+from lakemesh.storage.commit import APP_ID_KEY, CONTRACT_KEY, published_fields
 
 from ..conftest import contract_doc, write_contract
 

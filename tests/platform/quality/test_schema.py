@@ -5,7 +5,7 @@ import pytest
 from lakemesh import load_contract
 from lakemesh.quality import polars_dtype, validate
 
-from ..conftest import PROJECT_DIR
+from ...conftest import PROJECT_DIR
 
 LINE_ITEMS = load_contract(PROJECT_DIR / "contracts" / "sales" / "line_items.yaml")
 

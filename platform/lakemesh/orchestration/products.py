@@ -1,6 +1,10 @@
-"""The Dagster view of products: specs and checks from contracts, pinned inputs, publish results as events."""
+"""The Dagster view of products: specs and checks from contracts, a step's pinned inputs, publishes as events.
 
-from collections.abc import Iterator, Mapping, Sequence
+Every asset factory (Python, Spark, dbt, model predictions) uses these, so a
+product looks and reports the same in Dagster whatever produced it.
+"""
+
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -8,14 +12,19 @@ import dagster as dg
 from dagster import AssetExecutionContext
 
 from lakemesh.contracts import Contract
-from lakemesh.errors import ContractViolation
-from lakemesh.lineage import ColumnInput, InputRef
-from lakemesh.producers.publish import PublishResult, publish
-from lakemesh.quality import ValidationReport, as_polars, validate
+from lakemesh.errors import ProductNotFound
+from lakemesh.producers import ProductBuild, PublishResult, judge_published, pin_inputs, publish
+from lakemesh.quality import ContractViolation, ValidationReport
 from lakemesh.settings import Settings, split_product_name
-from lakemesh.storage.delta import current_version, read_table
 
-__all__ = ["asset_key", "check_specs", "current_check_results", "pin_inputs", "product_spec", "publish_events"]
+__all__ = [
+    "asset_key",
+    "check_specs",
+    "current_check_results",
+    "pinned_inputs",
+    "product_spec",
+    "publish_events",
+]
 
 
 def asset_key(product: str) -> dg.AssetKey:
@@ -31,7 +40,7 @@ def _column_schema(contract: Contract) -> dg.TableSchema:
         columns=[
             dg.TableColumn(
                 name=c.name,
-                type=str(contract.plan.column(c.name).type),
+                type=str(c.type),
                 description=" ".join(
                     part
                     for part in (
@@ -106,51 +115,37 @@ def current_check_results(
     context: AssetExecutionContext, contract: Contract, *, settings: Settings
 ) -> Iterator[dg.AssetCheckResult]:
     """The selected checks judged on the product's current published version: nothing is rebuilt or written."""
-    uri = settings.table_uri(contract.name)
-    version = current_version(uri, storage_options=settings.storage_options)
-    if version is None:
-        raise dg.Failure(f"{contract.name} has never been published: there is nothing to check yet")
-    frame = read_table(uri, version=version, storage_options=settings.storage_options).collect()
-    report = validate(as_polars(frame, contract.plan), contract)
+    try:
+        version, report = judge_published(contract, settings=settings)
+    except ProductNotFound as error:
+        raise dg.Failure(str(error)) from None
     yield from _check_results(context, contract, report if not report.passed else None, delta_version=version)
 
 
-def pin_inputs(products: Sequence[str], *, settings: Settings, reader: str) -> dict[str, int]:
-    """The current Delta version of every upstream product, refusing unpublished ones."""
-    pinned = {}
-    for product in products:
-        version = current_version(settings.table_uri(product), storage_options=settings.storage_options)
-        if version is None:
-            raise dg.Failure(f"{reader} reads {product}, which has never been published; materialize it first")
-        pinned[product] = version
-    return pinned
+def pinned_inputs(products: Sequence[str], *, settings: Settings, reader: str) -> dict[str, int]:
+    """The step's inputs pinned at their current versions; an unpublished one fails the step, saying so."""
+    try:
+        return pin_inputs(products, settings=settings, reader=reader)
+    except ProductNotFound as error:
+        raise dg.Failure(str(error)) from None
 
 
 def publish_events(
-    context: AssetExecutionContext,
-    data: Any,
-    *,
-    contract: Contract,
-    settings: Settings,
-    code_version: str | None,
-    inputs: Mapping[str, int],
-    extra_inputs: Sequence[InputRef] = (),
-    column_lineage: Mapping[str, Sequence[ColumnInput]] | None = None,
-    dataset_lineage: Sequence[ColumnInput] = (),
+    context: AssetExecutionContext, build: ProductBuild, *, contract: Contract, settings: Settings
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
-    """Publish one product and report it to Dagster: check results, then the materialization."""
+    """Publish what the step built and report it to Dagster: check results, then the materialization."""
     try:
         result: PublishResult = publish(
-            data,
+            build.data,
             contract=contract,
             settings=settings,
             run_id=context.run.run_id,
             step=context.op_def.name,
-            code_version=code_version,
-            inputs=inputs,
-            extra_inputs=extra_inputs,
-            column_lineage=column_lineage,
-            dataset_lineage=dataset_lineage,
+            code_version=build.code_version,
+            inputs=build.inputs,
+            extra_inputs=build.extra_inputs,
+            column_lineage=build.column_lineage,
+            dataset_lineage=build.dataset_lineage,
             parent_job=context.run.job_name,
         )
     except ContractViolation as violation:

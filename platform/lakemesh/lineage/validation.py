@@ -1,4 +1,4 @@
-"""Checking that a posted document is a valid OpenLineage run event before the catalog stores anything.
+"""Checking that a document is a valid OpenLineage run event before anything stores or forwards it.
 
 The event is validated against the OpenLineage specification's own JSON
 schemas, vendored in `spec/openlineage` (`RunEvent` of spec 2-0-2), and every
@@ -7,7 +7,8 @@ facet with a name the specification defines (`schema`, `ownership`,
 (`contract`) against `spec/lakemesh`. Facets of other names are open and pass
 through untouched. What the catalog reads is therefore always of the shape it
 expects: one malformed event is refused with a message naming the facet and
-field, never stored to break the pages of everyone else.
+field, never stored to break the pages of everyone else; the Spark listener's
+events are checked the same way before they are forwarded.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from urllib.parse import urlparse
 import jsonschema
 import jsonschema_rs
 from referencing import Registry, Resource
+
+from lakemesh.errors import LakemeshError
 
 __all__ = ["InvalidEvent", "check_run_event"]
 
@@ -129,7 +132,7 @@ def _schemas() -> _Schemas:
     return _Schemas(event=validator(f"{_OPENLINEAGE}#/$defs/RunEvent"), facets=facets)
 
 
-class InvalidEvent(ValueError):
+class InvalidEvent(LakemeshError, ValueError):
     """A document that is not a valid OpenLineage run event; the message lists what is wrong, by JSON path."""
 
 

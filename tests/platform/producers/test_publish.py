@@ -14,7 +14,7 @@ from lakemesh.storage.landing import read_landing
 from domains.customers.products import customer
 from domains.sales.products import orders as orders_producer
 
-from ..conftest import PROJECT_DIR
+from ...conftest import PROJECT_DIR
 
 RUN_1, RUN_2, RUN_BAD = (str(uuid.uuid4()) for _ in range(3))
 CUSTOMER = load_contract(PROJECT_DIR / "contracts" / "customers" / "customer.yaml")

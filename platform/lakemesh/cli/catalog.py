@@ -1,0 +1,260 @@
+"""`lakemesh catalog ...`: look up products, their runs, checks and lineage; serve, reconcile and sync the catalog.
+
+The catalog (SQLAlchemy) loads inside the commands, never when the CLI starts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, TypeVar
+
+import typer
+from rich.table import Table
+from rich.tree import Tree
+
+from lakemesh.cli.console import console
+from lakemesh.errors import CatalogUnreachable
+from lakemesh.settings import Settings
+
+if TYPE_CHECKING:
+    from lakemesh.catalog import Catalog, ColumnSource, LineageNode
+    from lakemesh.catalog.reconcile import Reconciliation
+
+__all__ = ["catalog_app", "report_reconcile"]
+
+catalog_app = typer.Typer(help="Look up products, their runs, checks and lineage.", no_args_is_help=True)
+T = TypeVar("T")
+_SHOWN_ABOVE = "  [dim]… (shown above)"
+
+
+def _catalog(settings: Settings) -> Catalog:
+    from lakemesh.catalog import Catalog
+
+    return Catalog(settings.catalog_url)
+
+
+def _or_exit(lookup: Callable[[], T]) -> T:
+    from lakemesh.catalog import NotFound
+
+    try:
+        return lookup()
+    except (NotFound, ValueError) as exc:  # unknown names, or a depth out of the catalog's range
+        console.print(f"[red]{exc}")
+        raise typer.Exit(1) from None
+
+
+@catalog_app.command("list")
+def catalog_list() -> None:
+    """Every product the catalog knows."""
+    settings = Settings.from_env()
+    products = _catalog(settings).products(namespace=settings.namespace)
+    table = Table()
+    for column in ("product", "owner", "access", "contract", "delta version", "last run"):
+        table.add_column(column)
+    for p in products:
+        table.add_row(
+            p.name,
+            p.owner or "-",
+            p.contract.get("access", "-"),
+            p.contract.get("contractVersion", "-"),
+            p.current_version or "-",
+            p.last_run["state"] if p.last_run else "-",
+        )
+    console.print(table)
+
+
+@catalog_app.command("show")
+def catalog_show(product: str) -> None:
+    """A product's owner, contract, location, current version, last run and check results."""
+    settings = Settings.from_env()
+    p = _or_exit(lambda: _catalog(settings).product(product, namespace=settings.namespace))
+    contract = p.contract
+    console.print(f"[bold]{p.name}[/bold]  {p.description or ''}")
+    console.print(
+        f"owner: {p.owner}   access: {contract.get('access')}   "
+        f"contract: {contract.get('contractId')} v{contract.get('contractVersion')}"
+    )
+    console.print(
+        f"location: {contract.get('location')}   current Delta version: {p.current_version}   updated: {p.updated_at}"
+    )
+    if p.last_run:
+        run = p.last_run
+        console.print(f"last run: {run['id']} {run['state']} at {run['endedAt'] or run['startedAt']}")
+        if error := run["facets"].get("errorMessage", {}).get("message"):
+            console.print(f"[red]{error}")
+    columns = Table(title="columns")
+    for column in ("name", "type", "description"):
+        columns.add_column(column)
+    for field in p.fields:
+        columns.add_row(field["name"], field.get("type") or "", field.get("description") or "")
+    console.print(columns)
+    checks = Table(title="checks (last run)")
+    checks.add_column("check")
+    checks.add_column("result")
+    for name, ok in p.checks.items():
+        checks.add_row(name, "[green]passed" if ok else "[red]failed")
+    console.print(checks)
+
+
+@catalog_app.command("lineage")
+def catalog_lineage(
+    target: Annotated[str, typer.Argument(help="<domain>.<product>, or <domain>.<product>.<column>")],
+    upstream: Annotated[bool, typer.Option("--upstream/--downstream")] = True,
+    depth: Annotated[int, typer.Option(min=0, help="hops to follow (at most the catalog's MAX_DEPTH, 100)")] = 3,
+) -> None:
+    """Where a product comes from (--upstream) or who reads it (--downstream); for a column, its source columns."""
+    from lakemesh.catalog import column_sources, product_lineage
+
+    settings = Settings.from_env()
+    catalog = _catalog(settings)
+    parts = target.split(".")
+    if len(parts) == 3:
+        product, column = ".".join(parts[:2]), parts[2]
+        source = _or_exit(lambda: column_sources(catalog, product, column, namespace=settings.namespace))
+        tree = Tree(f"[bold]{product}.{column}")
+        _grow_columns(tree, source)
+        console.print(tree)
+        return
+    root = _or_exit(
+        lambda: product_lineage(
+            catalog,
+            target,
+            direction="upstream" if upstream else "downstream",
+            depth=depth,
+            namespace=settings.namespace,
+        )
+    )
+    tree = Tree(f"[bold]{root.name}")
+    _grow(tree, root)
+    console.print(tree)
+
+
+def _grow(tree: Tree, node: LineageNode) -> None:
+    for child in node.children:
+        label = child.name if child.namespace.startswith("lakemesh://") else f"{child.namespace}:{child.name}"
+        _grow(tree.add(f"{label}  [dim](via {child.via_job})" + (_SHOWN_ABOVE if child.repeated else "")), child)
+
+
+def _grow_columns(tree: Tree, node: ColumnSource) -> None:
+    for source in node.inputs:
+        dataset = source.dataset if source.namespace.startswith("lakemesh://") else source.dataset.rsplit("/", 1)[-1]
+        how = f"  [dim]({source.transformation.lower()})" if source.transformation else ""
+        _grow_columns(tree.add(f"{dataset}.{source.field}{how}" + (_SHOWN_ABOVE if source.repeated else "")), source)
+
+
+@catalog_app.command("impact")
+def catalog_impact(
+    target: Annotated[str, typer.Argument(help="<domain>.<product>, or <domain>.<product>.<column>")],
+) -> None:
+    """Every downstream product, domain and owner that a change to a product (or one column) would affect."""
+    settings = Settings.from_env()
+    parts = target.split(".")
+    product, column = ".".join(parts[:2]), (parts[2] if len(parts) == 3 else None)
+    from lakemesh.catalog import impact
+
+    found = _or_exit(lambda: impact(_catalog(settings), product, column=column, namespace=settings.namespace))
+    if not found:
+        console.print(f"nothing downstream of {target} is known to the catalog")
+        return
+    table = Table(title=f"affected by a change to {target}")
+    for heading in ("product", "domain", "owner", "access", "hops", "columns"):
+        table.add_column(heading)
+    for entry in found:
+        columns = ", ".join(entry.columns) or ("-" if column is None else "(reads the product; no column lineage)")
+        if entry.indirect:  # a join key, filter, grouping... of the reader: every row may change
+            columns += " (indirect)"
+        table.add_row(entry.name, entry.domain, entry.owner or "-", entry.access or "-", str(entry.hops), columns)
+    console.print(table)
+
+
+@catalog_app.command("serve")
+def catalog_serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 5000,
+    url: Annotated[
+        str | None,
+        typer.Option("--url", help="catalog database URL (default: LAKEMESH_CATALOG_URL or the SQLite file)"),
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(envvar="LAKEMESH_CATALOG_TOKEN", help="bearer token required for writes", show_default=False),
+    ] = None,
+    tokens: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="LAKEMESH_CATALOG_TOKENS",
+            help="YAML file of scoped write tokens: writer -> {sha256, writes: {namespace: [names]}}",
+            show_default=False,
+        ),
+    ] = None,
+    protect_reads: Annotated[bool, typer.Option(help="require a token for reads as well")] = False,
+    max_body_bytes: Annotated[
+        int | None, typer.Option(min=1024, help="largest accepted request body (default 5 MiB)", show_default=False)
+    ] = None,
+) -> None:
+    """Serve the catalog: OpenLineage ingestion, the Marquez-compatible API and product pages."""
+    from lakemesh.catalog.access import load_write_scopes
+    from lakemesh.catalog.server import serve
+
+    settings = Settings.from_env()
+    serve(
+        url or settings.catalog_url,
+        namespace=settings.namespace,  # the pages show this lakehouse's products, whoever else writes here
+        host=host,
+        port=port,
+        token=token,
+        write_scopes=load_write_scopes(tokens) if tokens else (),
+        protect_reads=protect_reads,
+        **({"max_body_bytes": max_body_bytes} if max_body_bytes else {}),
+    )
+
+
+@catalog_app.command("reconcile")
+def catalog_reconcile(
+    products: Annotated[list[str] | None, typer.Argument(help="<domain>.<product> (default: every product)")] = None,
+    stale_minutes: Annotated[
+        float, typer.Option(min=0, help="close a publish that started this long ago and never committed")
+    ] = 60,
+) -> None:
+    """Make the catalog agree with the Delta logs: record missed commits, close publishes that never committed."""
+    from lakemesh.catalog.reconcile import reconcile
+
+    settings = Settings.from_env()
+    done = reconcile(settings, products=products, stale_after=timedelta(minutes=stale_minutes))
+    report_reconcile(done)
+    if done.problems:
+        raise typer.Exit(1)
+
+
+def report_reconcile(done: Reconciliation) -> None:
+    """Print what a reconciliation recorded, closed and could not do (`run` prints it too, when there is news)."""
+    for entry in done.recorded:
+        console.print(f"  recorded {entry} from the Delta log", highlight=False)
+    for entry in done.aborted:
+        console.print(f"  closed {entry} as ABORTED: it never committed", highlight=False)
+    if done.waiting:
+        console.print(f"[yellow]{done.waiting} lineage event(s) still wait in the outbox: {done.outbox_error}")
+    for problem in done.problems:
+        console.print(f"[red]not reconciled: {problem}", highlight=False)
+    console.print(
+        f"catalog reconciled with {done.products} Delta logs: {len(done.recorded)} version(s) recorded, "
+        f"{len(done.aborted)} run(s) closed, {done.delivered} outbox event(s) delivered",
+        highlight=False,
+    )
+
+
+@catalog_app.command("sync")
+def catalog_sync() -> None:
+    """Deliver the lineage events waiting in the outbox (kept when the catalog could not be reached)."""
+    from lakemesh.lineage import LineageEmitter
+
+    settings = Settings.from_env()
+    delivery = LineageEmitter.for_settings(settings).flush()
+    if delivery.waiting:
+        raise CatalogUnreachable(
+            f"{delivery.delivered} event(s) delivered, {delivery.waiting} still waiting in {settings.outbox_dir}: "
+            f"{delivery.error}"
+        )
+    console.print(f"{delivery.delivered} event(s) delivered; the outbox is empty")

@@ -1,0 +1,105 @@
+"""Following a run's steps: the live display while Dagster runs them, and the time they took afterwards.
+
+Loads Dagster: `run` imports it inside its body, so the CLI starts without it.
+"""
+
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import dagster as dg
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.text import Text
+
+from lakemesh.orchestration.mesh import failure_reason
+
+__all__ = ["RunProgress", "step_seconds"]
+
+
+class RunProgress:
+    """A bar over the run's products, the step running now, and a line per product published or failed.
+
+    Under a failed step it prints the tail of what the step said (dbt's output, else the run log's lines),
+    unless `verbose` already streamed it.
+    """
+
+    def __init__(self, *, console: Console, log_file: Path, verbose: bool) -> None:
+        self._progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(bar_width=20),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        )
+        self._log_file = log_file
+        self._verbose = verbose
+        self._task: TaskID | None = None
+
+    def __enter__(self) -> Self:
+        self._progress.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self._progress.stop()
+
+    def start(self, *, total: int) -> None:
+        """Show the bar, once the number of products to materialize is known."""
+        self._task = self._progress.add_task("starting", total=total)
+
+    def finish(self) -> None:
+        """Mark the bar done: the run has ended, whatever it published."""
+        self._progress.update(self._task, description="done")
+
+    def on_event(self, entry: dg.EventLogEntry) -> None:
+        """Dagster's event callback: follow step starts, materializations and failures."""
+        event = entry.dagster_event
+        product = (event.step_key or "").replace("__", ".", 1)
+        printed = self._progress.console
+        if event.event_type == dg.DagsterEventType.STEP_START:
+            self._progress.update(self._task, description=product)
+        elif event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
+            self._progress.advance(self._task)
+            version = event.event_specific_data.materialization.metadata.get("delta_version")
+            published = f"v{version.value}" if version else ""
+            printed.print(f"  [green]published[/] {product} {published}", highlight=False)
+        elif event.event_type == dg.DagsterEventType.STEP_FAILURE:
+            reason = failure_reason(event.step_failure_data.error)
+            printed.print(f"  [red]failed[/] {product}: {reason}", highlight=False)
+            if not self._verbose:
+                for line in _failure_tail(event, self._log_file):
+                    printed.print(Text(f"    {line}", style="dim", overflow="ellipsis"), no_wrap=True)
+
+
+def _failure_tail(event: Any, log_file: Path, *, lines: int = 8) -> list[str]:
+    """What to show under a failed step: dbt's own output when it has some, else the step's last log lines."""
+    failure = event.step_failure_data.user_failure_data
+    output = failure.metadata.get("dbt_output") if failure else None
+    if output is not None:
+        return output.value.strip("`\n").splitlines()[-lines:]
+    step = [line for line in log_file.read_text(errors="replace").splitlines() if f" - {event.step_key} - " in line]
+    return step[-lines:]
+
+
+def step_seconds(instance: dg.DagsterInstance, *, run_id: str) -> float:
+    """Time spent inside asset steps, from the run's step start/end events."""
+    starts: dict[str, float] = {}
+    total = 0.0
+    records = instance.get_records_for_run(
+        run_id,
+        of_type={
+            dg.DagsterEventType.STEP_START,
+            dg.DagsterEventType.STEP_SUCCESS,
+            dg.DagsterEventType.STEP_FAILURE,
+        },
+    ).records
+    for record in records:
+        entry = record.event_log_entry
+        if entry.dagster_event.event_type == dg.DagsterEventType.STEP_START:
+            starts[entry.step_key] = entry.timestamp
+        elif entry.step_key in starts:
+            total += entry.timestamp - starts.pop(entry.step_key)
+    return total

@@ -1,0 +1,120 @@
+"""Commands that build the mesh: fill the landing zone, prepare dbt, and run every domain's assets.
+
+Dagster, dbt and the sample's generator load inside the commands, never when the CLI starts.
+"""
+
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lakemesh.cli.catalog import report_reconcile
+from lakemesh.cli.console import console
+from lakemesh.cli.summary import products_table, timings_line
+from lakemesh.errors import in_one_line
+from lakemesh.settings import Settings
+
+__all__ = ["run_app"]
+
+run_app = typer.Typer()
+
+
+@run_app.command()
+def generate(scale_factor: Annotated[float, typer.Option("--scale-factor", "-s")] = 0.1, force: bool = False) -> None:
+    """Fill the landing zone with the project's landing generator (the sample's TPC-H)."""
+    from lakemesh.storage.landing import landing_generator
+
+    settings = Settings.from_env()
+    started = time.perf_counter()
+    landing_generator(settings.project_dir)(settings.landing, scale_factor=scale_factor, force=force)
+    console.print(
+        f"landing data at scale factor {scale_factor} in {settings.landing} ({time.perf_counter() - started:.1f}s)"
+    )
+
+
+@run_app.command()
+def prepare() -> None:
+    """Generate the dbt sources from the contract files and compile the dbt project (the manifest Dagster loads)."""
+    from lakemesh.producers.dbt_project import prepare_dbt
+
+    project = prepare_dbt(Settings.from_env())
+    console.print(f"dbt manifest ready: {len(project.manifest.nodes)} nodes")
+
+
+@run_app.command()
+def run(
+    scale_factor: Annotated[float, typer.Option("--scale-factor", "-s")] = 0.1,
+    regenerate: bool = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="stream Dagster's and dbt's messages too")] = False,
+) -> None:
+    """Fill the landing zone, materialize every asset of every domain, and print the published products.
+
+    Dagster's and dbt's messages go to a run log file (its path is printed); a failed step prints its tail.
+    """
+    from lakemesh.producers.dbt_worker import dbt_worker
+
+    settings = Settings.from_env()
+    dbt_worker().start(project_dir=settings.project_dir / "dbt_project")  # dbt warms up on the other core
+    import dagster as dg
+
+    from lakemesh.cli.progress import RunProgress, step_seconds
+    from lakemesh.orchestration.mesh import load_workspace, materialize_mesh, mesh_status, prepare_instance_home
+    from lakemesh.storage.landing import landing_generator
+
+    settings.logs_dir.mkdir(parents=True, exist_ok=True)
+    log_file = settings.logs_dir / f"run-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # a bar per model load broke the table
+    signal.signal(signal.SIGTERM, _interrupt)  # a killed run ends like Ctrl-C: the run is marked, dbt stops
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    with console.status(f"generating landing data at scale factor {scale_factor}"):
+        landing_generator(settings.project_dir)(settings.landing, scale_factor=scale_factor, force=regenerate)
+    timings["generate"] = time.perf_counter() - started
+    unloaded: dict[str, str] = {}
+    with console.status("loading code locations"):
+        locations = load_workspace(settings.project_dir, errors=unloaded)
+    for location, reason in unloaded.items():
+        console.print(f"[red]code location {location} did not load:[/] {reason}", highlight=False)
+    if not locations:
+        raise typer.Exit(1)
+    timings["load"] = time.perf_counter() - started - timings["generate"]
+    console.print(f"run log: {log_file}", highlight=False, soft_wrap=True)
+
+    with RunProgress(console=console, log_file=log_file, verbose=verbose) as progress:
+        progress.start(
+            total=sum(len(list(d.resolve_asset_graph().materializable_asset_keys)) for d in locations.values())
+        )
+        # Recorded in the Dagster instance of DAGSTER_HOME when set (the UI's), else in memory: a SQLite
+        # instance costs ~20 ms per event, and a run has hundreds (one per check).
+        if home := os.environ.get("DAGSTER_HOME"):
+            prepare_instance_home(Path(home))
+        with dg.DagsterInstance.get() if home else dg.DagsterInstance.ephemeral() as instance:
+            materialize_started = time.perf_counter()
+            result = materialize_mesh(
+                locations, instance=instance, log_file=log_file, echo=verbose, on_event=progress.on_event
+            )
+            timings["materialize"] = time.perf_counter() - materialize_started
+            in_steps = step_seconds(instance, run_id=result.run_id)
+        progress.finish()
+    from lakemesh.catalog.reconcile import reconcile
+
+    try:
+        reconciled = reconcile(settings, finished_runs={result.run_id})  # what a killed step left behind
+    except Exception as error:  # the products stand; the catalog catches up with `lakemesh catalog reconcile`
+        console.print(f"[yellow]catalog not reconciled: {in_one_line(error)}")
+    else:
+        if reconciled.recorded or reconciled.aborted or reconciled.waiting or reconciled.problems:
+            report_reconcile(reconciled)
+
+    console.print(products_table(mesh_status(settings, run=result, unloaded=unloaded), lakehouse=settings.lakehouse))
+    console.print(timings_line(timings, wall=time.perf_counter() - started, in_steps=in_steps))
+    if not result.success or unloaded:
+        console.print(f"run log: {log_file}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")

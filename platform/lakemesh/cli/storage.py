@@ -1,0 +1,54 @@
+"""Commands on the products' Delta tables: read one, maintain them all.
+
+deltalake and polars load inside the commands, never when the CLI starts.
+"""
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from lakemesh.cli.console import console
+from lakemesh.errors import ProductNotFound
+from lakemesh.settings import Settings
+
+__all__ = ["storage_app"]
+
+storage_app = typer.Typer()
+
+
+@storage_app.command()
+def read(
+    product: str,
+    version: Annotated[int | None, typer.Option(min=0)] = None,
+    limit: Annotated[int, typer.Option(min=0)] = 10,
+) -> None:
+    """Print the first rows of a published product."""
+    from lakemesh.storage.reader import read as read_product
+
+    console.print(read_product(product, version=version, settings=Settings.from_env()).head(limit))
+
+
+@storage_app.command()
+def maintain(
+    products: Annotated[list[str] | None, typer.Argument(help="<domain>.<product> (default: every product)")] = None,
+) -> None:
+    """Compact, checkpoint and vacuum products beyond their contracts' retention; remove orphan files."""
+    from lakemesh.contracts import load_contracts
+    from lakemesh.orchestration.maintenance import maintain_products
+
+    settings = Settings.from_env()
+    contracts = load_contracts(settings.project_dir / "contracts")
+    unknown = sorted(set(products or ()) - set(contracts))
+    if unknown:
+        raise ProductNotFound(f"no contract for {', '.join(unknown)} in {settings.project_dir / 'contracts'}")
+    chosen = [contracts[name] for name in products] if products else list(contracts.values())
+    table = Table(title="storage maintenance")
+    for heading in ("table", "version", "readable from", "files compacted", "files removed"):
+        table.add_column(heading)
+    for done in maintain_products(chosen, settings=settings):
+        where = done.uri.removeprefix(settings.lakehouse + "/")
+        table.add_row(
+            where, str(done.version), str(done.oldest_kept), str(done.compacted_files), str(done.removed_files)
+        )
+    console.print(table)

@@ -1,0 +1,135 @@
+"""The gate in front of every commit: the contract judges the batch, and a breaking contract change is refused.
+
+The gate runs before anything is written. A refused batch leaves the current
+Delta version untouched and its failing rows in the domain's quarantine; a
+contract change that breaks the product's readers is refused unless its major
+version went up. A batch judged against one version and committed on a newer
+one (a concurrent writer) is judged again against that one first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from deltalake import DeltaTable
+
+from lakemesh.contracts import Contract
+from lakemesh.contracts.compatibility import ContractChange, breaking_changes
+from lakemesh.errors import BreakingChange, CommitConflict, ProductNotFound, first_line, in_one_line
+from lakemesh.lineage import PublishLineage
+from lakemesh.producers.batches import Batch
+from lakemesh.quality import ContractViolation, ValidationReport, as_polars, validate
+from lakemesh.settings import Settings
+from lakemesh.storage.delta import current_version, last_published_contract, read_table
+
+__all__ = ["Gate", "judge_published", "schema_gate"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Gate:
+    """The contract's verdict on one batch of one publish, before its commit and on every version it lands on."""
+
+    batch: Batch
+    contract: Contract
+    settings: Settings
+    lineage: PublishLineage
+    run_id: str
+    replace_schema: bool
+    """The contract is a new major version: the table's schema and content are replaced."""
+
+    @property
+    def keyed_append(self) -> bool:
+        """An append under a primary key: its keys are judged against the table's (a new major version starts over)."""
+        return self.contract.write_mode == "append" and bool(self.contract.primary_key) and not self.replace_schema
+
+    def judge(self, against: DeltaTable | None) -> ValidationReport:
+        """The batch's report against the table as it is; a failing batch is quarantined and refused."""
+        verdict = self.batch.judge(self.contract, against=against, keyed_append=self.keyed_append)
+        if not verdict.passed:
+            raise self.refuse(verdict, table=against)
+        return verdict
+
+    def recheck(self, against: DeltaTable) -> None:
+        """Before committing on a version the gate did not see: the same schema decision, the same keys."""
+        if schema_gate(against, self.contract, self.settings) != self.replace_schema:
+            raise CommitConflict(
+                f"{self.settings.table_uri(self.contract.name)}: a concurrent writer published under another "
+                "contract version; nothing was written"
+            )
+        if self.keyed_append:
+            self.judge(against)
+
+    def refuse(self, report: ValidationReport, *, table: DeltaTable | None) -> ContractViolation:
+        """Quarantine the failing rows and say why; a quarantine that cannot be written never hides the refusal."""
+        quarantine = self.settings.quarantine_uri(self.contract.name)
+        try:
+            self.batch.quarantine(report, quarantine, run_id=self.run_id, settings=self.settings)
+            failure = None
+        except Exception as error:  # any storage error: report it inside the refusal
+            failure = in_one_line(error)
+        violation = ContractViolation(
+            report,
+            kept_version=table.version() if table is not None else None,
+            quarantine=quarantine,
+            quarantine_error=failure,
+        )
+        self.lineage.fail(str(violation), assertions=report.outcome(), quarantined=failure is None)
+        return violation
+
+
+def schema_gate(table: DeltaTable | None, contract: Contract, settings: Settings) -> bool:
+    """Refuse a breaking contract change without a new major version; True when the schema is to be replaced."""
+    previous = last_published_contract(table) if table is not None else None
+    if previous is None or previous == contract.document.model_dump(mode="json", exclude_none=True, by_alias=True):
+        return False
+    changes = breaking_changes(previous, contract)
+    if not changes:
+        return False
+    old_major = int(str(previous.get("version", "0")).split(".")[0])
+    if contract.major_version > old_major:
+        return True
+    readers = _readers(contract, changes, settings)
+    lines = [
+        f"{contract.name}: contract v{contract.version} ({contract.path}) breaks the published "
+        f"v{previous.get('version')} without a new major version; nothing was written. Breaking changes:",
+        *(f"  - {change.message} ({change.path})" for change in changes),
+        "Readers affected: " + ("; ".join(readers) if readers else "none known to the catalog"),
+        f"Raise the major version (to {old_major + 1}.0.0) once the readers are ready, or make the change additive.",
+    ]
+    raise BreakingChange("\n".join(lines))
+
+
+def _readers(contract: Contract, changes: Sequence[ContractChange], settings: Settings) -> list[str]:
+    """Every downstream product, domain and owner reading a changed column, as the catalog knows them."""
+    from lakemesh.catalog import Catalog, NotFound, impact
+
+    try:
+        catalog = Catalog(settings.catalog_url)
+        found = {}
+        for column in sorted({c.column for c in changes}, key=lambda c: c or ""):
+            try:
+                affected = impact(catalog, contract.name, column=column, namespace=settings.namespace)
+            except NotFound:  # a column the catalog has not seen: then every reader of the product counts
+                affected = impact(catalog, contract.name, namespace=settings.namespace)
+            for entry in affected:
+                read = f"{column} (indirectly)" if entry.indirect else column
+                found.setdefault(entry.name, (entry.domain, entry.owner, set()))[2].add(read or "*")
+    except NotFound:
+        return []
+    except Exception as error:  # the catalog is down: the change is refused all the same
+        return [f"(readers unknown: the catalog could not be read: {first_line(error)})"]
+    return [
+        f"{name} (domain {domain}, owner {owner or 'unknown'}; reads {', '.join(sorted(columns))})"
+        for name, (domain, owner, columns) in sorted(found.items())
+    ]
+
+
+def judge_published(contract: Contract, *, settings: Settings) -> tuple[int, ValidationReport]:
+    """The contract's checks on the product's current published version (and that version): nothing is written."""
+    uri = settings.table_uri(contract.name)
+    version = current_version(uri, storage_options=settings.storage_options)
+    if version is None:
+        raise ProductNotFound(f"{contract.name} has never been published: there is nothing to check yet")
+    frame = read_table(uri, version=version, storage_options=settings.storage_options).collect()
+    return version, validate(as_polars(frame, contract.plan), contract)

@@ -1,0 +1,65 @@
+"""The `lakemesh` command as a whole: its command groups, a fast start, and platform errors as one line."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import typer
+from lakemesh.cli import app
+
+LAKEMESH = str(Path(sys.executable).with_name("lakemesh"))
+HEAVY = ("dagster", "dbt", "polars", "pandera", "pyspark", "mlflow", "deltalake", "sqlalchemy")
+
+
+def _lakemesh(*args: str, lakehouse: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "LAKEMESH_LAKEHOUSE": str(lakehouse)}
+    return subprocess.run([LAKEMESH, *args], capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_every_command_sits_in_its_group_in_order():
+    root = typer.main.get_command(app)
+    assert list(root.commands) == ["generate", "prepare", "run", "read", "maintain", "catalog", "models"]
+    assert list(root.commands["catalog"].commands) == [
+        "list",
+        "show",
+        "lineage",
+        "impact",
+        "serve",
+        "reconcile",
+        "sync",
+    ]
+    assert list(root.commands["models"].commands) == ["list", "show"]
+
+
+_HELP_THEN_LIST_MODULES = """
+import json, sys
+from lakemesh.cli import app
+for args in ([], ["catalog"], ["models"], ["run"], ["read"], ["maintain"], ["catalog", "serve"], ["models", "show"]):
+    try:
+        app([*args, "--help"])
+    except SystemExit:
+        pass
+print(json.dumps(sorted({name.split(".")[0] for name in sys.modules})))
+"""
+
+
+def test_help_loads_no_heavy_library():
+    done = subprocess.run([sys.executable, "-c", _HELP_THEN_LIST_MODULES], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert set(json.loads(done.stdout.splitlines()[-1])) & set(HEAVY) == set()
+
+
+def test_a_platform_error_is_one_line_and_exit_code_2(tmp_path: Path):
+    shown = _lakemesh("read", "nodot", lakehouse=tmp_path)
+    assert shown.returncode == 2 and shown.stdout == ""
+    assert shown.stderr.splitlines() == ["error: a product name is '<domain>.<product>', got 'nodot'"]
+    debug = _lakemesh("--debug", "read", "nodot", lakehouse=tmp_path)
+    assert debug.returncode == 1 and "Traceback" in debug.stderr
+
+
+def test_catalog_list_on_an_empty_lakehouse_is_an_empty_table(tmp_path: Path):
+    shown = _lakemesh("catalog", "list", lakehouse=tmp_path / "lakehouse")
+    assert shown.returncode == 0, shown.stderr
+    assert all(heading in shown.stdout for heading in ("product", "owner", "delta version", "last run"))
