@@ -111,10 +111,6 @@ class Settings:
         domain, name = split_product_name(product)
         return f"{self.lakehouse}/{domain}/_quarantine/{name}"
 
-    def duckdb_path(self, domain: str) -> Path:
-        """One DuckDB file per domain: DuckDB allows one writer per file."""
-        return self.duckdb_dir / f"dbt_{domain}.duckdb"  # not `<domain>.duckdb`: that would shadow the schema
-
 
 def json_strings_from_env(variable: str) -> dict[str, str]:
     """An environment variable holding a JSON object of strings (storage options, Spark conf); {} when unset."""

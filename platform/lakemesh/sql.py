@@ -31,9 +31,6 @@ class QueryReads:
     outside_calls: tuple[str, ...]
     """Table functions (`read_parquet(...)`, `glob(...)`, `sqlite_scan(...)`) and file-reading scalar calls."""
 
-    def relation_names(self) -> list[str]:
-        return [node.sql(dialect="duckdb") for node in self.relations]
-
 
 def query_reads(sql: str, *, dialect: str = "duckdb") -> QueryReads:
     """Parse `sql` (in `dialect`) as exactly one read-only query and list what it reads; ValueError otherwise.

@@ -35,7 +35,7 @@ from lakemesh.sql import query_reads
 )
 def test_what_a_query_reads(sql: str, relations: list[str], calls: list[str]):
     reads = query_reads(sql)
-    assert reads.relation_names() == relations
+    assert [node.sql(dialect="duckdb") for node in reads.relations] == relations
     assert list(reads.outside_calls) == calls
 
 

@@ -13,7 +13,7 @@ from lakemesh.lineage.events import (
     InputRef,
     PublishLineage,
     abort_event,
-    dagster_parent,
+    parent_run_facet,
     publish_run_id,
 )
 from lakemesh.lineage.naming import JOB_NAMESPACE, PLATFORM_PRODUCER, quarantine_dataset, storage_dataset
@@ -35,10 +35,10 @@ __all__ = [
     "PublishLineage",
     "abort_event",
     "check_run_event",
-    "dagster_parent",
     "declared_column_lineage",
     "declared_dataset_lineage",
     "lineage_client",
+    "parent_run_facet",
     "publish_run_id",
     "quarantine_dataset",
     "sql_column_lineage",

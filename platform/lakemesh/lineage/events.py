@@ -43,14 +43,14 @@ __all__ = [
     "InputRef",
     "PublishLineage",
     "abort_event",
-    "dagster_parent",
+    "parent_run_facet",
     "publish_run_id",
 ]
 
 _PUBLISH_RUNS = uuid.UUID("6f1c7a52-5d0e-4d55-9a37-1b8f0f3c2a10")
 
 
-def dagster_parent(run_id: str, job: str) -> parent_run.ParentRunFacet:
+def parent_run_facet(run_id: str, job: str) -> parent_run.ParentRunFacet:
     """The `parent` run facet naming the Dagster run (and its job) a platform run happened in."""
     dagster_job = parent_run.Job(namespace="dagster", name=job)
     return parent_run.ParentRunFacet(run=parent_run.Run(runId=run_id), job=dagster_job)
@@ -217,7 +217,7 @@ class PublishLineage:
         facets: dict[str, Any] = dict(extra or {})
         parent_run_id, parent_job = self._parent
         if parent_run_id:
-            facets["parent"] = dagster_parent(parent_run_id, parent_job or "dagster")
+            facets["parent"] = parent_run_facet(parent_run_id, parent_job or "dagster")
         return Run(runId=self.run_id, facets=facets)
 
     def _job(self) -> Job:

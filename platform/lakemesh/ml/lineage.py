@@ -19,7 +19,7 @@ from openlineage.client.facet_v2 import (
 )
 from openlineage.client.uuid import generate_new_uuid
 
-from lakemesh.lineage import JOB_NAMESPACE, PLATFORM_PRODUCER, InputRef, LineageEmitter, dagster_parent
+from lakemesh.lineage import JOB_NAMESPACE, PLATFORM_PRODUCER, InputRef, LineageEmitter, parent_run_facet
 
 __all__ = ["TrainingLineage", "model_dataset"]
 
@@ -47,7 +47,7 @@ class TrainingLineage:
         self.model, self.description, self.tracking_uri = model, description, tracking_uri
         self.features = features
         self.run_id = str(generate_new_uuid())
-        self._parent = dagster_parent(parent_run_id, parent_job)
+        self._parent = parent_run_facet(parent_run_id, parent_job)
 
     def _event(self, state: RunState, *, version: int | None = None, error: str | None = None) -> RunEvent:
         facets: dict = {"parent": self._parent}
