@@ -34,6 +34,7 @@ from urllib.parse import urlparse
 
 from lakemesh.compute.java import find_java_home
 from lakemesh.errors import SparkUnavailable
+from lakemesh.lineage.naming import JOB_NAMESPACE
 from lakemesh.settings import Settings, json_strings_from_env
 
 if TYPE_CHECKING:
@@ -67,7 +68,7 @@ _DEFAULT_CONF = {
     "spark.sql.shuffle.partitions": "16",
     "spark.driver.memory": "4g",
     "spark.extraListeners": "io.openlineage.spark.agent.OpenLineageSparkListener",
-    "spark.openlineage.namespace": "lakemesh",  # the platform's job namespace: Spark's jobs sit beside the products'
+    "spark.openlineage.namespace": JOB_NAMESPACE,  # Spark's jobs sit beside the products'
 }
 _ACTIVE: dict[str, Any] = {}
 _LOCK = threading.Lock()
