@@ -15,6 +15,8 @@ from sqlglot import exp
 from sqlglot.errors import OptimizeError, ParseError
 from sqlglot.optimizer.scope import traverse_scope
 
+from lakemesh.errors import first_line
+
 __all__ = ["QueryReads", "query_reads"]
 
 _GENERATORS = (exp.GenerateSeries, exp.Unnest, exp.ExplodingGenerateSeries)
@@ -40,7 +42,7 @@ def query_reads(sql: str, *, dialect: str = "duckdb") -> QueryReads:
     try:
         statements = [s for s in sqlglot.parse(sql, dialect=dialect) if s is not None]
     except ParseError as error:
-        raise ValueError(f"not valid SQL: {str(error).splitlines()[0]}") from None
+        raise ValueError(f"not valid SQL: {first_line(error)}") from None
     if len(statements) != 1 or not isinstance(statements[0], exp.Query):
         raise ValueError("must be exactly one SELECT")
     tree = statements[0]
@@ -48,7 +50,7 @@ def query_reads(sql: str, *, dialect: str = "duckdb") -> QueryReads:
     try:
         scopes = list(traverse_scope(tree))
     except (OptimizeError, ValueError) as error:
-        raise ValueError(f"could not be analysed: {str(error).splitlines()[0]}") from None
+        raise ValueError(f"could not be analysed: {first_line(error)}") from None
     for scope in scopes:
         for node in scope.tables:
             if not isinstance(node.this, exp.Identifier):

@@ -35,7 +35,7 @@ def maintain(
 ) -> None:
     """Compact, checkpoint and vacuum products beyond their contracts' retention; remove orphan files."""
     from lakemesh.contracts import load_contracts
-    from lakemesh.orchestration.maintenance import maintain_products
+    from lakemesh.storage.maintenance import maintain_products
 
     settings = Settings.from_env()
     contracts = load_contracts(settings.project_dir / "contracts")

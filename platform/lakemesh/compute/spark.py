@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from lakemesh.compute.java import find_java_home
-from lakemesh.errors import SparkUnavailable
+from lakemesh.errors import SparkUnavailable, first_line
 from lakemesh.lineage.naming import JOB_NAMESPACE
 from lakemesh.settings import Settings, json_strings_from_env
 
@@ -152,7 +152,7 @@ def _start(master: str, conf: dict[str, str], *, app_name: str, java_home: Path 
             context = SparkContext(conf=spark_conf_object, gateway=gateway)
         except Exception as error:
             raise SparkUnavailable(
-                f"Spark did not start on {master}: {str(error).splitlines()[0]}; "
+                f"Spark did not start on {master}: {first_line(error)}; "
                 f"the JVM's last words ({log_file}):\n{_log_tail(log_file)}"
             ) from None
     context.setLogLevel(conf.get("spark.log.level", "WARN"))

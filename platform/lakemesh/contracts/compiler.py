@@ -25,6 +25,7 @@ from lakemesh.contracts.plan import (
     Range,
     SqlRule,
 )
+from lakemesh.errors import first_line
 from lakemesh.sql import query_reads
 
 if TYPE_CHECKING:
@@ -275,7 +276,7 @@ def _bind(query: str, *, table: str, columns: dict[str, Column]) -> None:
         try:
             con.execute(f"EXPLAIN {query}")
         except duckdb.Error as error:
-            raise ValueError(f"query does not run on the contract's columns: {str(error).splitlines()[0]}") from None
+            raise ValueError(f"query does not run on the contract's columns: {first_line(error)}") from None
 
 
 def _quality_check(rule: QualityRule, product: str, columns: dict[str, Column]) -> Check:

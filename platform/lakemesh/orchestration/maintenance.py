@@ -11,31 +11,11 @@ from collections.abc import Callable, Iterable
 import dagster as dg
 
 from lakemesh.contracts import Contract
-from lakemesh.errors import ProductNotFound
 from lakemesh.orchestration.resources import lakehouse_resource
 from lakemesh.settings import Settings
-from lakemesh.storage.maintenance import Maintenance, maintain_table
+from lakemesh.storage.maintenance import maintain_products
 
-__all__ = ["maintain_products", "maintenance_jobs"]
-
-
-def maintain_products(contracts: Iterable[Contract], *, settings: Settings) -> list[Maintenance]:
-    """Maintain every published product (and its quarantine) of `contracts`; unpublished ones are skipped."""
-    done = []
-    for contract in contracts:
-        for uri in (settings.table_uri(contract.name), settings.quarantine_uri(contract.name)):
-            try:
-                done.append(
-                    maintain_table(
-                        uri,
-                        retention_hours=contract.retention_hours,
-                        retain_versions=contract.retain_versions,
-                        storage_options=settings.storage_options,
-                    )
-                )
-            except ProductNotFound:
-                continue
-    return done
+__all__ = ["maintenance_jobs"]
 
 
 def maintenance_jobs(domain: str, contracts: Iterable[Contract], *, settings: Settings) -> list[dg.JobDefinition]:

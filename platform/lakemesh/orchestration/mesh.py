@@ -22,7 +22,7 @@ from dagster import DagsterEventType
 
 from lakemesh.catalog import Catalog, NotFound
 from lakemesh.contracts import load_contract
-from lakemesh.errors import ContractInvalid
+from lakemesh.errors import ContractInvalid, first_line
 from lakemesh.processes import process_exited
 from lakemesh.settings import Settings
 from lakemesh.storage.delta import current_version, read_table
@@ -62,7 +62,7 @@ def load_workspace(project_dir: Path, *, errors: dict[str, str] | None = None) -
         except Exception as error:
             if errors is None:
                 raise
-            errors[name] = (str(error).strip().splitlines() or [type(error).__name__])[0]
+            errors[name] = first_line(error)
             continue
         locations[name] = module.defs
     return locations

@@ -16,7 +16,7 @@ from lakemesh.storage.delta import (
     read_table,
     write_table,
 )
-from lakemesh.storage.maintenance import Maintenance, maintain_table
+from lakemesh.storage.maintenance import Maintenance, maintain_products, maintain_table
 from lakemesh.storage.quarantine import write_quarantine
 from lakemesh.storage.reader import read
 
@@ -29,6 +29,7 @@ __all__ = [
     "committed_version",
     "current_version",
     "last_published_contract",
+    "maintain_products",
     "maintain_table",
     "open_table",
     "published_fields",

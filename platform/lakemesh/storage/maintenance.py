@@ -10,16 +10,18 @@ files in flight are never touched.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from deltalake import DeltaTable
 from deltalake.exceptions import CommitFailedError
 
-from lakemesh.errors import CommitConflict
+from lakemesh.contracts import Contract
+from lakemesh.errors import CommitConflict, ProductNotFound
+from lakemesh.settings import Settings
 from lakemesh.storage.delta import TABLE_PROPERTIES, open_table
 
-__all__ = ["ORPHAN_GRACE_HOURS", "Maintenance", "maintain_table"]
+__all__ = ["ORPHAN_GRACE_HOURS", "Maintenance", "maintain_products", "maintain_table"]
 
 ORPHAN_GRACE_HOURS = 1
 """An unreferenced file younger than this may belong to a commit in flight: it is left alone."""
@@ -73,3 +75,22 @@ def maintain_table(
     return Maintenance(
         uri=uri, version=table.version(), oldest_kept=oldest, compacted_files=compacted, removed_files=len(removed)
     )
+
+
+def maintain_products(contracts: Iterable[Contract], *, settings: Settings) -> list[Maintenance]:
+    """Maintain every published product (and its quarantine) of `contracts`; unpublished ones are skipped."""
+    done = []
+    for contract in contracts:
+        for uri in (settings.table_uri(contract.name), settings.quarantine_uri(contract.name)):
+            try:
+                done.append(
+                    maintain_table(
+                        uri,
+                        retention_hours=contract.retention_hours,
+                        retain_versions=contract.retain_versions,
+                        storage_options=settings.storage_options,
+                    )
+                )
+            except ProductNotFound:
+                continue
+    return done

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 import polars as pl
 
-from lakemesh.errors import AccessRefused, TableUnreadable, VersionNotFound
+from lakemesh.errors import AccessRefused, TableUnreadable, VersionNotFound, first_line
 from lakemesh.settings import Settings, split_product_name
 from lakemesh.storage.delta import last_published_contract, open_table, read_table
 
@@ -56,7 +56,7 @@ def read(product: str, *, version: int | None = None, settings: Settings | None 
     try:
         return read_table(uri, version=version, storage_options=settings.storage_options).collect()
     except (OSError, pl.exceptions.ComputeError) as error:
-        first = str(error).strip().splitlines()[0]
+        first = first_line(error)
         if version is not None and (isinstance(error, FileNotFoundError) or "not found" in first.lower()):
             raise VersionNotFound(
                 f"version {version} of {uri} is no longer kept (vacuumed beyond the retention): {first}"

@@ -156,7 +156,9 @@ def test_a_retried_training_step_registers_its_model_once(settings: Settings, ml
     assets = model_assets(
         declared(), features=ml_project["features"], predictions=ml_project["predictions"], settings=here
     )
-    job = dg.Definitions(assets=assets).resolve_implicit_global_asset_job_def()
+    job = dg.Definitions(
+        assets=assets, resources={"lakehouse": LakehouseResource()}
+    ).resolve_implicit_global_asset_job_def()
     run_id = str(uuid.uuid4())
     first = job.execute_in_process(run_id=run_id, asset_selection=[dg.AssetKey(MODEL)], raise_on_error=False)
     again = job.execute_in_process(run_id=run_id, asset_selection=[dg.AssetKey(MODEL)], raise_on_error=False)

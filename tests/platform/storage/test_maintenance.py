@@ -11,8 +11,8 @@ import polars as pl
 import pytest
 from deltalake import DeltaTable
 from lakemesh import Settings, VersionNotFound, publish, read
-from lakemesh.orchestration.maintenance import maintain_products
 from lakemesh.storage import maintain_table
+from lakemesh.storage.maintenance import maintain_products
 
 from ..conftest import contract_doc, write_contract
 
