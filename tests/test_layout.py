@@ -1,4 +1,4 @@
-"""The repository layout rules of DESIGN.md that break everything when broken."""
+"""The repository layout rules of docs/architecture.md that break everything when broken."""
 
 import importlib
 import subprocess

@@ -158,7 +158,7 @@ def _publish_commits(product: str, settings: Settings) -> list[_Commit]:
             at=datetime.fromtimestamp(info["timestamp"] / 1000, tz=UTC),
         )
         for info in table.history()
-        if (record := PublishCommit.read(info)) is not None and record.app_id and record.contract
+        if (record := PublishCommit.read(info)) is not None and record.of_publish
     ]
     return sorted(commits, key=lambda commit: commit.version)
 

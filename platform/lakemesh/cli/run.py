@@ -41,7 +41,7 @@ def prepare() -> None:
     from lakemesh.producers.dbt_project import prepare_dbt
 
     project = prepare_dbt(Settings.from_env())
-    console.print(f"dbt manifest ready: {len(project.manifest.nodes)} nodes")
+    console.print(f"dbt manifest ready: {len(project.models)} models")
 
 
 @run_app.command()

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lakemesh.errors import ModelUnavailable, RegistryUnavailable, in_one_line
+from lakemesh.errors import ModelUnavailable, RegistryUnavailable, first_line, in_one_line
 from lakemesh.ml.features import Encoding
 from lakemesh.settings import Settings
 
@@ -201,7 +201,7 @@ class ModelRegistry:
             version = self.client.get_model_version_by_alias(name, alias)
         except MlflowException as error:
             raise ModelUnavailable(
-                f"{name}@{alias}: no such registered version in {self.uri} ({error.message.splitlines()[0][:200]}); "
+                f"{name}@{alias}: no such registered version in {self.uri} ({first_line(error)[:200]}); "
                 "train and register the model first"
             ) from error
         where = f"{name} version {version.version} (@{alias}, {version.source})"

@@ -91,6 +91,10 @@ class ModelSpec:
     def reads(self) -> list[str]:
         return [self.features]
 
+    def gate_text(self) -> str:
+        """The evaluation gate as a person reads it: `auc >= 0.8, ...`."""
+        return ", ".join(f"{metric} >= {minimum}" for metric, minimum in self.gate.items())
+
     def code_version(self) -> str:
         """Changes with any part of the declaration."""
         return hashlib.sha256(repr(self).encode()).hexdigest()[:16]

@@ -32,10 +32,10 @@ __all__ = ["Prediction", "Registration", "TrainingRun", "describe_model", "predi
 
 def describe_model(spec: ModelSpec) -> str:
     """What the model predicts from what, and when it is registered: its description everywhere."""
-    gate = ", ".join(f"{metric} >= {minimum}" for metric, minimum in spec.gate.items())
     return (
         f"XGBoost model predicting {spec.label} from {spec.features}: trained on {spec.split.column} before "
-        f"{spec.split.validate_from}, registered as {spec.registered_name}@{spec.alias} only if, from then on, {gate}."
+        f"{spec.split.validate_from}, registered as {spec.registered_name}@{spec.alias} only if, from then on, "
+        f"{spec.gate_text()}."
     )
 
 

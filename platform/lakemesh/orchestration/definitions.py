@@ -10,18 +10,23 @@ import dagster as dg
 from lakemesh.orchestration.factories import producer_assets
 from lakemesh.orchestration.maintenance import maintenance_jobs
 from lakemesh.orchestration.resources import lakehouse_resource, spark_resource
-from lakemesh.producers import Producer, load_domain
-from lakemesh.producers.dbt import domain_models
-from lakemesh.producers.dbt_project import prepare_dbt
+from lakemesh.producers import Producer, domain_contracts, load_domain
+from lakemesh.producers.dbt_project import domain_models, prepare_dbt
 from lakemesh.settings import Settings
 
 __all__ = ["declared_producers", "domain_definitions"]
 
 
-def declared_producers(module: ModuleType, domain: str) -> list[Producer]:
-    """Every producer a domain module declares (`@data_product`, `@spark_product`, `xgboost_model`)."""
-    found = [v for v in vars(module).values() if isinstance(v, Producer) and not isinstance(v, type)]
-    return [producer.in_domain(domain) for producer in found]
+def declared_producers(*modules: ModuleType, domain: str) -> list[Producer]:
+    """Every producer the domain's modules declare (`@data_product`, `@spark_product`, `xgboost_model`), once
+    each even where a module imports another's or names one twice."""
+    found = {
+        id(value): value
+        for module in modules
+        for value in vars(module).values()
+        if isinstance(value, Producer) and not isinstance(value, type)
+    }
+    return [producer.in_domain(domain) for producer in found.values()]
 
 
 def domain_definitions(
@@ -41,20 +46,19 @@ def domain_definitions(
     published interface of the products it reads.
     """
     settings = Settings.from_env(project_dir=project_dir)
-    producers = declared_producers(products, domain) if products else []
+    own = domain_contracts(domain, settings=settings)
+    producers = declared_producers(*[m for m in (products, models) if m is not None], domain=domain)
     producers += domain_models(prepare_dbt(settings), domain)
-    producers += declared_producers(models, domain) if models else []
-    loaded = load_domain(domain, producers=producers, settings=settings)
+    loaded = load_domain(domain, own=own, producers=producers, settings=settings)
     assets = [
         asset
         for producer in loaded.producers.values()
         for asset in producer_assets(producer, contracts=loaded.contracts, settings=settings)
     ]
-    resources: dict[str, object] = {"lakehouse": lakehouse_resource(settings.project_dir)}
-    if any(producer.kind == "spark" for producer in loaded.producers.values()):
-        resources["spark"] = spark_resource()
+    needed = {key for asset in assets for key in asset.required_resource_keys}
+    resources = {"lakehouse": lakehouse_resource(settings.project_dir), "spark": spark_resource()}
     return dg.Definitions(
         assets=assets,
-        jobs=maintenance_jobs(domain, loaded.own.values(), settings=settings),
-        resources=resources,
+        jobs=maintenance_jobs(domain, own.values(), settings=settings),
+        resources={key: resource for key, resource in resources.items() if key in needed or key == "lakehouse"},
     )

@@ -35,7 +35,6 @@ RUN_TAG = "lakemesh.dagster_run_id"
 
 def _training_asset(spec: ModelSpec, *, owner: str, features: Contract, settings: Settings) -> dg.AssetsDefinition:
     key, code_version = asset_key(spec.registered_name), spec.code_version()
-    gate = ", ".join(f"{metric} >= {minimum}" for metric, minimum in spec.gate.items())
     asset_spec = dg.AssetSpec(
         key=key,
         deps=[asset_key(spec.features)],
@@ -58,7 +57,9 @@ def _training_asset(spec: ModelSpec, *, owner: str, features: Contract, settings
         name=f"{spec.domain}__{spec.name}",
         specs=[asset_spec],
         check_specs=[
-            dg.AssetCheckSpec(GATE_CHECK, asset=key, description=f"on the held-out period: {gate}", blocking=True)
+            dg.AssetCheckSpec(
+                GATE_CHECK, asset=key, description=f"on the held-out period: {spec.gate_text()}", blocking=True
+            )
         ],
         required_resource_keys={"lakehouse"},
     )

@@ -45,13 +45,10 @@ def python_product_asset(product: DataProduct, contract: Contract, *, settings: 
             return
         pinned = pinned_inputs(product.reads, settings=run_settings, reader=contract.name)
         context.log.info(f"{contract.name}: inputs {json.dumps(pinned)}, landing {list(product.landing)}")
+        build = product.build(
+            contract, settings=run_settings, pinned=pinned, spark=context.resources.spark.session if spark else None
+        )
         try:
-            build = product.build(
-                contract,
-                settings=run_settings,
-                pinned=pinned,
-                spark=context.resources.spark.session if spark else None,
-            )
             yield from publish_events(context, build, contract=contract, settings=run_settings)
         finally:
             if spark:  # what Spark itself saw of the run: after the publish's own events

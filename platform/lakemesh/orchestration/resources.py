@@ -46,9 +46,14 @@ class SparkResource(dg.ConfigurableResource):
         return spark_session(master=self.master, conf=self.conf, connect_timeout=self.connect_timeout)
 
 
-@cache
 def lakehouse_resource(project_dir: Path) -> LakehouseResource:
-    """One resource object per project: code locations merged into one run (`lakemesh run`) must share it."""
+    """One resource object per project, however its path is spelled: code locations merged into one run
+    (`lakemesh run`, `Definitions.merge`) must share it."""
+    return _lakehouse_resource(project_dir.resolve())
+
+
+@cache
+def _lakehouse_resource(project_dir: Path) -> LakehouseResource:
     return LakehouseResource(project_dir=str(project_dir))
 
 

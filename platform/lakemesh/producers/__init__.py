@@ -3,7 +3,7 @@
 Nothing here knows Dagster: the orchestration turns each producer into assets and calls `publish`.
 """
 
-from lakemesh.producers.domain import Domain, load_domain
+from lakemesh.producers.domain import Domain, domain_contracts, load_domain
 from lakemesh.producers.gate import judge_published
 from lakemesh.producers.inputs import pin_inputs
 from lakemesh.producers.producer import Producer, ProductBuild
@@ -14,6 +14,7 @@ __all__ = [
     "Producer",
     "ProductBuild",
     "PublishResult",
+    "domain_contracts",
     "judge_published",
     "load_domain",
     "pin_inputs",

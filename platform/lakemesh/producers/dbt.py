@@ -17,7 +17,7 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pyarrow as pa
@@ -26,8 +26,7 @@ from lakemesh.contracts import Contract
 from lakemesh.errors import DefinitionsInvalid, LakemeshError, LandingDataBad
 from lakemesh.lineage import InputRef, sql_column_lineage, sql_dataset_lineage
 from lakemesh.processes import process_exited
-from lakemesh.producers.dbt_project import DATABASE, CompiledProject, dbt_one_line, dbt_vars
-from lakemesh.producers.dbt_worker import dbt_worker
+from lakemesh.producers.dbt_worker import dbt_one_line, dbt_worker
 from lakemesh.producers.producer import ProductBuild
 from lakemesh.settings import Settings
 from lakemesh.sql import query_reads
@@ -37,7 +36,22 @@ if TYPE_CHECKING:
     from dbt.artifacts.resources import ModelNode
     from dbt.artifacts.schemas.manifest import WritableManifest
 
-__all__ = ["DbtBuildFailed", "DbtModel", "build_model", "check_model_sql", "domain_models"]
+__all__ = ["DATABASE", "DbtBuildFailed", "DbtModel", "build_model", "check_model_sql", "dbt_vars"]
+
+DATABASE = "lakemesh_model"
+"""Every model's DuckDB file has this name: the compiled relations name it, whatever folder it is in."""
+
+
+def dbt_vars(settings: Settings, *, folder: Path, pins: Path | None) -> str:
+    """The `--vars` of one dbt command: where the lakehouse and landing are, the DuckDB file, the pinned versions."""
+    return json.dumps(
+        {
+            "lakemesh_lakehouse": settings.lakehouse,
+            "lakemesh_landing": str(settings.landing),
+            "lakemesh_duckdb_path": str(folder / f"{DATABASE}.duckdb"),
+            "lakemesh_input_versions": str(pins) if pins else "",
+        }
+    )
 
 
 class DbtBuildFailed(LakemeshError):
@@ -71,13 +85,21 @@ class DbtModel:
     manifest_path: Path
 
     @classmethod
-    def of(cls, node: ModelNode, project: CompiledProject) -> DbtModel:
-        compiled = project.compiled.get(node.unique_id, {})
+    def of(
+        cls,
+        node: ModelNode,
+        manifest: WritableManifest,
+        *,
+        compiled: Mapping[str, str | None],
+        project_dir: Path,
+        manifest_path: Path,
+    ) -> DbtModel:
+        """The model as dbt's typed manifest describes it, with its compiled SQL (or why it did not compile)."""
         config = node.config
         hooks = [hook.sql for hook in [*config.pre_hook, *config.post_hook]]
         if config.get("sql_header"):
             hooks.append(config.get("sql_header"))
-        sources = [project.manifest.sources[s] for s in node.depends_on.nodes if s.startswith("source.")]
+        sources = [manifest.sources[s] for s in node.depends_on.nodes if s.startswith("source.")]
         metas = [s.config.meta for s in sources]
         return cls(
             unique_id=node.unique_id,
@@ -99,9 +121,20 @@ class DbtModel:
                 )
                 for s in sources
             },
-            project_dir=project.project_dir,
-            manifest_path=project.manifest_path,
+            project_dir=project_dir,
+            manifest_path=manifest_path,
         )
+
+    def record(self) -> dict[str, Any]:
+        """The model as JSON, kept beside the manifest: a code location loads it without importing dbt."""
+        fields = {k: v for k, v in vars(self).items() if k not in ("relations", "project_dir", "manifest_path")}
+        return fields | {"relations": [[*key, label] for key, label in self.relations.items()]}
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any], *, project_dir: Path, manifest_path: Path) -> DbtModel:
+        relations = {(db, schema, name): label for db, schema, name, label in record["relations"]}
+        fields = {k: v for k, v in record.items() if k != "relations"}
+        return cls(**fields, relations=relations, project_dir=project_dir, manifest_path=manifest_path)
 
     @property
     def product(self) -> str:
@@ -122,23 +155,6 @@ class DbtModel:
     def check(self, contract: Contract, *, contracts: Mapping[str, Contract]) -> None:
         """What the model compiled to reads its declared sources only."""
         check_model_sql(self, self.compiled_code)
-
-
-def domain_models(project: CompiledProject, domain: str) -> list[DbtModel]:
-    """The domain's models (those under `models/<domain>/`); a project-wide hook refuses them all."""
-    manifest: WritableManifest = project.manifest
-    hooks = sorted(n.unique_id for n in manifest.nodes.values() if n.resource_type == "operation")
-    if hooks:
-        raise DefinitionsInvalid(
-            f"dbt_project/dbt_project.yml declares on-run-start/on-run-end hooks ({', '.join(hooks)}): "
-            "hooks run SQL outside the gate"
-        )
-    models = [
-        DbtModel.of(node, project)
-        for node in manifest.nodes.values()
-        if node.resource_type == "model" and node.package_name == "lakemesh"
-    ]
-    return [m for m in models if m.domain == domain]
 
 
 def check_model_sql(model: DbtModel, compiled_sql: str | None) -> None:

@@ -7,16 +7,17 @@ version too (never a table built before the gate). Landing tables are the
 project's own source declarations whose meta names a `landing` table.
 
 The project is compiled in the warm dbt worker when any file it compiles from
-changed (no database and no data needed, so a fresh clone loads), and each
-model's compiled SQL, or why it did not compile, is kept beside dbt's manifest:
-one domain's broken model stops that domain's code location only.
+changed (no database and no data needed, so a fresh clone loads). Each model,
+as dbt's typed manifest describes it, with its compiled SQL or why it did not
+compile, is then kept beside the manifest: one domain's broken model stops that
+domain's code location only, and a code location loads the models without
+importing dbt.
 """
 
 from __future__ import annotations
 
 import fcntl
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,36 +25,37 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from lakemesh.errors import DefinitionsInvalid
-from lakemesh.producers.dbt_worker import DbtInvocation, dbt_worker
+from lakemesh.producers.dbt import DbtModel, dbt_vars
+from lakemesh.producers.dbt_worker import DbtInvocation, dbt_one_line, dbt_worker, read_manifest
 from lakemesh.settings import Settings
 
 if TYPE_CHECKING:
     from dbt.artifacts.schemas.manifest import WritableManifest
 
-__all__ = ["DATABASE", "SOURCES_FILE", "CompiledProject", "dbt_one_line", "dbt_project_dir", "dbt_vars", "prepare_dbt"]
+__all__ = ["SOURCES_FILE", "CompiledProject", "domain_models", "prepare_dbt"]
 
 SOURCES_FILE = "models/_lakemesh_sources.yml"
-DATABASE = "lakemesh_model"
-"""Every model's DuckDB file has this name: the compiled relations name it, whatever folder it is in."""
+_RECORD_FORMAT = 2
+"""The layout of `lakemesh_compiled.json`: a record of another layout is compiled anew."""
 
 
 @dataclass(frozen=True, kw_only=True)
 class CompiledProject:
-    """dbt's typed manifest of the project, and each model's compiled SQL or why it did not compile."""
+    """The project's models (the platform's package), as compiled, and its on-run hooks."""
 
     project_dir: Path
     manifest_path: Path
-    manifest: WritableManifest
-    compiled: Mapping[str, Mapping[str, str | None]]
-    """By model unique id: `code` (the compiled SQL, None if it did not compile) and `error`."""
+    models: list[DbtModel]
+    operations: list[str]
+    """Unique ids of `on-run-start` / `on-run-end` hooks: SQL outside any model."""
 
 
-def dbt_project_dir(settings: Settings) -> Path:
+def _dbt_dir(settings: Settings) -> Path:
     return settings.project_dir / "dbt_project"
 
 
 def _manifest_path(settings: Settings) -> Path:
-    return dbt_project_dir(settings) / "target" / "manifest.json"
+    return _dbt_dir(settings) / "target" / "manifest.json"
 
 
 def _sources_yaml(products: list[str]) -> str:
@@ -76,26 +78,9 @@ def _sources_yaml(products: list[str]) -> str:
     return header + yaml.safe_dump({"version": 2, "sources": sources}, sort_keys=False)
 
 
-def dbt_vars(settings: Settings, *, folder: Path, pins: Path | None) -> str:
-    """The `--vars` of one dbt command: where the lakehouse and landing are, the DuckDB file, the pinned versions."""
-    return json.dumps(
-        {
-            "lakemesh_lakehouse": settings.lakehouse,
-            "lakemesh_landing": str(settings.landing),
-            "lakemesh_duckdb_path": str(folder / f"{DATABASE}.duckdb"),
-            "lakemesh_input_versions": str(pins) if pins else "",
-        }
-    )
-
-
-def dbt_one_line(message: str) -> str:
-    """dbt's error in one line: its heading ("Runtime Error in model x (path)") and the cause beneath it."""
-    return " ".join(line.strip() for line in message.strip().splitlines()[:3] if line.strip())
-
-
 def _fingerprint(settings: Settings) -> list[list[Any]]:
     """Every file dbt compiles from, with its size and modification time: any edit, addition or removal shows."""
-    project = dbt_project_dir(settings)
+    project = _dbt_dir(settings)
     watched = [*project.glob("models/**/*"), *project.glob("macros/**/*")]
     watched += [project / "dbt_project.yml", project / "profiles.yml"]
     return sorted([str(p.relative_to(project)), p.stat().st_mtime_ns, p.stat().st_size] for p in watched if p.is_file())
@@ -117,44 +102,55 @@ def _compile(settings: Settings, *, select: str | None, log: Path) -> DbtInvocat
             "--log-path",
             str(target),
         ],
-        project_dir=dbt_project_dir(settings),
+        project_dir=_dbt_dir(settings),
         log_file=log,
     )
 
 
-def _compile_models(settings: Settings, log: Path) -> dict[str, dict[str, str | None]]:
-    """Each model's compiled SQL, or why it did not compile: the project at once, else domain by domain."""
-    record: dict[str, dict[str, str | None]] = {}
+def _compile_models(settings: Settings, log: Path) -> tuple[WritableManifest, dict[str, dict[str, str | None]]]:
+    """dbt's typed manifest, and each model's compiled SQL or why it did not compile: the project at once, else
+    domain by domain."""
+    compiled: dict[str, dict[str, str | None]] = {}
     invocation = _compile(settings, select=None, log=log)
     parts = [(None, invocation)]
     if not invocation.results:  # one model stopped the whole compile: the other domains' models still compile
-        models = dbt_project_dir(settings) / "models"
+        models = _dbt_dir(settings) / "models"
         domains = sorted(p.name for p in models.iterdir() if p.is_dir())
         parts = [(domain, _compile(settings, select=f"path:models/{domain}", log=log)) for domain in domains]
-    manifest = _manifest_path(settings)
-    if not manifest.is_file():  # dbt could not even parse the project
+    path = _manifest_path(settings)
+    if not path.is_file():  # dbt could not even parse the project
         raise DefinitionsInvalid(
-            f"dbt could not compile {dbt_project_dir(settings)}: "
+            f"dbt could not compile {_dbt_dir(settings)}: "
             f"{dbt_one_line(invocation.error or 'see the log')} (log: {log})"
         )
-    nodes = _read_manifest(manifest).nodes
+    manifest = read_manifest(path)
     for domain, part in parts:
         for unique_id, result in part.results.items():
             code = result.compiled_code if result.status == "success" else None
-            record[unique_id] = {"code": code, "error": dbt_one_line(result.message or "")}
+            compiled[unique_id] = {"code": code, "error": dbt_one_line(result.message or "")}
         if not part.results:
-            for unique_id, node in nodes.items():
+            for unique_id, node in manifest.nodes.items():
                 if node.resource_type == "model" and node.fqn[1:2] == [domain]:
-                    record[unique_id] = {"code": None, "error": dbt_one_line(part.error or "see the log")}
-    return record
+                    compiled[unique_id] = {"code": None, "error": dbt_one_line(part.error or "see the log")}
+    return manifest, compiled
 
 
-def _read_manifest(path: Path) -> WritableManifest:
-    """dbt's own typed manifest (its schema version checked)."""
-    import dbt.include.global_project  # noqa: F401  (registers the model languages this dbt's manifests name)
-    from dbt.artifacts.schemas.manifest import WritableManifest
-
-    return WritableManifest.read_and_check_versions(str(path))
+def _record(settings: Settings, fingerprint: list[list[Any]], log: Path) -> dict[str, Any]:
+    """Compile the project and describe its models from dbt's typed manifest."""
+    manifest, compiled = _compile_models(settings, log)
+    models = [
+        DbtModel.of(
+            node,
+            manifest,
+            compiled=compiled.get(node.unique_id, {}),
+            project_dir=_dbt_dir(settings),
+            manifest_path=_manifest_path(settings),
+        ).record()
+        for node in manifest.nodes.values()
+        if node.resource_type == "model" and node.package_name == "lakemesh"
+    ]
+    operations = sorted(n.unique_id for n in manifest.nodes.values() if n.resource_type == "operation")
+    return {"format": _RECORD_FORMAT, "fingerprint": fingerprint, "models": models, "operations": operations}
 
 
 def prepare_dbt(settings: Settings) -> CompiledProject:
@@ -163,7 +159,7 @@ def prepare_dbt(settings: Settings) -> CompiledProject:
     Compiling needs no database and no data (dbt-duckdb resolves a plugin
     source to its relation name without loading it), so a fresh clone loads.
     """
-    project = dbt_project_dir(settings)
+    project = _dbt_dir(settings)
     manifest = _manifest_path(settings)
     record = manifest.parent / "lakemesh_compiled.json"
     manifest.parent.mkdir(exist_ok=True)
@@ -175,15 +171,26 @@ def prepare_dbt(settings: Settings) -> CompiledProject:
             sources.write_text(wanted)
         fingerprint = _fingerprint(settings)
         kept = json.loads(record.read_text()) if record.is_file() else {}
-        if not manifest.is_file() or kept.get("fingerprint") != fingerprint:
+        stale = kept.get("format") != _RECORD_FORMAT or kept.get("fingerprint") != fingerprint
+        if not manifest.is_file() or stale:
             log = manifest.parent / "compile.log"
             log.write_text("")
             warm = dbt_worker().running  # a run's worker stays for its models; a code location's goes once done
             try:
-                kept = {"fingerprint": fingerprint, "models": _compile_models(settings, log)}
+                kept = _record(settings, fingerprint, log)
             finally:
                 if not warm:
                     dbt_worker().close()
             record.write_text(json.dumps(kept))
-        typed = _read_manifest(manifest)
-    return CompiledProject(project_dir=project, manifest_path=manifest, manifest=typed, compiled=kept["models"])
+    models = [DbtModel.from_record(m, project_dir=project, manifest_path=manifest) for m in kept["models"]]
+    return CompiledProject(project_dir=project, manifest_path=manifest, models=models, operations=kept["operations"])
+
+
+def domain_models(project: CompiledProject, domain: str) -> list[DbtModel]:
+    """The domain's models (those under `models/<domain>/`); a project-wide hook refuses them all."""
+    if project.operations:
+        raise DefinitionsInvalid(
+            f"dbt_project/dbt_project.yml declares on-run-start/on-run-end hooks ({', '.join(project.operations)}): "
+            "hooks run SQL outside the gate"
+        )
+    return [model for model in project.models if model.domain == domain]

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DbtInvocation", "DbtWorker", "NodeResult", "dbt_worker"]
+__all__ = ["DbtInvocation", "DbtWorker", "NodeResult", "dbt_one_line", "dbt_worker", "read_manifest"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -151,6 +151,19 @@ class DbtWorker:
         self._answers.close()
 
 
+def read_manifest(path: Path) -> Any:
+    """dbt's own typed manifest (`WritableManifest`, its schema version checked), in whichever process has dbt."""
+    import dbt.include.global_project  # noqa: F401  (registers the model languages this dbt's manifests name)
+    from dbt.artifacts.schemas.manifest import WritableManifest
+
+    return WritableManifest.read_and_check_versions(str(path))
+
+
+def dbt_one_line(message: str) -> str:
+    """dbt's error in one line: its heading ("Runtime Error in model x (path)") and the cause beneath it."""
+    return " ".join(line.strip() for line in message.strip().splitlines()[:3] if line.strip())
+
+
 _WORKER = DbtWorker()
 atexit.register(_WORKER.close)
 
@@ -192,27 +205,22 @@ class _Server:
                 self._manifest(str(manifest))
 
     def _manifest(self, path: str) -> Any:
-        from dbt.artifacts.schemas.manifest import WritableManifest
         from dbt.contracts.graph.manifest import Manifest
 
         key = (path, os.stat(path).st_mtime_ns)
         if key not in self._manifests:
-            self._manifests = {key: Manifest.from_writable_manifest(WritableManifest.read_and_check_versions(path))}
+            self._manifests = {key: Manifest.from_writable_manifest(read_manifest(Path(path)))}
         return self._manifests[key]
 
     def handle(self, request: dict[str, Any]) -> dict[str, Any]:
         for name in [k for k in os.environ if k.startswith("LAKEMESH_")]:
             del os.environ[name]
         os.environ.update(request["env"])
-        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
-
         manifest = self._manifest(request["manifest"]) if request["manifest"] else None
         try:
             outcome = self._runner_class(manifest=manifest).invoke(request["args"])
         finally:
-            # the profile's `keep_open: false` closed the model's DuckDB file with the command's last connection;
-            # forgetting the environment makes the next command open its own file, not this one's
-            DuckDBConnectionManager.close_all_connections()
+            _release_duckdb()
         results = {}
         for node_result in getattr(outcome.result, "results", None) or []:
             node = node_result.node
@@ -223,9 +231,24 @@ class _Server:
             }
         error = None
         if outcome.exception is not None:  # e.g. "Parsing Error / Error reading lakemesh: sales/schema.yml - ..."
-            lines = [line.strip() for line in str(outcome.exception).splitlines() if line.strip()]
-            error = " ".join(lines[:3]) or type(outcome.exception).__name__
+            error = dbt_one_line(str(outcome.exception)) or type(outcome.exception).__name__
         return {"success": bool(outcome.success), "error": error, "results": results}
+
+
+def _release_duckdb() -> None:
+    """Close the model's DuckDB file (so the platform can read it) and forget it (so the next command opens its own).
+
+    dbt-duckdb keeps one database environment per process across commands; its public
+    `env()` / `close_all_connections()` close and drop it.
+    """
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    try:
+        environment = DuckDBConnectionManager.env()
+    except Exception:  # no command opened a database
+        return
+    environment.close()
+    DuckDBConnectionManager.close_all_connections()
 
 
 def _serve(answer_fd: int, parent: int, project_dir: str) -> None:

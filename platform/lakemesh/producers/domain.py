@@ -19,7 +19,7 @@ from lakemesh.producers.producer import Producer
 from lakemesh.settings import Settings, split_product_name
 from lakemesh.storage.delta import last_published_contract, open_table
 
-__all__ = ["Domain", "check_access", "load_domain", "published_interface"]
+__all__ = ["Domain", "check_access", "domain_contracts", "load_domain", "published_interface"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,11 +63,16 @@ def check_access(reader: Contract, upstream: Iterable[str], contracts: Mapping[s
             )
 
 
-def load_domain(name: str, *, producers: Sequence[Producer], settings: Settings) -> Domain:
-    """The domain's producers, each checked against its contract and the contracts of what it reads."""
+def domain_contracts(name: str, *, settings: Settings) -> dict[str, Contract]:
+    """The domain's own contracts, by product: loaded (and refused, naming file and field) before anything else."""
     own = load_contracts(settings.project_dir / "contracts", domain=name)
     if not own:
         raise DefinitionsInvalid(f"domain {name!r} has no contracts in contracts/{name}/")
+    return own
+
+
+def load_domain(name: str, *, own: Mapping[str, Contract], producers: Sequence[Producer], settings: Settings) -> Domain:
+    """The domain's producers, each checked against its contract (`own`) and the contracts of what it reads."""
     by_product: dict[str, list[Producer]] = {}
     for producer in producers:
         by_product.setdefault(producer.product, []).append(producer)

@@ -78,13 +78,27 @@ class PublishCommit:
         if not found:
             return None
         values: dict[str, Any] = {name: found.get(key) for name, key in _KEYS.items()}
-        if values["inputs"] is not None:
-            values["inputs"] = {product: int(version) for product, version in json.loads(values["inputs"]).items()}
+        values["inputs"] = _inputs(values["inputs"])
         return cls(**values)
+
+    @property
+    def of_publish(self) -> bool:
+        """Whether a publish wrote it (a step and a contract), not a maintenance or quarantine commit."""
+        return self.app_id is not None and self.contract is not None
 
     def contract_document(self) -> dict[str, Any] | None:
         """The ODCS document the version was published under."""
         return json.loads(self.contract) if self.contract else None
+
+
+def _inputs(text: str | None) -> dict[str, int] | None:
+    """The inputs field as written, or None when it is missing or not the platform's shape (never an error: one
+    foreign or damaged commit must not stop the retry check, the schema gate or reconcile on the whole log)."""
+    try:
+        found = json.loads(text) if text is not None else None
+        return {str(product): int(version) for product, version in found.items()} if isinstance(found, dict) else None
+    except (ValueError, TypeError):
+        return None
 
 
 def published_fields(commit: Mapping[str, object]) -> dict[str, str]:

@@ -12,14 +12,17 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from deltalake import DeltaTable
 from deltalake.exceptions import CommitFailedError
 
-from lakemesh.contracts import Contract
 from lakemesh.errors import CommitConflict, ProductNotFound
 from lakemesh.settings import Settings
 from lakemesh.storage.delta import TABLE_PROPERTIES, open_table
+
+if TYPE_CHECKING:
+    from lakemesh.contracts import Contract
 
 __all__ = ["ORPHAN_GRACE_HOURS", "Maintenance", "maintain_products", "maintain_table"]
 

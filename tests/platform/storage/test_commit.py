@@ -43,3 +43,10 @@ def test_spark_user_metadata_reads_as_the_same_record_and_other_metadata_as_none
 
 def test_a_quarantine_commit_records_its_run_only():
     assert PublishCommit(run_id="r").metadata() == {"lakemesh.runId": "r"}
+
+
+def test_a_damaged_inputs_field_is_read_as_unknown_not_as_an_error():
+    """One foreign or damaged commit must not stop the retry check, the schema gate or reconcile on the whole log."""
+    for damaged in ("not json", '["a.x"]', '{"a.x": "one"}'):
+        record = PublishCommit.read({"lakemesh.appId": "a", "lakemesh.inputs": damaged, "lakemesh.contract": "{}"})
+        assert record is not None and record.app_id == "a" and record.inputs is None and record.of_publish

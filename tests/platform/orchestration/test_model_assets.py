@@ -18,7 +18,7 @@ from lakemesh.ml.registry import ModelRegistry
 from lakemesh.orchestration.model_assets import DRIFT_CHECK, GATE_CHECK, model_assets
 from lakemesh.orchestration.resources import LakehouseResource
 
-from .conftest import SPLIT, declared, features_frame, publish_features
+from ..ml.conftest import SPLIT, declared, features_frame, publish_features
 
 PREDICTIONS = ["shop", "predictions"]
 MODEL = ["shop", "late"]
