@@ -55,3 +55,21 @@ def test_a_location_that_does_not_load_stops_only_its_own_products(settings: Set
     assert rows["sales.pricing_summary"] == "not run: code location sales did not load"
     assert all("passed" in rows[p] for p in ("customers.customer", "customers.nation", "supply.suppliers"))
     assert not Path(settings.table_uri("sales.line_items")).exists()
+
+
+def test_a_damaged_input_fails_only_its_readers_and_the_summary_is_printed(settings: Settings):
+    first, _ = _run(PROJECT_DIR)
+    assert first.returncode == 0, first.stderr[-2000:]
+    latest = max((Path(settings.table_uri("sales.shipments")) / "_delta_log").glob("*.json"))
+    latest.write_bytes(latest.read_bytes()[:100])  # a truncated latest log entry
+
+    done, rows = _run(PROJECT_DIR)
+
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert "did not load" not in done.stdout  # every location loads: none reads product data to load
+    assert rows["sales.shipments"].startswith("failed in this run: the Delta log of")  # the table wraps the rest
+    assert "shipments is damaged at version 0" in " ".join(done.stdout.split())
+    for reader in ("supply.supplier_delivery_performance", "logistics.shipment_features"):
+        assert rows[reader] == "not run: an input failed"
+    for other in ("customers.customer", "customers.nation", "supply.parts", "supply.suppliers", "sales.orders"):
+        assert "passed" in rows[other], rows

@@ -22,7 +22,7 @@ from dagster import DagsterEventType
 
 from lakemesh.catalog import Catalog, NotFound
 from lakemesh.contracts import load_contract
-from lakemesh.errors import ContractInvalid, first_line
+from lakemesh.errors import ContractInvalid, TableUnreadable, first_line
 from lakemesh.processes import process_exited
 from lakemesh.settings import Settings
 from lakemesh.storage.delta import current_version, read_table
@@ -191,10 +191,28 @@ def failure_reason(error: Any) -> str:
     return rest if rest and label.rsplit(".", 1)[-1] == error.cls_name else first
 
 
+def _product_name(key: dg.AssetKey) -> str:
+    return key.to_user_string().replace("/", ".")
+
+
+def _checks_of_run(result: dg.ExecuteInProcessResult, published: set[str]) -> dict[str, str]:
+    """For each product this run published: its checks as this run judged them (not the catalog's last run,
+    which may be a concurrent run's)."""
+    judged: dict[str, dict[str, bool]] = {}
+    for evaluation in result.get_asset_check_evaluations():  # a warning (drift below its failing bound) passes
+        passed = evaluation.passed or evaluation.severity == dg.AssetCheckSeverity.WARN
+        judged.setdefault(_product_name(evaluation.asset_key), {})[evaluation.check_name] = passed
+    checks = {}
+    for name in published:
+        failed = [check for check, passed in judged.get(name, {}).items() if not passed]
+        checks[name] = f"failed: {', '.join(failed)}" if failed else f"{len(judged.get(name, {}))} passed"
+    return checks
+
+
 def _outcomes(result: dg.ExecuteInProcessResult) -> dict[str, str]:
-    """For each product this run did not publish: why, in one line (its step failed, an input failed, or the
-    run stopped before reaching it)."""
-    published = {e.asset_key.to_user_string().replace("/", ".") for e in result.get_asset_materialization_events()}
+    """For each product of the run: what this run did to it, in one line (its checks as judged in this run, or
+    why it was not published: its step failed, an input failed, or the run stopped before reaching it)."""
+    published = {_product_name(e.asset_key) for e in result.get_asset_materialization_events()}
     failures = {
         event.step_key: failure_reason(event.step_failure_data.error)
         for event in result.all_events
@@ -211,9 +229,9 @@ def _outcomes(result: dg.ExecuteInProcessResult) -> dict[str, str]:
         parents = [p for p in graph.get(key).parent_keys if graph.has(p) and graph.get(p).is_materializable]
         return any(step_of(p) in failures or an_input_failed(p) for p in parents)
 
-    outcomes = {}
+    outcomes = _checks_of_run(result, published)
     for node in graph.asset_nodes:
-        name = node.key.to_user_string().replace("/", ".")
+        name = _product_name(node.key)
         if name in published or not node.is_materializable:
             continue
         if step_of(node.key) in failures:
@@ -246,10 +264,25 @@ def mesh_status(
             continue
         uri = settings.table_uri(name)
         options = settings.storage_options
-        version = current_version(uri, storage_options=options)
-        rows = (
-            read_table(uri, storage_options=options).select(pl.len()).collect().item() if version is not None else None
-        )
+        try:
+            version = current_version(uri, storage_options=options)
+            rows = (
+                read_table(uri, storage_options=options).select(pl.len()).collect().item()
+                if version is not None
+                else None
+            )
+        except TableUnreadable as error:  # one damaged table: said in its row, every other product still shown
+            statuses.append(
+                ProductStatus(
+                    name=name,
+                    owner=contract.owner,
+                    rows=None,
+                    version=None,
+                    contract_version=contract.version,
+                    checks=outcomes.get(name, first_line(error)),
+                )
+            )
+            continue
         try:
             entry = catalog.product(name, namespace=settings.namespace)
             last_state = entry.last_run["state"] if entry.last_run else None
@@ -265,7 +298,7 @@ def mesh_status(
             checks = "never run"
         if contract.domain in (unloaded or {}):
             checks = f"not run: code location {contract.domain} did not load"
-        checks = outcomes.get(name, checks)  # this run's failure wins over the last good version's checks
+        checks = outcomes.get(name, checks)  # what this run did wins over the catalog's last run
         statuses.append(
             ProductStatus(
                 name=name,

@@ -10,16 +10,19 @@ domain's products and other domains' `public` ones only.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from lakemesh.contracts import Contract, contract_from_document, load_contract, load_contracts
-from lakemesh.errors import AccessRefused, DefinitionsInvalid, ProductNotFound
+from lakemesh.errors import AccessRefused, DefinitionsInvalid, ProductNotFound, TableUnreadable
 from lakemesh.producers.producer import Producer
 from lakemesh.settings import Settings, split_product_name
 from lakemesh.storage.delta import last_published_contract, open_table
 
 __all__ = ["Domain", "check_access", "domain_contracts", "load_domain", "published_interface"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,7 +41,10 @@ def published_interface(product: str, *, settings: Settings) -> Contract:
     """What another domain sees of `product`: the contract its current version was published under.
 
     A product never published yet is seen through its contract file alone; no
-    other file of its domain is read.
+    other file of its domain is read. A product whose Delta log cannot be read
+    is seen through its contract file too, with a warning: loading a domain
+    never depends on another domain's data being healthy (its readers' steps
+    fail on the damaged log when they run, and nothing else does).
     """
     domain, name = split_product_name(product)
     path = settings.project_dir / "contracts" / domain / f"{name}.yaml"
@@ -46,9 +52,12 @@ def published_interface(product: str, *, settings: Settings) -> Contract:
         raise DefinitionsInvalid(f"{product} is read but has no contract at {path}")
     try:
         table = open_table(settings.table_uri(product), storage_options=settings.storage_options)
+        document = last_published_contract(table)
     except ProductNotFound:
         return load_contract(path)
-    document = last_published_contract(table)
+    except TableUnreadable as error:
+        log.warning("%s is read through its contract file %s: %s", product, path, error)
+        return load_contract(path)
     return contract_from_document(document, path=path) if document else load_contract(path)
 
 
