@@ -114,8 +114,9 @@ class ModelUnavailable(LakemeshError):
     """A registered model version that cannot be loaded (no such alias, artifact missing or corrupt)."""
 
 
-def first_line(error: BaseException) -> str:
-    """The first line of an error's message, or its type's name when it has none: what a one-line report shows."""
+def first_line(error: BaseException | str) -> str:
+    """The first line of an error's message (or of a text), or the error's type name when it has none: what a
+    one-line report shows."""
     lines = str(error).strip().splitlines()
     return lines[0] if lines else type(error).__name__
 

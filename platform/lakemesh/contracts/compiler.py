@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
+from sqlglot import exp
+
 from lakemesh.contracts.plan import (
     SCHEMA_CHECK,
     Bound,
@@ -30,7 +32,6 @@ from lakemesh.sql import query_reads
 
 if TYPE_CHECKING:
     from open_data_contract_standard.model import SchemaProperty
-    from sqlglot import exp
 
     from lakemesh.errors import ContractInvalid
 
@@ -263,7 +264,7 @@ _DUCKDB_TYPES = {"int8": "TINYINT", "int16": "SMALLINT", "int32": "INTEGER", "in
                  "timestamptz": "TIMESTAMPTZ", "boolean": "BOOLEAN"}  # fmt: skip
 
 
-def _bind(query: str, *, table: str, columns: dict[str, Column]) -> None:
+def _bind(query: exp.Query, *, table: str, columns: dict[str, Column]) -> None:
     """Plan the (DuckDB) query over an empty table of the contract's columns: unknown columns or functions fail now."""
     import duckdb  # SQL rules run in DuckDB; imported only for contracts that have one
 
@@ -274,9 +275,39 @@ def _bind(query: str, *, table: str, columns: dict[str, Column]) -> None:
     with duckdb.connect(config={"enable_external_access": False}) as con:
         con.execute(f'CREATE TABLE "{table}" ({typed})')
         try:
-            con.execute(f"EXPLAIN {query}")
+            con.execute(f"EXPLAIN {query.sql(dialect='duckdb')}")
         except duckdb.Error as error:
-            raise ValueError(f"query does not run on the contract's columns: {first_line(error)}") from None
+            raise ValueError(
+                f"query does not run on the contract's columns: {_unbound(error, query, columns)}"
+            ) from None
+
+
+_POINTER = re.compile(r"^(?P<line>LINE \d+: .*)\n(?P<marks> *\^+)$", re.M)
+"""DuckDB's pointer under the failing part of a query: the query's line, then carets under the part."""
+
+
+def _unbound(error: Exception, query: exp.Query, columns: dict[str, Column]) -> str:
+    """Why a query does not bind, in one line: DuckDB's reason, the part it points at, and for a type
+    mismatch the contract's columns there (else those the query reads) with the types the contract declares."""
+    reason = re.sub(r"^\w+ Error: ", "", first_line(error)).rstrip(".")
+    pointed = _POINTER.search(str(error))
+    part = pointed["line"][pointed["marks"].index("^") : len(pointed["marks"])] if pointed else ""
+    where = f" (at `{part}`)" if part else ""
+    named = [c for c in columns.values() if re.search(rf"\b{c.name}\b", part, re.I)]
+    if not named:
+        read = {node.name.lower() for node in query.find_all(exp.Column)}
+        named = [c for c in columns.values() if c.name.lower() in read]
+    if "type" not in reason.lower() or not named:  # an unknown column or function: DuckDB's own words name it
+        return f"{reason}{where}"
+    declared = " and ".join(f"{c.name} as {_declared(c)}" for c in named)
+    return (
+        f"{reason}{where}; the contract declares {declared}: make the query fit (e.g. with a CAST) or change the type"
+    )
+
+
+def _declared(column: Column) -> str:
+    """The field that gives a column its type, as the contract writes it."""
+    return f"physicalType {column.physical_type}" if column.physical_type else f"logicalType {column.logical_type}"
 
 
 def _quality_check(rule: QualityRule, product: str, columns: dict[str, Column]) -> Check:
@@ -286,7 +317,7 @@ def _quality_check(rule: QualityRule, product: str, columns: dict[str, Column]) 
     if rule.query is not None:
         table = product.split(".")[1]
         query = _read_only_query(rule.query, table=table, column=rule.column, dialect=SQL_RULE_DIALECT)
-        _bind(query.sql(dialect="duckdb"), table=table, columns=columns)
+        _bind(query, table=table, columns=columns)
         measure = SqlRule(
             query=query.sql(dialect=SQL_RULE_DIALECT), table=table, bound=_bound(rule), dialect=SQL_RULE_DIALECT
         )

@@ -132,17 +132,28 @@ class FeatureSource:
         return Encoding(columns=self.spec.feature_columns, categories={c: tuple(sorted(v)) for c, v in seen.items()})
 
     def refuse_invalid(self, matrix: np.ndarray, encoding: Encoding, *, outcome: str) -> None:
-        """Refuse a batch with an infinite number (XGBoost takes none) or a NaN the contract forbids (a required
-        number); a missing category is fine (an unseen value is one). Names the first such column."""
-        required = {column.name for column in self.contract.columns if column.required}
+        """Refuse a batch XGBoost cannot take or the contract forbids, naming the first such column.
+
+        XGBoost reads NaN as missing but stops at an infinite number (a float32 overflow included), whatever
+        the contract says; a null or NaN breaks the contract only in a required column. A missing category
+        is fine (an unseen value is one).
+        """
+        spec, required = self.spec, {column.name for column in self.contract.columns if column.required}
         for j, column in enumerate(encoding.columns):
             if column in encoding.categories:
                 continue
-            values = matrix[:, j]
-            if np.isinf(values).any() or (column in required and np.isnan(values).any()):
+            values, feature = matrix[:, j], f"feature {column} of {spec.features} version {self.version}"
+            if infinite := int(np.isinf(values).sum()):
                 raise TrainingRefused(
-                    f"{self.spec.registered_name}: feature {column} of {self.spec.features} version {self.version} "
-                    f"holds NaN or infinite values, which its contract forbids; nothing was {outcome}"
+                    f"{spec.registered_name}: {feature} holds infinite values (at least {infinite}; ±inf, or beyond "
+                    f"float32's range), but XGBoost needs finite numbers (null and NaN it reads as missing); bound "
+                    f"{column} (minimum and maximum) in the contract of {spec.features}, whose gate then refuses "
+                    f"them, or filter them out upstream; nothing was {outcome}"
+                )
+            if column in required and (missing := int(np.isnan(values).sum())):
+                raise TrainingRefused(
+                    f"{spec.registered_name}: {feature} holds null or NaN values (at least {missing}), which its "
+                    f"contract forbids ({column} is required); nothing was {outcome}"
                 )
 
 

@@ -12,7 +12,9 @@ and `commitInfo.userMetadata` settings for the one statement.
 from __future__ import annotations
 
 import json
+import random
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
 __all__ = ["read_spark_table", "write_spark_quarantine", "write_spark_table"]
 
 _SESSION_SETTINGS = threading.Lock()
+_MAX_ATTEMPTS = 6
 
 
 def read_spark_table(spark: SparkSession, uri: str, *, version: int) -> DataFrame:
@@ -86,66 +89,87 @@ def _merge(data: DataFrame, uri: str, *, primary_key: Sequence[str], update: boo
 def write_spark_table(data: DataFrame, uri: str, request: CommitRequest) -> Committed:
     """Commit `data` once for the request's step with Spark: the Spark twin of `storage.delta.write_table`.
 
-    The `recheck` runs again against any version newer than `checked_at`
-    before the commit. A new table is created only if none exists, and an
-    append under a primary key is an insert-only MERGE on it, so a concurrent
-    commit makes Delta refuse this one (`CommitConflict`, nothing written)
-    rather than publish keys the gate never compared.
+    A new table is created only if none exists, and an append under a primary
+    key is an insert-only MERGE on it, so Delta refuses a commit that meets a
+    concurrent one rather than publish keys the gate never compared. Then, as on
+    deltalake, the write goes round again: the step's own earlier commit is
+    found, the `recheck` judges the batch against what the other writer left,
+    and only after its last attempt is it a `CommitConflict` naming Delta's
+    (Java) reason.
     """
-    step, mode, storage_options = request.step, request.mode, request.storage_options
-    table = _table(uri, storage_options)
-    if table is not None and (version := committed_version(table, step)) is not None:
-        return Committed(version=version, duplicate=True)
-    if request.recheck is not None and table is not None and table.version() != request.checked_at:
-        request.recheck(table)
-    replace_schema = request.replace_schema
+    step, checked_at = request.step, request.checked_at
+    for attempt in range(1, _MAX_ATTEMPTS + 1):
+        table = _table(uri, request.storage_options)
+        if table is not None and (version := committed_version(table, step)) is not None:
+            return Committed(version=version, duplicate=True)
+        if request.recheck is not None and table is not None and table.version() != checked_at:
+            request.recheck(table)  # commits landed since the batch was judged: judge it again against them
+            checked_at = table.version()
+        try:
+            _write_once(data, uri, request, table=table)
+        except Exception as error:
+            if not _is_conflict(error):
+                raise
+            now = _table(uri, request.storage_options)
+            if now is not None and (version := committed_version(now, step)) is not None:
+                return Committed(version=version, duplicate=True)  # the same step, retried at the same time, won
+            if attempt == _MAX_ATTEMPTS:
+                raise CommitConflict(
+                    f"{uri}: a concurrent writer committed first ({_java_cause(error)}); "
+                    f"this {request.mode} wrote nothing after {attempt} attempt(s)"
+                ) from None
+            time.sleep(min(2.0, 0.05 * 2**attempt) * (0.5 + random.random()))
+            continue
+        written = _table(uri, request.storage_options)
+        version = committed_version(written, step) if written is not None else None
+        if version is None:
+            raise CommitConflict(f"{uri}: Spark reported success but the log has no commit of {step.app_id}")
+        return Committed(version=version, duplicate=False)
+    raise AssertionError("unreachable")
+
+
+def _write_once(data: DataFrame, uri: str, request: CommitRequest, *, table: DeltaTable | None) -> None:
+    """One attempt at the step's commit: a keyed MERGE into an existing table, else a write."""
+    step, mode, replace_schema = request.step, request.mode, request.replace_schema
     user_metadata = json.dumps(request.metadata(), sort_keys=True)
     keyed = bool(request.primary_key) and mode in ("merge", "append")
-    try:
-        if keyed and table is not None and not replace_schema:
-            _merge(
-                data,
-                uri,
-                primary_key=request.primary_key,
-                update=mode == "merge",
-                settings={
-                    "spark.databricks.delta.write.txnAppId": step.app_id,
-                    "spark.databricks.delta.write.txnVersion": str(step.sequence),
-                    "spark.databricks.delta.commitInfo.userMetadata": user_metadata,
-                    "spark.databricks.delta.schema.autoMerge.enabled": "true",  # new columns evolve, as on deltalake
-                },
-            )
-        else:
-            if table is None:
-                # never over a table a concurrent writer just created; "error", as Spark Connect spells errorifexists
-                save_mode = "error"
-            else:
-                save_mode = "append" if mode == "append" and not replace_schema else "overwrite"
-            writer = (
-                data.write.format("delta")
-                .mode(save_mode)
-                .option("txnAppId", step.app_id)
-                .option("txnVersion", step.sequence)
-                .option("userMetadata", user_metadata)
-                .option("overwriteSchema" if replace_schema else "mergeSchema", "true")
-            )
-            if table is None:
-                writer = writer.options(**TABLE_PROPERTIES)  # a new table keeps its whole log, as deltalake's do
-            writer.save(uri)
-    except Exception as error:
-        if not _is_conflict(error):
-            raise
-        now = _table(uri, storage_options)
-        if now is not None and (version := committed_version(now, step)) is not None:
-            return Committed(version=version, duplicate=True)  # the same step, retried at the same time, won
-        raise CommitConflict(
-            f"{uri}: a concurrent writer committed first ({first_line(error)[:200]}); this {mode} wrote nothing"
-        ) from None
-    written = _table(uri, storage_options)
-    version = committed_version(written, step) if written is not None else None
-    if version is None:
-        raise CommitConflict(f"{uri}: Spark reported success but the log has no commit of {step.app_id}")
-    return Committed(version=version, duplicate=False)
+    if keyed and table is not None and not replace_schema:
+        _merge(
+            data,
+            uri,
+            primary_key=request.primary_key,
+            update=mode == "merge",
+            settings={
+                "spark.databricks.delta.write.txnAppId": step.app_id,
+                "spark.databricks.delta.write.txnVersion": str(step.sequence),
+                "spark.databricks.delta.commitInfo.userMetadata": user_metadata,
+                "spark.databricks.delta.schema.autoMerge.enabled": "true",  # new columns evolve, as on deltalake
+            },
+        )
+        return
+    if table is None:  # never over a table a concurrent writer just created ("error": Spark Connect's spelling)
+        save_mode = "error"
+    elif mode == "append" and not replace_schema:
+        save_mode = "append"
+    else:
+        save_mode = "overwrite"
+    writer = (
+        data.write.format("delta")
+        .mode(save_mode)
+        .option("txnAppId", step.app_id)
+        .option("txnVersion", step.sequence)
+        .option("userMetadata", user_metadata)
+        .option("overwriteSchema" if replace_schema else "mergeSchema", "true")
+    )
+    if table is None:
+        writer = writer.options(**TABLE_PROPERTIES)  # a new table keeps its whole log, as deltalake's do
+    writer.save(uri)
+
+
+def _java_cause(error: Exception) -> str:
+    """Delta's own reason, in one line: a Py4J error's message is only "An error occurred while calling o315.save"."""
+    java = getattr(error, "java_exception", None)
+    return first_line(str(java.toString()) if java is not None else error)[:300]
 
 
 def write_spark_quarantine(rows: DataFrame, uri: str, *, run_id: str, product: str, failed_checks: str) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 from deltalake import DeltaTable
-from lakemesh import BreakingChange, Settings, publish, read
+from lakemesh import BreakingChange, ContractInvalid, Settings, publish, read
 from lakemesh.lineage import ColumnInput, InputRef
 
 from ..conftest import contract_doc, write_contract
@@ -39,6 +39,29 @@ def _changed(name: str, **fields) -> list[dict]:
 
 
 AMOUNT_AS_TEXT = [{"name": "amount", "logicalType": "string"} if c["name"] == "amount" else c for c in COLUMNS]
+
+
+def test_a_retyped_column_a_sql_rule_still_compares_names_the_rule_the_column_and_the_file(tmp_path: Path):
+    """amount made a string (a new major version) while a SQL rule still compares it with a number: the contract
+    is refused in one line that names its file, the rule's place, the rule and the column as the contract types it."""
+    rule = {
+        "name": "no_negative",
+        "type": "sql",
+        "query": "select count(*) from ${object} where amount < 0",
+        "mustBe": 0,
+    }
+    write_contract(tmp_path, _doc(quality=[rule]))  # an integer amount: the rule binds
+    with pytest.raises(ContractInvalid) as refused:
+        write_contract(tmp_path, _doc(AMOUNT_AS_TEXT, version="2.0.0", quality=[rule]))
+    path = tmp_path / "contracts" / "shop" / "events.yaml"
+    assert (refused.value.path, refused.value.field_path) == (path, "schema[0].quality[0]")
+    message = str(refused.value)
+    assert message.startswith(f"{path}: field 'schema[0].quality[0]': rule 'no_negative': query does not run on the ")
+    assert message.endswith(
+        "(at `amount < 0`); the contract declares amount as logicalType string: make the query fit "
+        "(e.g. with a CAST) or change the type"
+    )
+    assert "\n" not in message and "Binder Error" not in message
 
 
 def test_a_breaking_change_names_every_reader_of_the_column(project: Path, settings: Settings):

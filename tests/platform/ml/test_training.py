@@ -2,6 +2,7 @@
 
 import math
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -13,7 +14,8 @@ from lakemesh.ml import TimeSplit
 from lakemesh.ml.features import FeatureSource
 from lakemesh.ml.training import train_model
 
-from .conftest import declared, features_frame, publish_features
+from ..conftest import contract_doc, write_contract
+from .conftest import FEATURE_COLUMNS, declared, features_frame, publish_features
 
 
 def test_the_same_pinned_version_gives_the_same_training_bytes_and_model(settings: Settings, ml_project):
@@ -65,8 +67,38 @@ def test_nan_or_infinite_required_features_are_refused_naming_the_column(setting
     bad = features_frame().with_columns(discount=pl.when(pl.col("order_key") == 17).then(np.nan).otherwise("discount"))
     write_deltalake(settings.table_uri("shop.features"), bad.to_arrow(), mode="overwrite")
     source = FeatureSource.open(declared(), contract, version=0, settings=settings)
-    with pytest.raises(TrainingRefused, match=r"feature discount of shop\.features version 0 holds NaN or infinite"):
+    refused = (
+        r"feature discount of shop\.features version 0 holds null or NaN values \(at least 1\), which its contract"
+    )
+    with pytest.raises(TrainingRefused, match=refused):
         train_model(source, device="cpu")
+
+
+def test_infinity_in_an_optional_unbounded_feature_is_refused_for_xgboost_not_for_the_contract(
+    settings: Settings, project: Path
+):
+    """The contract allows NaN and inf in an optional number without bounds: NaN is missing to XGBoost, inf is
+    refused, and the message says what XGBoost needs and how to keep it out, not that the contract forbids it."""
+    optional = [{**c, "required": False} if c["name"] == "discount" else c for c in FEATURE_COLUMNS]
+    contract = write_contract(project, contract_doc("shop.features", columns=optional, access="internal"))
+    with_nan = features_frame().with_columns(
+        discount=pl.when(pl.col("order_key") % 5 == 0).then(np.nan).otherwise("discount")
+    )
+    nan_only = publish_features(settings, contract, with_nan, step="nan")
+    trained = train_model(FeatureSource.open(declared(), contract, version=nan_only, settings=settings), device="cpu")
+    assert trained.metrics["auc"] > 0.9
+    infinite = with_nan.with_columns(
+        discount=pl.when(pl.col("order_key").is_in([3, 4])).then(-math.inf).otherwise("discount")
+    )
+    version = publish_features(settings, contract, infinite, step="inf")  # the contract's gate lets it through
+    with pytest.raises(TrainingRefused) as refused:
+        train_model(FeatureSource.open(declared(), contract, version=version, settings=settings), device="cpu")
+    assert str(refused.value) == (
+        "shop.late: feature discount of shop.features version 1 holds infinite values (at least 2; ±inf, or beyond "
+        "float32's range), but XGBoost needs finite numbers (null and NaN it reads as missing); bound discount "
+        "(minimum and maximum) in the contract of shop.features, whose gate then refuses them, or filter them out "
+        "upstream; nothing was trained"
+    )
 
 
 def test_a_declared_column_missing_from_the_pinned_version_is_refused(settings: Settings, ml_project):
