@@ -26,7 +26,7 @@ from lakemesh.catalog.access import WriteScope
 from lakemesh.catalog.columns import column_lineage_graph
 from lakemesh.catalog.graph import lineage_graph_json
 from lakemesh.catalog.impact import impact
-from lakemesh.catalog.pages import page_routes
+from lakemesh.catalog.pages import PageCache, page_routes
 from lakemesh.catalog.resolve import MAX_DEPTH, InvalidNodeId
 from lakemesh.catalog.store import Catalog, NotFound
 from lakemesh.catalog.writer import GroupCommit
@@ -107,6 +107,7 @@ def create_app(
     protect_reads: bool = False,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     namespace: str | None = None,
+    page_cache: PageCache | None = None,
 ) -> ASGIApp:
     """The catalog's ASGI application; product pages show the products of the lakehouse `namespace` (all when None).
 
@@ -266,7 +267,8 @@ def create_app(
         found = impact(catalog, unquote(product), column=column)
         return _json({"impact": [entry.__dict__ for entry in found]})
 
-    app.include_router(page_routes(catalog, read_access=read_access, namespace=namespace))
+    cache = page_cache if page_cache is not None else PageCache(catalog)
+    app.include_router(page_routes(catalog, read_access=read_access, cache=cache, namespace=namespace))
     return _EncodedSlashes(app)
 
 

@@ -208,6 +208,11 @@ class Catalog:
             raise NotFound(f"no run {run_id!r}")
         return found[run_id]
 
+    def state(self) -> int:
+        """A number that moves whenever anything is stored (the newest event's id): what a page cache keys on."""
+        with self.engine.connect() as db:
+            return db.scalar(sa.select(sa.func.coalesce(sa.func.max(m.events.c.id), 0)))
+
     def events(
         self, *, namespace: str | None = None, limit: int = 100, offset: int = 0
     ) -> tuple[list[dict[str, Any]], int]:

@@ -193,6 +193,10 @@ def catalog_serve(
     max_body_bytes: Annotated[
         int | None, typer.Option(min=1024, help="largest accepted request body (default 5 MiB)", show_default=False)
     ] = None,
+    request_timeout: Annotated[
+        float, typer.Option(min=0.1, help="seconds a client has to send a request, headers and body")
+    ] = 10.0,
+    max_connections: Annotated[int, typer.Option(min=1, help="connections at once; past them, 503")] = 2048,
 ) -> None:
     """Serve the catalog: OpenLineage ingestion, the Marquez-compatible API and product pages."""
     from lakemesh.catalog.access import load_write_scopes
@@ -207,6 +211,8 @@ def catalog_serve(
         token=token,
         write_scopes=load_write_scopes(tokens) if tokens else (),
         protect_reads=protect_reads,
+        request_timeout=request_timeout,
+        max_connections=max_connections,
         **({"max_body_bytes": max_body_bytes} if max_body_bytes else {}),
     )
 

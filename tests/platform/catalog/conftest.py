@@ -24,6 +24,8 @@ import pytest
 import uvicorn
 from lakemesh.catalog import Catalog
 from lakemesh.catalog.api import create_app
+from lakemesh.catalog.server import DEFAULT_REQUEST_TIMEOUT, server_config
+from starlette.types import ASGIApp
 
 from ...system_packages import debian_package
 
@@ -97,8 +99,15 @@ class Server:
 @contextmanager
 def serving(catalog: Catalog, **options) -> Iterator[str]:
     """The catalog app served by uvicorn on a free loopback port; yields its base URL."""
+    with serving_app(create_app(catalog, **options)) as url:
+        yield url
+
+
+@contextmanager
+def serving_app(app: ASGIApp, *, request_timeout: float = DEFAULT_REQUEST_TIMEOUT) -> Iterator[str]:
+    """`app` served as `lakemesh catalog serve` serves it (its uvicorn configuration), on a free loopback port."""
     port = free_port()
-    config = uvicorn.Config(create_app(catalog, **options), host="127.0.0.1", port=port, log_level="warning")
+    config = server_config(app, port=port, request_timeout=request_timeout, log_level="warning")
     running = uvicorn.Server(config)
     thread = threading.Thread(target=running.run, daemon=True)
     thread.start()

@@ -1,0 +1,71 @@
+"""The catalog server holds its connections: a slow request is cut off, a page is rendered once per change."""
+
+import socket
+import time
+from urllib.parse import urlparse
+
+import requests
+from lakemesh.catalog import Catalog
+from lakemesh.catalog.api import create_app
+from lakemesh.catalog.pages import PageCache
+
+from .conftest import TOKEN, serving_app
+from .events import dataset, run_event
+
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def _connect(url: str) -> socket.socket:
+    address = urlparse(url)
+    sock = socket.create_connection((address.hostname, address.port), timeout=10)
+    return sock
+
+
+def _closed_within(sock: socket.socket, seconds: float) -> bool:
+    """Whether the server closes the connection (without a successful answer) within `seconds`."""
+    sock.settimeout(seconds)
+    try:
+        answer = sock.recv(65536)
+    except TimeoutError:
+        return False
+    return not answer.startswith(b"HTTP/1.1 2")
+
+
+def test_a_request_whose_headers_never_end_is_closed_at_its_deadline(catalog_url: str):
+    with serving_app(create_app(Catalog(catalog_url)), request_timeout=1.0) as url:
+        slow = _connect(url)
+        slow.sendall(b"GET / HTTP/1.1\r\nHost: catalog\r\nX-Trickle: a")  # and never the rest
+        started = time.monotonic()
+        assert _closed_within(slow, 8), "the server kept a request without end of headers open"
+        assert time.monotonic() - started < 5
+        assert requests.get(f"{url}/api/v1/namespaces", timeout=10).status_code == 200  # others are served
+
+
+def test_a_body_that_never_arrives_whole_is_closed_at_its_deadline_and_nothing_is_stored(catalog_url: str):
+    catalog = Catalog(catalog_url)
+    with serving_app(create_app(catalog, token=TOKEN), request_timeout=1.0) as url:
+        slow = _connect(url)
+        slow.sendall(
+            b"POST /api/v1/lineage HTTP/1.1\r\nHost: catalog\r\nContent-Type: application/json\r\n"
+            b"Authorization: Bearer " + TOKEN.encode() + b'\r\nContent-Length: 5000\r\n\r\n{"eventType": '
+        )
+        assert _closed_within(slow, 8), "the server waited for ever for the rest of the body"
+    assert catalog.events(limit=1)[1] == 0
+
+
+def test_a_page_is_rendered_once_per_change_of_the_catalog(catalog_url: str):
+    catalog = Catalog(catalog_url)
+    cache = PageCache(catalog)
+    app = create_app(catalog, token=TOKEN, page_cache=cache)
+    with serving_app(app) as url:
+        first = requests.get(f"{url}/", timeout=10).text
+        for _ in range(20):
+            assert requests.get(f"{url}/", timeout=10).text == first
+        assert cache.rendered == 1
+
+        event = run_event("new_job", outputs=[dataset("brand_new_dataset")])
+        assert requests.post(f"{url}/api/v1/lineage", json=event, headers=AUTH, timeout=10).status_code in (200, 201)
+
+        for _ in range(5):
+            requests.get(f"{url}/", timeout=10)
+        assert cache.rendered == 2  # the catalog moved: rendered anew, once
