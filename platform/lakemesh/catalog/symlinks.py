@@ -1,19 +1,36 @@
-"""Which product a storage-named dataset holds: the `symlinks` facet of the platform's events."""
+"""Which product a storage-named dataset holds: the `symlinks` facet of the platform's events.
+
+A symlink is honoured only from the product's own location (`<lakehouse>/<domain>/<product>`,
+named by the OpenLineage naming spec for its storage): no event can point another product's
+path, or any other dataset, at a product, and so misattribute the lineage that names that path.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
+from lakemesh.lineage.naming import storage_dataset
 from lakemesh.settings import PRODUCT_NAMESPACE_SCHEME
 
-__all__ = ["product_symlink"]
+__all__ = ["product_location", "product_symlink"]
+
+
+def product_location(namespace: str, name: str) -> tuple[str, str] | None:
+    """The storage dataset (namespace, name) of the product `name` in the product namespace `namespace`."""
+    domain, dot, product = name.partition(".")
+    if not namespace.startswith(PRODUCT_NAMESPACE_SCHEME) or not dot or not domain or not product:
+        return None
+    lakehouse = namespace.removeprefix(PRODUCT_NAMESPACE_SCHEME)
+    return storage_dataset(f"{lakehouse}/{domain}/{product}")
 
 
 def product_symlink(dataset: Mapping[str, Any]) -> tuple[str, str] | None:
-    """(namespace, name) of the product a dataset's `symlinks` facet names, if any."""
+    """(namespace, name) of the product a dataset's `symlinks` facet names, if the dataset is its location."""
     for identifier in ((dataset.get("facets") or {}).get("symlinks") or {}).get("identifiers") or []:
-        namespace = str(identifier.get("namespace", "")) if isinstance(identifier, Mapping) else ""
-        if namespace.startswith(PRODUCT_NAMESPACE_SCHEME):
-            return namespace, str(identifier["name"])
+        if not isinstance(identifier, Mapping):
+            continue
+        namespace, name = str(identifier.get("namespace", "")), str(identifier.get("name", ""))
+        if product_location(namespace, name) == (dataset.get("namespace"), dataset.get("name")):
+            return namespace, name
     return None

@@ -103,3 +103,19 @@ def test_only_the_platform_s_symlinks_name_products(catalog_url: str):
     assert ("file", "/elsewhere/fake") in _datasets(catalog)
     entry = catalog.product("sales.totals", namespace=PRODUCTS)
     assert [f["name"] for f in entry.fields] == ["customer", "total"]
+
+
+def test_a_symlink_is_honoured_only_from_the_product_s_own_location(catalog_url: str):
+    """A `symlinks` facet naming sales.orders on the path of customers.customer names nothing: later lineage that
+    reads that path stays on the path, not on sales.orders."""
+    catalog = Catalog(catalog_url)
+    customer_path = "/data/lakehouse/customers/customer"
+    catalog.ingest(run_event("sales.forged", outputs=[_stored("sales.orders", customer_path)]))
+    with catalog.engine.connect() as db:
+        assert db.execute(sa.select(m.dataset_symlinks)).all() == []
+
+    catalog.ingest(
+        run_event("spark_app.reads_customers", inputs=[dataset(customer_path, namespace="file")], producer=LISTENER)
+    )
+    assert ("file", customer_path) in _datasets(catalog)
+    assert (PRODUCTS, "sales.orders") not in _datasets(catalog)
