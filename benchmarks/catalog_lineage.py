@@ -124,7 +124,7 @@ def run_backend(label: str, url: str, jobs, starts: list[str], *, clients: int) 
     port = free_port()
     lakemesh = str(Path(sys.executable).with_name("lakemesh"))
     server = subprocess.Popen(
-        [lakemesh, "catalog", "serve", "--url", url, "--port", str(port)],
+        [lakemesh, "catalog", "serve", "--url", url, "--port", str(port), "--insecure-no-auth"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         env={**os.environ, "LAKEMESH_CATALOG_TOKEN": ""},

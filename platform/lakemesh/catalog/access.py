@@ -19,6 +19,7 @@ token's SHA-256 is kept in the file.
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ import yaml
 from lakemesh.catalog.symlinks import product_symlink
 from lakemesh.errors import LakemeshError
 
-__all__ = ["WriteScope", "load_write_scopes"]
+__all__ = ["WriteScope", "catalog_token", "load_write_scopes"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -89,3 +90,22 @@ def load_write_scopes(path: Path) -> list[WriteScope]:
             WriteScope(writer=str(writer), sha256=digest, writes={str(k): tuple(v) for k, v in writes.items()})
         )
     return scopes
+
+
+def catalog_token(path: Path) -> str:
+    """The served catalog's own write token, kept in `path`: made once (random, 256 bits), readable by its owner
+    only, so a `catalog serve` with no token configured still refuses anonymous writes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        descriptor = None
+    if descriptor is None:
+        token = path.read_text().strip()
+        if not token:
+            raise LakemeshError(f"the catalog's token file {path} is empty; remove it to have a new token made")
+        return token
+    token = secrets.token_urlsafe(32)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(token + "\n")
+    return token

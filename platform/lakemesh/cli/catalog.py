@@ -197,14 +197,29 @@ def catalog_serve(
         float, typer.Option(min=0.1, help="seconds a client has to send a request, headers and body")
     ] = 10.0,
     max_connections: Annotated[int, typer.Option(min=1, help="connections at once; past them, 503")] = 2048,
+    insecure_no_auth: Annotated[
+        bool, typer.Option("--insecure-no-auth", help="accept writes from anyone who can reach the server")
+    ] = False,
 ) -> None:
-    """Serve the catalog: OpenLineage ingestion, the Marquez-compatible API and product pages."""
-    from lakemesh.catalog.access import load_write_scopes
+    """Serve the catalog: OpenLineage ingestion, the Marquez-compatible API and product pages.
+
+    Writes need a token: `--token` (`LAKEMESH_CATALOG_TOKEN`), scoped tokens (`--tokens`), or else the catalog's
+    own, made on the first serve and kept beside the catalog, readable by its owner only.
+    """
+    from lakemesh.catalog.access import catalog_token, load_write_scopes
     from lakemesh.catalog.server import serve
 
     settings = Settings.from_env()
+    catalog_url = url or settings.catalog_url
+    if insecure_no_auth:
+        token = None
+        typer.echo("warning: --insecure-no-auth: anyone who can reach this server may write into the catalog", err=True)
+    elif not token and not tokens:
+        path = _token_file(catalog_url, settings)
+        token = catalog_token(path)
+        typer.echo(f"writes need the token in {path} (Authorization: Bearer <token>)", err=True)
     serve(
-        url or settings.catalog_url,
+        catalog_url,
         namespace=settings.namespace,  # the pages show this lakehouse's products, whoever else writes here
         host=host,
         port=port,
@@ -215,6 +230,13 @@ def catalog_serve(
         max_connections=max_connections,
         **({"max_body_bytes": max_body_bytes} if max_body_bytes else {}),
     )
+
+
+def _token_file(catalog_url: str, settings: Settings) -> Path:
+    """Beside the catalog: `<catalog>.token` for a SQLite file, else in the lakehouse's local folder."""
+    if catalog_url.startswith("sqlite:///"):
+        return Path(catalog_url.removeprefix("sqlite:///")).with_suffix(".token")
+    return settings.outbox_dir.parent / "_catalog.token"
 
 
 @catalog_app.command("reconcile")

@@ -1,7 +1,13 @@
 """The catalog server holds its connections: a slow request is cut off, a page is rendered once per change."""
 
+import os
 import socket
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from urllib.parse import urlparse
 
 import requests
@@ -9,7 +15,7 @@ from lakemesh.catalog import Catalog
 from lakemesh.catalog.api import create_app
 from lakemesh.catalog.pages import PageCache
 
-from .conftest import TOKEN, serving_app
+from .conftest import TOKEN, free_port, serving_app
 from .events import dataset, run_event
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -69,3 +75,52 @@ def test_a_page_is_rendered_once_per_change_of_the_catalog(catalog_url: str):
         for _ in range(5):
             requests.get(f"{url}/", timeout=10)
         assert cache.rendered == 2  # the catalog moved: rendered anew, once
+
+
+@contextmanager
+def _cli_serving(tmp_path: Path, *args: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`lakemesh catalog serve` with no token in its environment, on the catalog `served.sqlite` in `tmp_path`."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("LAKEMESH_CATALOG_TOKEN", "LAKEMESH_CATALOG_TOKENS")}
+    env["LAKEMESH_LAKEHOUSE"] = str(tmp_path / "lakehouse")
+    lakemesh = str(Path(sys.executable).with_name("lakemesh"))
+    url = f"sqlite:///{tmp_path / 'served.sqlite'}"
+    process = subprocess.Popen(
+        [lakemesh, "catalog", "serve", "--port", str(port), "--url", url, *args], env=env, stderr=subprocess.PIPE
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                requests.get(f"{base}/api/v1/namespaces", timeout=1)
+                break
+            except requests.ConnectionError:
+                assert process.poll() is None, process.stderr.read().decode()
+                assert time.monotonic() < deadline, "the server did not start"
+                time.sleep(0.2)
+        yield base, process
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_a_served_catalog_without_a_token_makes_one_and_refuses_anonymous_writes(tmp_path: Path):
+    with _cli_serving(tmp_path) as (base, _):
+        token_file = tmp_path / "served.token"
+        token = token_file.read_text().strip()
+        assert requests.post(f"{base}/api/v1/lineage", json=run_event("load"), timeout=10).status_code == 401
+        signed = {"Authorization": f"Bearer {token}"}
+        assert requests.post(f"{base}/api/v1/lineage", json=run_event("load"), headers=signed).status_code == 201
+    assert token_file.stat().st_mode & 0o777 == 0o600 and len(token) >= 40
+    with _cli_serving(tmp_path) as (base, process):  # the next serve keeps the same token
+        assert requests.post(f"{base}/api/v1/lineage", json=run_event("again"), headers=signed).status_code == 201
+    assert f"writes need the token in {token_file}" in process.stderr.read().decode()
+    assert Catalog(f"sqlite:///{tmp_path / 'served.sqlite'}").events()[1] == 2
+
+
+def test_insecure_no_auth_is_an_explicit_choice_and_says_so(tmp_path: Path):
+    with _cli_serving(tmp_path, "--insecure-no-auth") as (base, process):
+        assert requests.post(f"{base}/api/v1/lineage", json=run_event("load"), timeout=10).status_code == 201
+    assert "warning: --insecure-no-auth" in process.stderr.read().decode()
+    assert not (tmp_path / "served.token").exists()
