@@ -275,14 +275,25 @@ def report_reconcile(done: Reconciliation) -> None:
 
 @catalog_app.command("sync")
 def catalog_sync() -> None:
-    """Deliver the lineage events waiting in the outbox (kept when the catalog could not be reached)."""
+    """Deliver the lineage events waiting in the outbox (kept when the catalog could not be reached), and what the
+    Spark listeners of killed runs left there."""
     from lakemesh.lineage import LineageEmitter
+    from lakemesh.lineage.listener import forward_abandoned_listener_events
 
     settings = Settings.from_env()
+    forwarded = forward_abandoned_listener_events(settings=settings)
+    if forwarded:
+        console.print(f"{forwarded} Spark lineage event(s) of stopped runs forwarded")
     delivery = LineageEmitter.for_settings(settings).flush()
     if delivery.waiting:
         raise CatalogUnreachable(
             f"{delivery.delivered} event(s) delivered, {delivery.waiting} still waiting in {settings.outbox_dir}: "
             f"{delivery.error}"
+        )
+    set_aside = sorted((settings.outbox_dir / "spark").glob("*.refused"))
+    if set_aside:
+        lines = sum(len(path.read_bytes().splitlines()) for path in set_aside)
+        console.print(
+            f"{lines} Spark lineage event(s) set aside, never to be sent (see the log): {set_aside[0].parent}"
         )
     console.print(f"{delivery.delivered} event(s) delivered; the outbox is empty")

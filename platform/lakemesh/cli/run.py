@@ -100,8 +100,12 @@ def run(
             in_steps = step_seconds(instance, run_id=result.run_id)
         progress.finish()
     from lakemesh.catalog.reconcile import reconcile
+    from lakemesh.compute.spark import stop_spark_session
+    from lakemesh.lineage.listener import forward_abandoned_listener_events
 
+    stop_spark_session(settings=settings)  # the Spark application's run ends in the catalog with the run
     try:
+        forward_abandoned_listener_events(settings=settings)  # what the Spark listeners of killed runs left
         reconciled = reconcile(settings, finished_runs={result.run_id})  # what a killed step left behind
     except Exception as error:  # the products stand; the catalog catches up with `lakemesh catalog reconcile`
         console.print(f"[yellow]catalog not reconciled: {in_one_line(error)}")

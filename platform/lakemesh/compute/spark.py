@@ -19,6 +19,7 @@ sends them elsewhere instead.
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
@@ -190,6 +191,8 @@ def spark_session(
             master, merged, app_name=app_name, java_home=java_home, log_file=settings.logs_dir / "spark.log"
         )
         _ACTIVE.update(session=session, key=key, events_file=events_file)
+        atexit.unregister(stop_spark_session)
+        atexit.register(stop_spark_session)  # a process that ends with its session open still closes its run
         return session
 
 
@@ -219,9 +222,22 @@ def _stopped(session: SparkSession) -> bool:
     return context is not None and context._jsc is None
 
 
-def stop_spark_session() -> None:
-    """Stop the process's session, if any (its JVM exits with it)."""
+def stop_spark_session(*, settings: Settings | None = None) -> None:
+    """Stop the process's session, if any (its JVM exits with it), and forward the listener's last events.
+
+    Stopping makes the listener write the Spark application's end: forwarded, it closes the application's run
+    in the catalog, which would otherwise stay RUNNING. Run at exit too. Never raises for lineage.
+    """
+    from lakemesh.lineage.listener import forward_listener_events
+
     with _LOCK:
-        if (session := _ACTIVE.pop("session", None)) is not None:
-            session.stop()
+        session, events_file = _ACTIVE.pop("session", None), _ACTIVE.pop("events_file", None)
         _ACTIVE.clear()
+    if session is None:
+        return
+    session.stop()
+    if events_file is not None:
+        try:
+            forward_listener_events(events_file, settings=settings or Settings.from_env(), finished=True)
+        except Exception as error:
+            log.warning("Spark's last lineage events were not forwarded (they wait in %s): %s", events_file, error)
