@@ -15,13 +15,18 @@ from lakemesh.settings import PRODUCT_NAMESPACE_SCHEME
 
 __all__ = ["product_location", "product_symlink"]
 
+_QUARANTINE = "_quarantine_"
+"""A product's quarantine is named `<domain>._quarantine_<product>` and stored in `<domain>/_quarantine/<product>`."""
+
 
 def product_location(namespace: str, name: str) -> tuple[str, str] | None:
-    """The storage dataset (namespace, name) of the product `name` in the product namespace `namespace`."""
+    """The storage dataset (namespace, name) of the product (or quarantine) `name` in the product namespace."""
     domain, dot, product = name.partition(".")
     if not namespace.startswith(PRODUCT_NAMESPACE_SCHEME) or not dot or not domain or not product:
         return None
     lakehouse = namespace.removeprefix(PRODUCT_NAMESPACE_SCHEME)
+    if product.startswith(_QUARANTINE) and product != _QUARANTINE:  # `<domain>._quarantine_<product>`
+        return storage_dataset(f"{lakehouse}/{domain}/_quarantine/{product.removeprefix(_QUARANTINE)}")
     return storage_dataset(f"{lakehouse}/{domain}/{product}")
 
 
