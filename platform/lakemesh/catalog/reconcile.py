@@ -15,6 +15,7 @@ nothing here (or a late event) moves a current version backwards.
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Collection, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from lakemesh.catalog.store import Catalog
 from lakemesh.contracts import Contract, contract_from_document
 from lakemesh.errors import in_one_line
 from lakemesh.lineage import JOB_NAMESPACE, InputRef, LineageEmitter, PublishLineage, abort_event, publish_run_id
+from lakemesh.processes import process_exited
 from lakemesh.settings import Settings
 from lakemesh.storage.commit import PublishCommit, rows_written
 
@@ -120,14 +122,23 @@ def reconcile(
             continue
         recorded += [f"{name} v{commit.version}" for commit in missing]
     aborted = []
-    now = datetime.now(UTC)
-    for run in catalog.open_runs(job_namespace=JOB_NAMESPACE, names=set(names)):
+    now, host, in_scope = datetime.now(UTC), socket.gethostname(), set(names)
+    products = in_scope | set(settings.contract_paths())
+    for run in catalog.open_runs(job_namespace=JOB_NAMESPACE):
         if run.run_id in committed_runs:
             continue  # its commit's COMPLETE was recorded above
-        if run.parent_run_id in finished_runs:
-            reason = f"its Dagster run {run.parent_run_id} ended and the publish never committed to Delta"
+        if run.job in products and run.job not in in_scope:
+            continue  # another product's: only its own log says whether it committed
+        if run.job not in products and run.process is None:
+            continue  # not the platform's (Spark's listener reports its application's end itself)
+        ended = "the publish never committed to Delta" if run.job in products else "it never ended"
+        if run.process is not None and run.process[0] == host and process_exited(run.process[1]):
+            reason = f"its process {run.process[1]} on {host} is gone and {ended}"
+        elif run.parent_run_id in finished_runs:
+            reason = f"its Dagster run {run.parent_run_id} ended and {ended}"
         elif now - run.since > stale_after:
-            reason = f"no Delta commit within {stale_after} of its start at {run.since:%Y-%m-%d %H:%M:%S} UTC"
+            awaited = "Delta commit" if run.job in products else "end"
+            reason = f"no {awaited} within {stale_after} of its start at {run.since:%Y-%m-%d %H:%M:%S} UTC"
         else:
             continue
         catalog.ingest(abort_event(product=run.job, run_id=run.run_id, reason=f"closed by reconcile: {reason}"))

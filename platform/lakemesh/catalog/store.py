@@ -32,6 +32,7 @@ from lakemesh.catalog.marquez import (
 )
 from lakemesh.errors import LakemeshError
 from lakemesh.lineage.naming import PLATFORM_PRODUCER
+from lakemesh.lineage.process import run_process
 from lakemesh.lineage.validation import check_run_event
 
 __all__ = ["Catalog", "NotFound", "OpenRun", "ProductEntry", "VersionEntry"]
@@ -49,6 +50,8 @@ class OpenRun:
     job: str
     parent_run_id: str | None
     since: datetime
+    process: tuple[str, int] | None = None
+    """(host, pid) of the process that runs it, when the platform recorded it."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -388,21 +391,25 @@ class Catalog:
                     found[row.name].add(row.version)
         return found
 
-    def open_runs(self, *, job_namespace: str, names: Collection[str]) -> list[OpenRun]:
-        """Runs of the named jobs that started and never ended (no COMPLETE, FAIL or ABORT yet)."""
+    def open_runs(self, *, job_namespace: str, names: Collection[str] | None = None) -> list[OpenRun]:
+        """Runs of the named jobs (all, when None) that started and never ended (no COMPLETE, FAIL or ABORT yet)."""
         r, j = m.runs, m.jobs
         with self.engine.connect() as db:
             rows = db.execute(
-                sa.select(r.c.run_id, r.c.parent_run_id, r.c.created_at, r.c.started_at, j.c.name)
+                sa.select(r.c.run_id, r.c.parent_run_id, r.c.created_at, r.c.started_at, r.c.facets, j.c.name)
                 .join(j, j.c.id == r.c.job_id)
                 .where(r.c.state.not_in(TERMINAL), j.c.namespace == job_namespace)
             ).all()
         return [
             OpenRun(
-                run_id=row.run_id, job=row.name, parent_run_id=row.parent_run_id, since=row.started_at or row.created_at
+                run_id=row.run_id,
+                job=row.name,
+                parent_run_id=row.parent_run_id,
+                since=row.started_at or row.created_at,
+                process=run_process(row.facets),
             )
             for row in rows
-            if row.name in names
+            if names is None or row.name in names
         ]
 
     # -- helpers ----------------------------------------------------------------------------

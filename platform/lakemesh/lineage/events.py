@@ -34,6 +34,7 @@ from openlineage.client.uuid import generate_new_uuid
 
 from lakemesh.contracts import Contract
 from lakemesh.lineage.naming import JOB_NAMESPACE, PLATFORM_PRODUCER, quarantine_dataset, storage_dataset
+from lakemesh.lineage.process import PROCESS_FACET, ProcessRunFacet
 from lakemesh.lineage.transport import LineageEmitter
 from lakemesh.settings import Settings
 
@@ -290,7 +291,8 @@ class PublishLineage:
         )
 
     def start(self) -> None:
-        self.emitter.emit(self._event(RunState.START, self._run(), [self._output()], at=None))
+        run = self._run({PROCESS_FACET: ProcessRunFacet.here()})
+        self.emitter.emit(self._event(RunState.START, run, [self._output()], at=None))
 
     def complete_event(
         self, *, version: int, rows: int | None, assertions: Mapping[str, bool], at: datetime | None = None

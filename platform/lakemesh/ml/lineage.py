@@ -20,6 +20,7 @@ from openlineage.client.facet_v2 import (
 from openlineage.client.uuid import generate_new_uuid
 
 from lakemesh.lineage import JOB_NAMESPACE, PLATFORM_PRODUCER, InputRef, LineageEmitter, parent_run_facet
+from lakemesh.lineage.process import PROCESS_FACET, ProcessRunFacet
 
 __all__ = ["TrainingLineage", "model_dataset"]
 
@@ -49,8 +50,15 @@ class TrainingLineage:
         self.run_id = str(generate_new_uuid())
         self._parent = parent_run_facet(parent_run_id, parent_job)
 
-    def _event(self, state: RunState, *, version: int | None = None, error: str | None = None) -> RunEvent:
-        facets: dict = {"parent": self._parent}
+    def _event(
+        self,
+        state: RunState,
+        *,
+        version: int | None = None,
+        error: str | None = None,
+        process: ProcessRunFacet | None = None,
+    ) -> RunEvent:
+        facets: dict = {"parent": self._parent, **({PROCESS_FACET: process} if process else {})}
         if error is not None:
             facets["errorMessage"] = error_message_run.ErrorMessageRunFacet(message=error, programmingLanguage="python")
         output = {"documentation": documentation_dataset.DocumentationDatasetFacet(description=self.description)}
@@ -68,7 +76,7 @@ class TrainingLineage:
         )
 
     def start(self) -> None:
-        self.emitter.emit(self._event(RunState.START))
+        self.emitter.emit(self._event(RunState.START, process=ProcessRunFacet.here()))
 
     def complete(self, *, version: int) -> None:
         self.emitter.emit(self._event(RunState.COMPLETE, version=version))

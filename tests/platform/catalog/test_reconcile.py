@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
 import time
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -23,7 +24,9 @@ from lakemesh.lineage import JOB_NAMESPACE
 from lakemesh.orchestration.maintenance import maintenance_jobs
 from lakemesh.storage.commit import APP_ID_KEY
 
+from ...conftest import exited_pid
 from ..conftest import contract_doc, write_contract
+from .events import facet, run_event
 
 PRODUCTS = ("shop.orders", "shop.refunds")
 
@@ -116,27 +119,47 @@ def test_a_commit_the_catalog_never_heard_of_is_recorded_under_the_publishs_own_
     assert (again.recorded, again.aborted) == ([], [])
 
 
-def test_a_publish_that_never_committed_is_aborted_once_its_run_is_over_or_stale(
-    contracts: dict[str, Path], settings: Settings
-):
-    dagster_run = str(uuid.uuid4())
-    child = _publisher(contracts["shop.orders"], fault="before-commit", dagster_run=dagster_run)
+def test_a_publish_whose_process_is_gone_is_aborted_at_once(contracts: dict[str, Path], settings: Settings):
+    """The START records host and process: a killed publish is over, whatever the stale bound and its Dagster run."""
+    child = _publisher(contracts["shop.orders"], fault="before-commit")
     assert child.wait(timeout=120) == -signal.SIGKILL
     catalog = Catalog(settings.catalog_url)
     (stuck,) = catalog.open_runs(job_namespace=JOB_NAMESPACE, names={"shop.orders"})
+    assert stuck.process == (socket.gethostname(), child.pid)
 
-    assert reconcile(settings).aborted == []  # it may still be publishing: within the bound, left open
-    assert catalog.run(stuck.run_id)["state"] == "RUNNING"
-    done = reconcile(settings, finished_runs={dagster_run})
+    done = reconcile(settings)  # within the stale bound, its Dagster run not known to be over
     assert done.aborted == [f"shop.orders run {stuck.run_id}"]
     run = catalog.run(stuck.run_id)
     assert run["state"] == "ABORTED"
     assert (
-        f"its Dagster run {dagster_run} ended and the publish never committed"
-        in (run["facets"]["errorMessage"]["message"])
+        f"its process {child.pid} on {socket.gethostname()} is gone and the publish never committed"
+        in run["facets"]["errorMessage"]["message"]
     )
     assert not Path(settings.table_uri("shop.orders")).exists()  # nothing was published, and none is claimed
     _assert_agrees_with_delta(settings)
+
+
+def test_a_publish_that_never_committed_is_aborted_once_its_dagster_run_is_over_or_it_is_stale(
+    contracts: dict[str, Path], settings: Settings
+):
+    """Runs whose process is not known (another host's) are closed by their Dagster run's end or staleness."""
+    catalog = Catalog(settings.catalog_url)
+    dagster_run = str(uuid.uuid4())
+    parent = {**facet(), "run": {"runId": dagster_run}, "job": {"namespace": "dagster", "name": "mesh"}}
+    for _ in range(2):
+        started = run_event(
+            "shop.orders", event_type="START", event_time=datetime.now(UTC).isoformat(), run_facets={"parent": parent}
+        )
+        catalog.ingest({**started, "job": {**started["job"], "namespace": JOB_NAMESPACE}})
+    first, second = catalog.open_runs(job_namespace=JOB_NAMESPACE, names={"shop.orders"})
+
+    assert reconcile(settings, products=["shop.orders"]).aborted == []  # may still be publishing: left open
+    done = reconcile(settings, products=["shop.orders"], finished_runs={dagster_run})
+    assert sorted(done.aborted) == sorted(f"shop.orders run {r.run_id}" for r in (first, second))
+    assert (
+        f"its Dagster run {dagster_run} ended and the publish never committed"
+        in (catalog.run(first.run_id)["facets"]["errorMessage"]["message"])
+    )
 
 
 def test_a_late_or_repeated_complete_never_moves_the_current_version_back(
@@ -196,3 +219,19 @@ def test_a_product_whose_log_cannot_be_read_is_reported_and_the_others_reconcile
     assert done.recorded == ["shop.orders v0"]
     (problem,) = done.problems
     assert problem.startswith("shop.refunds: its Delta log could not be read: ")
+
+
+def test_a_training_run_whose_process_is_gone_is_closed_and_a_listener_run_left_to_its_own_end(settings: Settings):
+    catalog = Catalog(settings.catalog_url)
+    dead = exited_pid()
+    process = {**facet(), "host": socket.gethostname(), "pid": dead}
+    now = datetime.now(UTC).isoformat()
+    for job, facets in (("shop.late", {"lakemeshProcess": process}), ("spark_application", {})):
+        started = run_event(job, event_type="START", event_time=now, run_facets=facets)
+        catalog.ingest({**started, "job": {**started["job"], "namespace": JOB_NAMESPACE}})
+
+    done = reconcile(settings)
+
+    assert catalog.open_runs(job_namespace=JOB_NAMESPACE, names={"shop.late"}) == []
+    assert len(done.aborted) == 1 and done.aborted[0].startswith("shop.late run ")
+    assert [r.job for r in catalog.open_runs(job_namespace=JOB_NAMESPACE)] == ["spark_application"]
