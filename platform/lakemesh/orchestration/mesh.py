@@ -262,40 +262,11 @@ def mesh_status(
                 ProductStatus(name=name, owner="-", rows=None, version=None, contract_version="-", checks=str(error))
             )
             continue
-        uri = settings.table_uri(name)
-        options = settings.storage_options
         try:
-            version = current_version(uri, storage_options=options)
-            rows = (
-                read_table(uri, storage_options=options).select(pl.len()).collect().item()
-                if version is not None
-                else None
-            )
+            version, rows = _published(settings.table_uri(name), settings)
+            checks = _last_checks(catalog, name, settings)
         except TableUnreadable as error:  # one damaged table: said in its row, every other product still shown
-            statuses.append(
-                ProductStatus(
-                    name=name,
-                    owner=contract.owner,
-                    rows=None,
-                    version=None,
-                    contract_version=contract.version,
-                    checks=outcomes.get(name, first_line(error)),
-                )
-            )
-            continue
-        try:
-            entry = catalog.product(name, namespace=settings.namespace)
-            last_state = entry.last_run["state"] if entry.last_run else None
-            failed = [check for check, ok in entry.checks.items() if not ok]
-            checks = (
-                f"failed: {', '.join(failed)}"
-                if failed
-                else f"{len(entry.checks)} passed"
-                if last_state == "COMPLETED"
-                else (last_state or "never run").lower()
-            )
-        except NotFound:
-            checks = "never run"
+            version, rows, checks = None, None, first_line(error)
         if contract.domain in (unloaded or {}):
             checks = f"not run: code location {contract.domain} did not load"
         checks = outcomes.get(name, checks)  # what this run did wins over the catalog's last run
@@ -310,3 +281,24 @@ def mesh_status(
             )
         )
     return statuses
+
+
+def _published(uri: str, settings: Settings) -> tuple[int | None, int | None]:
+    """The product's current version and its rows (None, None when never published)."""
+    version = current_version(uri, storage_options=settings.storage_options)
+    if version is None:
+        return None, None
+    return version, read_table(uri, storage_options=settings.storage_options).select(pl.len()).collect().item()
+
+
+def _last_checks(catalog: Catalog, name: str, settings: Settings) -> str:
+    """The product's checks as the catalog's last run of it left them."""
+    try:
+        entry = catalog.product(name, namespace=settings.namespace)
+    except NotFound:
+        return "never run"
+    last_state = entry.last_run["state"] if entry.last_run else None
+    failed = [check for check, ok in entry.checks.items() if not ok]
+    if failed:
+        return f"failed: {', '.join(failed)}"
+    return f"{len(entry.checks)} passed" if last_state == "COMPLETED" else (last_state or "never run").lower()

@@ -164,3 +164,10 @@ class CommitRequest:
     def metadata(self) -> dict[str, str]:
         """The commit info: the record and the step that wrote it."""
         return {**self.record.metadata(), APP_ID_KEY: self.step.app_id}
+
+    def rejudge(self, table: DeltaTable | None, *, checked_at: int | None) -> int | None:
+        """Run the `recheck` when commits landed on `table` since version `checked_at`; the version now judged."""
+        if self.recheck is None or table is None or table.version() == checked_at:
+            return checked_at
+        self.recheck(table)
+        return table.version()

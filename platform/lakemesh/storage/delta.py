@@ -166,9 +166,7 @@ def write_table(uri: str, data: pa.Table, request: CommitRequest) -> Committed:
             table = None
         if table is not None and (version := committed_version(table, step)) is not None:
             return Committed(version=version, duplicate=True)
-        if request.recheck is not None and table is not None and table.version() != checked_at:
-            request.recheck(table)  # commits landed since the batch was judged: judge it again against them
-            checked_at = table.version()
+        checked_at = request.rejudge(table, checked_at=checked_at)  # commits landed since: judged again
         try:
             return Committed(version=_commit_once(table, uri, data, request, commit=commit), duplicate=False)
         except CommitFailedError as error:  # (before DeltaError: it is one) go round again, judged anew

@@ -102,9 +102,7 @@ def write_spark_table(data: DataFrame, uri: str, request: CommitRequest) -> Comm
         table = _table(uri, request.storage_options)
         if table is not None and (version := committed_version(table, step)) is not None:
             return Committed(version=version, duplicate=True)
-        if request.recheck is not None and table is not None and table.version() != checked_at:
-            request.recheck(table)  # commits landed since the batch was judged: judge it again against them
-            checked_at = table.version()
+        checked_at = request.rejudge(table, checked_at=checked_at)  # commits landed since: judged again
         try:
             _write_once(data, uri, request, table=table)
         except Exception as error:

@@ -9,11 +9,12 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from glob import glob
@@ -21,12 +22,14 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import requests
 import uvicorn
 from lakemesh.catalog import Catalog
 from lakemesh.catalog.api import create_app
 from lakemesh.catalog.server import DEFAULT_REQUEST_TIMEOUT, server_config
 from starlette.types import ASGIApp
 
+from ...conftest import PROJECT_DIR
 from ...system_packages import debian_package
 
 TOKEN = "s3cret-token"
@@ -121,6 +124,30 @@ def serving_app(app: ASGIApp, *, request_timeout: float = DEFAULT_REQUEST_TIMEOU
     finally:
         running.should_exit = True
         thread.join(timeout=10)
+
+
+@contextmanager
+def cli_serving(catalog_url: str, *args: str, env: Mapping[str, str]) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`lakemesh catalog serve --url catalog_url *args` as a process; yields its base URL once it answers."""
+    port = free_port()
+    lakemesh = str(Path(sys.executable).with_name("lakemesh"))
+    command = [lakemesh, "catalog", "serve", "--port", str(port), "--url", catalog_url, *args]
+    process = subprocess.Popen(command, env=dict(env), cwd=PROJECT_DIR, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                requests.get(f"{base}/api/v1/namespaces", timeout=1)
+                break
+            except requests.ConnectionError:
+                assert process.poll() is None, process.stderr.read().decode()
+                assert time.monotonic() < deadline, "the server did not start"
+                time.sleep(0.2)
+        yield base, process
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 @pytest.fixture

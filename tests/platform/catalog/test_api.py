@@ -5,10 +5,7 @@ import hashlib
 import json
 import os
 import re
-import subprocess
-import sys
 import textwrap
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +23,7 @@ from openlineage.client.transport.http import HttpConfig, HttpTransport
 from domains.customers.products import customer
 
 from ...conftest import PROJECT_DIR
-from .conftest import TOKEN, Server, free_port, serving
+from .conftest import TOKEN, Server, cli_serving, serving
 from .events import NS, PRODUCER, chain, dataset, facet, run_event
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -316,29 +313,12 @@ def test_bad_reads_get_a_4xx_with_a_message(server: Server, case: str):
 
 
 def test_cli_serves_on_loopback_with_a_token(tmp_path):
-    port = free_port()
     env = {**os.environ, "LAKEMESH_CATALOG_TOKEN": TOKEN, "LAKEMESH_LAKEHOUSE": str(tmp_path / "lakehouse")}
     url = f"sqlite:///{tmp_path / 'served.sqlite'}"
-    lakemesh = str(Path(sys.executable).with_name("lakemesh"))
-    command = [lakemesh, "catalog", "serve", "--port", str(port), "--url", url]
-    process = subprocess.Popen(command, env=env, cwd=PROJECT_DIR, stderr=subprocess.PIPE)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                requests.get(f"{base}/api/v1/namespaces", timeout=1)
-                break
-            except requests.ConnectionError:
-                assert process.poll() is None, process.stderr.read().decode()
-                assert time.monotonic() < deadline, "the server did not start"
-                time.sleep(0.2)
+    with cli_serving(url, env=env) as (base, _):
         assert requests.post(f"{base}/api/v1/lineage", json=run_event("load")).status_code == 401
         assert requests.post(f"{base}/api/v1/lineage", json=run_event("load"), headers=AUTH).status_code == 201
         assert [n["name"] for n in requests.get(f"{base}/api/v1/namespaces").json()["namespaces"]] == ["etl"]
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
     assert Catalog(url).events()[1] == 1
 
 

@@ -2,11 +2,7 @@
 
 import os
 import socket
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -15,7 +11,7 @@ from lakemesh.catalog import Catalog
 from lakemesh.catalog.api import create_app
 from lakemesh.catalog.pages import PageCache
 
-from .conftest import TOKEN, free_port, serving_app
+from .conftest import TOKEN, cli_serving, serving_app
 from .events import dataset, run_event
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -77,32 +73,11 @@ def test_a_page_is_rendered_once_per_change_of_the_catalog(catalog_url: str):
         assert cache.rendered == 2  # the catalog moved: rendered anew, once
 
 
-@contextmanager
-def _cli_serving(tmp_path: Path, *args: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def _cli_serving(tmp_path: Path, *args: str):
     """`lakemesh catalog serve` with no token in its environment, on the catalog `served.sqlite` in `tmp_path`."""
-    port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("LAKEMESH_CATALOG_TOKEN", "LAKEMESH_CATALOG_TOKENS")}
     env["LAKEMESH_LAKEHOUSE"] = str(tmp_path / "lakehouse")
-    lakemesh = str(Path(sys.executable).with_name("lakemesh"))
-    url = f"sqlite:///{tmp_path / 'served.sqlite'}"
-    process = subprocess.Popen(
-        [lakemesh, "catalog", "serve", "--port", str(port), "--url", url, *args], env=env, stderr=subprocess.PIPE
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                requests.get(f"{base}/api/v1/namespaces", timeout=1)
-                break
-            except requests.ConnectionError:
-                assert process.poll() is None, process.stderr.read().decode()
-                assert time.monotonic() < deadline, "the server did not start"
-                time.sleep(0.2)
-        yield base, process
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    return cli_serving(f"sqlite:///{tmp_path / 'served.sqlite'}", *args, env=env)
 
 
 def test_a_served_catalog_without_a_token_makes_one_and_refuses_anonymous_writes(tmp_path: Path):
