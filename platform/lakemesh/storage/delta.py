@@ -23,7 +23,9 @@ from lakemesh.errors import CommitConflict, ProductNotFound, TableUnreadable, Ve
 from lakemesh.storage.commit import CommitRequest, Committed, PublishCommit, StepTransaction
 
 __all__ = [
+    "MAX_COMMIT_ATTEMPTS",
     "TABLE_PROPERTIES",
+    "after_conflict",
     "committed_version",
     "current_version",
     "last_published_contract",
@@ -34,7 +36,7 @@ __all__ = [
 
 TABLE_PROPERTIES = {"delta.enableExpiredLogCleanup": "false"}
 """The commit log is kept whole: it holds each version's contract (for the schema gate) and the steps' commits."""
-_MAX_ATTEMPTS = 6
+MAX_COMMIT_ATTEMPTS = 6
 _PAST_END = "not the same as the specified end version"
 
 
@@ -146,6 +148,17 @@ def _commit_once(
     return table.version()  # the table object holds the snapshot its own commit created
 
 
+def after_conflict(uri: str, request: CommitRequest, *, attempt: int, reason: str) -> None:
+    """A commit lost to a concurrent writer: wait (backoff) before going round again, or after the last attempt
+    refuse with `CommitConflict`, saying why in one line."""
+    if attempt >= MAX_COMMIT_ATTEMPTS:
+        raise CommitConflict(
+            f"{uri}: a concurrent writer committed first ({reason}); "
+            f"this {request.mode} wrote nothing after {attempt} attempt(s)"
+        )
+    time.sleep(min(2.0, 0.05 * 2**attempt) * (0.5 + random.random()))
+
+
 def write_table(uri: str, data: pa.Table, request: CommitRequest) -> Committed:
     """Commit `data` once for the request's step: one atomic Delta commit carrying its application transaction.
 
@@ -159,7 +172,7 @@ def write_table(uri: str, data: pa.Table, request: CommitRequest) -> Committed:
         # the gate must see every commit it did not judge against: any concurrent commit sends this one round again
         max_commit_retries=0 if request.recheck is not None else None,
     )
-    for attempt in range(1, _MAX_ATTEMPTS + 1):
+    for attempt in range(1, MAX_COMMIT_ATTEMPTS + 1):
         try:
             table = DeltaTable(uri, storage_options=options)
         except TableNotFoundError:
@@ -170,12 +183,7 @@ def write_table(uri: str, data: pa.Table, request: CommitRequest) -> Committed:
         try:
             return Committed(version=_commit_once(table, uri, data, request, commit=commit), duplicate=False)
         except CommitFailedError as error:  # (before DeltaError: it is one) go round again, judged anew
-            if attempt == _MAX_ATTEMPTS:
-                raise CommitConflict(
-                    f"{uri}: a concurrent writer committed first ({first_line(error)}); "
-                    f"this {request.mode} wrote nothing after {attempt} attempt(s)"
-                ) from None
-            time.sleep(min(2.0, 0.05 * 2**attempt) * (0.5 + random.random()))
+            after_conflict(uri, request, attempt=attempt, reason=first_line(error))
         except DeltaError as error:
             if table is None and "already exists" in str(error):
                 continue  # a concurrent writer created the table: go round as a writer to an existing table

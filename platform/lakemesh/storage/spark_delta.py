@@ -12,9 +12,7 @@ and `commitInfo.userMetadata` settings for the one statement.
 from __future__ import annotations
 
 import json
-import random
 import threading
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -25,7 +23,7 @@ from deltalake.exceptions import TableNotFoundError
 from lakemesh.compute.views import temporary_view
 from lakemesh.errors import CommitConflict, first_line
 from lakemesh.storage.commit import CommitRequest, Committed, PublishCommit
-from lakemesh.storage.delta import TABLE_PROPERTIES, committed_version
+from lakemesh.storage.delta import MAX_COMMIT_ATTEMPTS, TABLE_PROPERTIES, after_conflict, committed_version
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -33,7 +31,6 @@ if TYPE_CHECKING:
 __all__ = ["read_spark_table", "write_spark_quarantine", "write_spark_table"]
 
 _SESSION_SETTINGS = threading.Lock()
-_MAX_ATTEMPTS = 6
 
 
 def read_spark_table(spark: SparkSession, uri: str, *, version: int) -> DataFrame:
@@ -98,7 +95,7 @@ def write_spark_table(data: DataFrame, uri: str, request: CommitRequest) -> Comm
     (Java) reason.
     """
     step, checked_at = request.step, request.checked_at
-    for attempt in range(1, _MAX_ATTEMPTS + 1):
+    for attempt in range(1, MAX_COMMIT_ATTEMPTS + 1):
         table = _table(uri, request.storage_options)
         if table is not None and (version := committed_version(table, step)) is not None:
             return Committed(version=version, duplicate=True)
@@ -111,12 +108,7 @@ def write_spark_table(data: DataFrame, uri: str, request: CommitRequest) -> Comm
             now = _table(uri, request.storage_options)
             if now is not None and (version := committed_version(now, step)) is not None:
                 return Committed(version=version, duplicate=True)  # the same step, retried at the same time, won
-            if attempt == _MAX_ATTEMPTS:
-                raise CommitConflict(
-                    f"{uri}: a concurrent writer committed first ({_java_cause(error)}); "
-                    f"this {request.mode} wrote nothing after {attempt} attempt(s)"
-                ) from None
-            time.sleep(min(2.0, 0.05 * 2**attempt) * (0.5 + random.random()))
+            after_conflict(uri, request, attempt=attempt, reason=_java_cause(error))
             continue
         written = _table(uri, request.storage_options)
         version = committed_version(written, step) if written is not None else None
