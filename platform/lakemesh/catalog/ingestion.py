@@ -27,11 +27,12 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from lakemesh.catalog import model as m
+from lakemesh.catalog.provenance import ProductCommit, confirmed_commit, product_table
 from lakemesh.catalog.symlinks import product_symlink
 from lakemesh.lineage.naming import PLATFORM_PRODUCER
 from lakemesh.lineage.validation import InvalidEvent
 
-__all__ = ["WHOLE_DATASET", "ingest_event"]
+__all__ = ["WHOLE_DATASET", "described_by", "ingest_event"]
 
 WHOLE_DATASET = "*"
 """The output field of column lineage that concerns every column: INDIRECT inputs such as join keys and filters."""
@@ -156,14 +157,23 @@ def _statements(dialect: str) -> _Statements:
     )
 
 
-def ingest_event(db: sa.Connection, payload: Mapping[str, Any]) -> None:
-    """Apply one valid run event inside the caller's transaction."""
-    _Ingestion(db, payload).run()
+def ingest_event(
+    db: sa.Connection, payload: Mapping[str, Any], *, storage_options: Mapping[str, str] | None = None
+) -> None:
+    """Apply one valid run event inside the caller's transaction.
+
+    A COMPLETE of the platform names the product versions it published: each is checked against the product's
+    Delta log (read with `storage_options`), and `UnconfirmedVersion` refuses the event when one is not there.
+    """
+    _Ingestion(db, payload, storage_options=storage_options).run()
 
 
 class _Ingestion:
-    def __init__(self, db: sa.Connection, payload: Mapping[str, Any]) -> None:
+    def __init__(
+        self, db: sa.Connection, payload: Mapping[str, Any], *, storage_options: Mapping[str, str] | None
+    ) -> None:
         self.db, self.payload = db, payload
+        self.storage_options = dict(storage_options or {})
         self.sql = _statements(db.dialect.name)
         self.now = datetime.now(UTC)
         self.when = _parse_time(payload["eventTime"])
@@ -334,15 +344,33 @@ class _Ingestion:
 
     def _describe_and_version(self, sides: list[tuple[str, Mapping[str, Any]]], rows: Mapping[tuple, sa.Row]) -> None:
         described, versions, run_io, assertions = [], [], [], []
+        producer = self.payload["producer"]
+        platform = producer == PLATFORM_PRODUCER
         for direction, dataset in sides:
             row = rows[(dataset["namespace"], dataset["name"])]
             facets = dataset.get("facets") or {}
             version = (facets.get("version") or {}).get("datasetVersion")
             count = ((dataset.get("outputFacets") or {}).get("outputStatistics") or {}).get("rowCount")
-            producer = self.payload["producer"]
-            # a product's versions are its publishes: another producer writing it (Spark's listener) adds none
-            observer = row.producer == PLATFORM_PRODUCER and producer != PLATFORM_PRODUCER
-            completed = direction == "output" and self.event_type == "COMPLETE" and not observer
+            if direction == "output" and product_table(row.namespace, row.name) is not None:
+                # A product: only the platform's COMPLETE, confirmed by the product's Delta log, adds a version and
+                # describes it, with the facets of the contract in the commit; any other event only observes it.
+                commit = self._confirmed(row, version) if platform and self.event_type == "COMPLETE" else None
+                completed = describes = commit is not None
+                observer, asserts = not completed, platform
+                if commit is not None:
+                    facets, version = {**facets, **commit.facets()}, str(commit.version)
+                    count = commit.rows if commit.rows is not None else count
+            else:
+                # a dataset's versions are its writer's: another producer writing it (Spark's listener) adds none
+                observer = row.producer == PLATFORM_PRODUCER and not platform
+                completed = direction == "output" and self.event_type == "COMPLETE" and not observer
+                # Only a dataset's writer describes it: the producer that first wrote it, or the platform (a
+                # reader's facets fill in a dataset nobody writes).
+                if direction == "output":
+                    describes = row.producer in (None, producer) or platform
+                else:
+                    describes = row.producer is None and bool(facets)
+                asserts = describes
             if completed:
                 version = version or self.run_id  # a producer without versions gets one per successful run
                 versions.append(
@@ -356,14 +384,11 @@ class _Ingestion:
                         "facets": facets,
                     }
                 )
-            # Only a dataset's writer describes it: the producer that first wrote it, or the platform (a reader's
-            # facets fill in a dataset nobody writes); a late event of an older version never moves it back.
-            if direction == "output":
-                describes = row.producer in (None, producer) or producer == PLATFORM_PRODUCER
-            else:
-                describes = row.producer is None and bool(facets)
+            # a late event of an older version never moves the description back
             if describes and not (completed and _older(version, than=row.current_version)):
                 described.append(self._description(row, direction, facets, version if completed else None))
+            elif observer and platform and row.producer is None:  # the platform's product, not yet published
+                described.append({"b_id": row.id, **{c: getattr(row, c) for c in _DESCRIPTIVE}, "producer": producer})
             run_io.append(
                 {
                     "run_id": self.run_id,
@@ -376,7 +401,7 @@ class _Ingestion:
             if direction == "output" and "columnLineage" in facets:
                 self._column_lineage(row.id, facets["columnLineage"], rows, observed=observer)
             checked = (facets.get("dataQualityAssertions") or {}).get("assertions") or []
-            for assertion in checked if describes else []:
+            for assertion in checked if asserts else []:
                 assertions.append(
                     {
                         "run_id": self.run_id,
@@ -395,19 +420,17 @@ class _Ingestion:
             if parameters:
                 self.db.execute(statement, parameters)
 
+    def _confirmed(self, row: sa.Row, version: str | None) -> ProductCommit:
+        return confirmed_commit(
+            row.namespace, row.name, version=version, run_id=self.run_id, storage_options=self.storage_options
+        )
+
     def _description(
         self, row: sa.Row, direction: str, facets: Mapping[str, Any], version: str | None
     ) -> dict[str, Any]:
         values = {c: getattr(row, c) for c in _DESCRIPTIVE}
         values["facets"] = {**(row.facets or {}), **facets}
-        if (fields := _fields(facets.get("schema"))) is not None:
-            values["fields"] = fields
-        if owners := (facets.get("ownership") or {}).get("owners"):
-            values["owner"] = owners[0]["name"].removeprefix("team:")
-        if documentation := facets.get("documentation"):
-            values["description"] = documentation.get("description")
-        if contract := facets.get("contract"):
-            values["contract"] = {k: v for k, v in contract.items() if not k.startswith("_")}
+        values.update(described_by(facets))
         if direction == "output":
             values["producer"] = self.payload["producer"]
         if version is not None:
@@ -445,6 +468,20 @@ class _Ingestion:
         if found:
             statement = self.sql.column_lineage_observed if observed else self.sql.column_lineage_add
             self.db.execute(statement, list(found.values()))
+
+
+def described_by(facets: Mapping[str, Any]) -> dict[str, Any]:
+    """The descriptive columns a dataset's facets set: fields, owner, description, contract (those present)."""
+    values: dict[str, Any] = {}
+    if (fields := _fields(facets.get("schema"))) is not None:
+        values["fields"] = fields
+    if owners := (facets.get("ownership") or {}).get("owners"):
+        values["owner"] = owners[0]["name"].removeprefix("team:")
+    if documentation := facets.get("documentation"):
+        values["description"] = documentation.get("description")
+    if contract := facets.get("contract"):
+        values["contract"] = {k: v for k, v in contract.items() if not k.startswith("_")}
+    return values
 
 
 def _keeps(current: str, *, over: str) -> bool:

@@ -6,34 +6,31 @@ Reconciling drains the outbox, then reads every product's Delta log: each
 commit made by a publish (it carries `lakemesh.appId`) that the catalog has no
 COMPLETE run for gets one, built from the commit's own metadata (contract,
 inputs, Dagster run, time, rows written) under the run id the publish itself
-used, so a late event of that publish lands on the same run. A publish that
-started and never committed is closed as ABORTED once its Dagster run is known
-to be over, or after `stale_after`. Versions are ordered by Delta version, so
-nothing here (or a late event) moves a current version backwards.
+used, so a late event of that publish lands on the same run. The other way
+round, a version the catalog has and Delta does not is removed, and the
+current version and what describes the product (owner, description, contract,
+fields) are set to Delta's latest publish and its contract
+(`lakemesh.catalog.provenance`). A publish that started and never committed is
+closed as ABORTED once its process is gone, its Dagster run is known to be
+over, or after `stale_after`.
 """
 
 from __future__ import annotations
 
-import json
 import socket
 from collections.abc import Collection, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
-from deltalake import DeltaTable
-from deltalake.exceptions import TableNotFoundError
-
-from lakemesh.catalog.store import Catalog
-from lakemesh.contracts import Contract, contract_from_document
+from lakemesh.catalog.ingestion import described_by
+from lakemesh.catalog.provenance import ProductCommit, product_table, publish_commits
+from lakemesh.catalog.store import Catalog, DeltaState
 from lakemesh.errors import in_one_line
-from lakemesh.lineage import JOB_NAMESPACE, InputRef, LineageEmitter, PublishLineage, abort_event, publish_run_id
+from lakemesh.lineage import JOB_NAMESPACE, InputRef, LineageEmitter, PublishLineage, abort_event
 from lakemesh.processes import process_exited
 from lakemesh.settings import Settings
-from lakemesh.storage.commit import PublishCommit, rows_written
 
 __all__ = ["DEFAULT_STALE_AFTER", "Reconciliation", "reconcile"]
 
@@ -49,6 +46,9 @@ class Reconciliation:
     """Products whose Delta log was read."""
     recorded: list[str]
     """`<product> v<version>` for each commit the catalog learned of only now."""
+    restated: list[str]
+    """`<product>: <what changed>` for each product whose entry disagreed with its Delta log (versions Delta does
+    not have, another current version, a description not from its contract)."""
     aborted: list[str]
     """`<product> run <id>` for each publish closed as ABORTED."""
     delivered: int
@@ -60,19 +60,6 @@ class Reconciliation:
     """`<product>: <why>` for each product that could not be reconciled; the others were."""
 
 
-@dataclass(frozen=True, kw_only=True)
-class _Commit:
-    product: str
-    version: int
-    record: PublishCommit
-    rows: int | None
-    at: datetime
-
-    @property
-    def app_id(self) -> str:
-        return self.record.app_id or ""
-
-
 def reconcile(
     settings: Settings,
     *,
@@ -81,27 +68,27 @@ def reconcile(
     stale_after: timedelta = DEFAULT_STALE_AFTER,
 ) -> Reconciliation:
     """Bring the catalog in line with the Delta logs of `products` (default: every product with a contract or
-    in the catalog).
+    named by an event in the catalog).
 
     `finished_runs` are Dagster run ids known to be over: their publishes that never committed are closed at
     once, the others after `stale_after`.
     """
     emitter = LineageEmitter.for_settings(settings)
     delivery = emitter.flush()
-    catalog = Catalog(settings.catalog_url)
-    if products is None:
-        published = (name for _, name in catalog.product_names(namespace=settings.namespace))
-        names = sorted(set(settings.contract_paths()) | set(published))
+    catalog = Catalog(settings.catalog_url, storage_options=settings.storage_options)
+    if products is None:  # a product the catalog has any event of, described or not, as well
+        known = (n for n in catalog.dataset_names(settings.namespace) if product_table(settings.namespace, n))
+        names = sorted(set(settings.contract_paths()) | set(known))
     else:
         names = sorted(set(products))
     problems: list[str] = []
 
-    def read_log(name: str) -> list[_Commit]:
+    def read_log(name: str) -> list[ProductCommit] | None:
         try:
-            return _publish_commits(name, settings)
+            return publish_commits(settings.namespace, name, storage_options=settings.storage_options)
         except Exception as error:  # one unreadable log stops only its product
             problems.append(f"{name}: its Delta log could not be read: {in_one_line(error)}")
-            return []
+            return None
 
     with ThreadPoolExecutor(8) as pool:  # deltalake reads the logs outside the GIL
         logs = dict(zip(names, pool.map(read_log, names), strict=True))
@@ -109,8 +96,8 @@ def reconcile(
     recorded, committed_runs = [], set()
     for name in names:
         missing = []
-        for commit in logs[name]:
-            committed_runs.add(publish_run_id(commit.app_id))
+        for commit in logs[name] or []:
+            committed_runs.add(commit.run_id)
             if str(commit.version) not in recorded_versions[name]:
                 missing.append(commit)
         if not missing:
@@ -121,6 +108,9 @@ def reconcile(
             problems.append(f"{name}: its missed commits could not be recorded: {in_one_line(error)}")
             continue
         recorded += [f"{name} v{commit.version}" for commit in missing]
+    restated = catalog.restate(
+        settings.namespace, {name: _delta_state(commits) for name, commits in logs.items() if commits is not None}
+    )
     aborted = []
     now, host, in_scope = datetime.now(UTC), socket.gethostname(), set(names)
     products = in_scope | set(settings.contract_paths())
@@ -146,6 +136,7 @@ def reconcile(
     return Reconciliation(
         products=len(names),
         recorded=recorded,
+        restated=restated,
         aborted=aborted,
         delivered=delivery.delivered,
         waiting=delivery.waiting,
@@ -154,44 +145,28 @@ def reconcile(
     )
 
 
-def _publish_commits(product: str, settings: Settings) -> list[_Commit]:
-    """The product's commits made by a publish, oldest first (maintenance commits carry no app id)."""
-    try:
-        table = DeltaTable(settings.table_uri(product), storage_options=settings.storage_options or None)
-    except TableNotFoundError:
-        return []  # never published
-    commits = [
-        _Commit(
-            product=product,
-            version=info["version"],
-            record=record,
-            rows=rows_written(info),
-            at=datetime.fromtimestamp(info["timestamp"] / 1000, tz=UTC),
-        )
-        for info in table.history()
-        if (record := PublishCommit.read(info)) is not None and record.of_publish
-    ]
-    return sorted(commits, key=lambda commit: commit.version)
+def _delta_state(commits: list[ProductCommit]) -> DeltaState:
+    latest = commits[-1] if commits else None
+    return DeltaState(
+        versions=frozenset(str(commit.version) for commit in commits),
+        latest=str(latest.version) if latest else None,
+        described=described_by(latest.facets()) if latest else {},
+        at=latest.at if latest else None,
+    )
 
 
-@lru_cache(maxsize=256)
-def _contract(product: str, document: str) -> Contract:
-    domain, name = product.split(".")
-    return contract_from_document(json.loads(document), path=Path(domain) / f"{name}.yaml")
-
-
-def _complete_event(commit: _Commit, settings: Settings, emitter: LineageEmitter) -> Any:
+def _complete_event(commit: ProductCommit, settings: Settings, emitter: LineageEmitter) -> Any:
     """The COMPLETE event the publish would have sent, rebuilt from its commit."""
     record = commit.record
     lineage = PublishLineage(
         emitter,
         settings=settings,
-        contract=_contract(commit.product, record.contract or ""),
+        contract=commit.contract,
         inputs=[
             InputRef.of_product(product, settings=settings, version=version)
             for product, version in (record.inputs or {}).items()
         ],
         parent_run_id=record.run_id or None,
-        run_id=publish_run_id(commit.app_id),
+        run_id=commit.run_id,
     )
     return lineage.complete_event(version=commit.version, rows=commit.rows, assertions={}, at=commit.at)

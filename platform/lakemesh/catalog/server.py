@@ -10,7 +10,7 @@ closed; idle keep-alive connections close after a few seconds; and past
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -109,13 +109,17 @@ def serve(
     protect_reads: bool = False,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     namespace: str | None = None,
+    storage_options: Mapping[str, str] | None = None,
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
     max_connections: int = DEFAULT_MAX_CONNECTIONS,
     log_level: str = "info",
 ) -> None:
-    """Run the catalog's HTTP server until interrupted; the schema is migrated before it listens."""
+    """Run the catalog's HTTP server until interrupted; the schema is migrated before it listens.
+
+    `storage_options` read the products' Delta logs, which confirm the product versions events claim.
+    """
     app = create_app(
-        Catalog(catalog_url),
+        Catalog(catalog_url, storage_options=storage_options),
         token=token,
         write_scopes=write_scopes,
         protect_reads=protect_reads,

@@ -35,7 +35,7 @@ from lakemesh.lineage.naming import PLATFORM_PRODUCER
 from lakemesh.lineage.process import run_process
 from lakemesh.lineage.validation import check_run_event
 
-__all__ = ["Catalog", "NotFound", "OpenRun", "ProductEntry", "VersionEntry"]
+__all__ = ["Catalog", "DeltaState", "NotFound", "OpenRun", "ProductEntry", "VersionEntry"]
 
 
 class NotFound(LakemeshError, LookupError):
@@ -52,6 +52,19 @@ class OpenRun:
     since: datetime
     process: tuple[str, int] | None = None
     """(host, pid) of the process that runs it, when the platform recorded it."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeltaState:
+    """A product as its Delta log has it: the versions its publishes committed, and what describes the latest."""
+
+    versions: frozenset[str]
+    latest: str | None
+    """The latest version (None when Delta has none)."""
+    described: Mapping[str, Any]
+    """The latest version's descriptive columns: fields, owner, description, contract."""
+    at: datetime | None
+    """When the latest version was committed."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -104,11 +117,16 @@ class ProductEntry:
 
 
 class Catalog:
-    """The catalog at a SQLite path or a database URL."""
+    """The catalog at a SQLite path or a database URL.
 
-    def __init__(self, target: str | Path) -> None:
+    `storage_options` read the products' Delta logs, which confirm every product version an event claims
+    (`lakemesh.catalog.provenance`).
+    """
+
+    def __init__(self, target: str | Path, *, storage_options: Mapping[str, str] | None = None) -> None:
         self.url = catalog_url(target)
         self.engine = engine(self.url)
+        self.storage_options = dict(storage_options or {})
 
     # -- ingestion ---------------------------------------------------------------------------
 
@@ -127,7 +145,7 @@ class Catalog:
                     from openlineage.client.serde import Serde  # the client takes half a second to import
 
                     event = Serde.to_dict(event)
-                ingest_event(db, event if checked else check_run_event(event))
+                ingest_event(db, event if checked else check_run_event(event), storage_options=self.storage_options)
 
     # -- Marquez-shaped lookups ----------------------------------------------------------------
 
@@ -377,6 +395,11 @@ class Catalog:
 
     # -- reconciliation with Delta ----------------------------------------------------------
 
+    def dataset_names(self, namespace: str) -> list[str]:
+        """The name of every dataset of `namespace` the catalog knows, whoever wrote or read it."""
+        with self.engine.connect() as db:
+            return list(db.scalars(sa.select(m.datasets.c.name).where(m.datasets.c.namespace == namespace)))
+
     def recorded_versions(self, namespace: str, names: Collection[str]) -> dict[str, set[str]]:
         """The versions of each named dataset that the catalog has a COMPLETE run for."""
         d, v = m.datasets, m.dataset_versions
@@ -390,6 +413,36 @@ class Catalog:
                 ):
                     found[row.name].add(row.version)
         return found
+
+    def restate(self, namespace: str, states: Mapping[str, DeltaState]) -> list[str]:
+        """Make each named product's entry equal its Delta log, in one transaction: versions Delta does not have
+        are removed, the current version becomes Delta's latest, and the latest's contract describes the product.
+        Returns what changed, one `<product>: ...` line each; a product that already agrees is not written."""
+        d, v = m.datasets, m.dataset_versions
+        changed = []
+        with self.engine.begin() as db:
+            for chunk in in_batches(sorted(states)):
+                rows = db.execute(sa.select(d).where(d.c.namespace == namespace, d.c.name.in_(chunk))).all()
+                recorded: dict[int, set[str]] = {row.id: set() for row in rows}
+                for found in db.execute(sa.select(v.c.dataset_id, v.c.version).where(v.c.dataset_id.in_(recorded))):
+                    recorded[found.dataset_id].add(found.version)
+                for row in rows:
+                    state, done = states[row.name], []
+                    if extra := recorded[row.id] - state.versions:
+                        db.execute(v.delete().where(v.c.dataset_id == row.id, v.c.version.in_(extra)))
+                        done.append(f"removed version(s) {', '.join(sorted(extra, key=_version_order))}")
+                    values = {k: val for k, val in state.described.items() if getattr(row, k) != val}
+                    if row.current_version != state.latest:
+                        values.update(current_version=state.latest, last_modified_at=state.at)
+                        done.append(f"current version {row.current_version} -> {state.latest}")
+                    if state.latest is not None and row.producer != PLATFORM_PRODUCER:
+                        values["producer"] = PLATFORM_PRODUCER
+                    done += [f"{k} restated" for k in sorted(state.described) if k in values]
+                    if values:
+                        db.execute(d.update().where(d.c.id == row.id).values(values))
+                    if done:
+                        changed.append(f"{row.name}: {'; '.join(done)}")
+        return changed
 
     def open_runs(self, *, job_namespace: str, names: Collection[str] | None = None) -> list[OpenRun]:
         """Runs of the named jobs (all, when None) that started and never ended (no COMPLETE, FAIL or ABORT yet)."""
@@ -427,3 +480,7 @@ class Catalog:
         if row is None:
             raise NotFound(f"no dataset {name!r} in namespace {namespace!r}")
         return row
+
+
+def _version_order(version: str) -> tuple[int, str]:
+    return (int(version), "") if version.isdigit() else (-1, version)

@@ -13,21 +13,32 @@ from typing import Any
 from lakemesh.lineage.naming import storage_dataset
 from lakemesh.settings import PRODUCT_NAMESPACE_SCHEME
 
-__all__ = ["product_location", "product_symlink"]
+__all__ = ["is_quarantine", "product_location", "product_symlink", "product_uri"]
 
 _QUARANTINE = "_quarantine_"
 """A product's quarantine is named `<domain>._quarantine_<product>` and stored in `<domain>/_quarantine/<product>`."""
 
 
-def product_location(namespace: str, name: str) -> tuple[str, str] | None:
-    """The storage dataset (namespace, name) of the product (or quarantine) `name` in the product namespace."""
+def product_uri(namespace: str, name: str) -> str | None:
+    """Where the product (or quarantine) `name` of the product namespace `lakemesh://<lakehouse>` is stored."""
     domain, dot, product = name.partition(".")
     if not namespace.startswith(PRODUCT_NAMESPACE_SCHEME) or not dot or not domain or not product:
         return None
     lakehouse = namespace.removeprefix(PRODUCT_NAMESPACE_SCHEME)
-    if product.startswith(_QUARANTINE) and product != _QUARANTINE:  # `<domain>._quarantine_<product>`
-        return storage_dataset(f"{lakehouse}/{domain}/_quarantine/{product.removeprefix(_QUARANTINE)}")
-    return storage_dataset(f"{lakehouse}/{domain}/{product}")
+    if is_quarantine(name):  # `<domain>._quarantine_<product>`
+        return f"{lakehouse}/{domain}/_quarantine/{product.removeprefix(_QUARANTINE)}"
+    return f"{lakehouse}/{domain}/{product}"
+
+
+def is_quarantine(name: str) -> bool:
+    product = name.partition(".")[2]
+    return product.startswith(_QUARANTINE) and product != _QUARANTINE
+
+
+def product_location(namespace: str, name: str) -> tuple[str, str] | None:
+    """The storage dataset (namespace, name) of the product (or quarantine) `name` in the product namespace."""
+    uri = product_uri(namespace, name)
+    return storage_dataset(uri) if uri is not None else None
 
 
 def product_symlink(dataset: Mapping[str, Any]) -> tuple[str, str] | None:

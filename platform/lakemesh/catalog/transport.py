@@ -22,13 +22,16 @@ __all__ = ["CatalogTransport", "CatalogTransportConfig"]
 
 @attr.define
 class CatalogTransportConfig(Config):
-    """Which catalog to write to: a SQLite path or a database URL (default: the settings' catalog)."""
+    """Which catalog to write to: a SQLite path or a database URL (default: the settings' catalog), and the
+    storage options that read the products' Delta logs (the settings')."""
 
     url: str = ""
+    storage_options: dict[str, str] = attr.field(factory=dict)
 
     @classmethod
     def from_dict(cls, params: dict[str, Any]) -> CatalogTransportConfig:
-        return cls(url=params.get("url") or Settings.from_env().catalog_url)
+        settings = Settings.from_env()
+        return cls(url=params.get("url") or settings.catalog_url, storage_options=dict(settings.storage_options))
 
 
 class CatalogTransport(Transport):
@@ -41,4 +44,4 @@ class CatalogTransport(Transport):
         self.config = config
 
     def emit(self, event: Any) -> None:
-        Catalog(self.config.url).ingest(event)
+        Catalog(self.config.url, storage_options=self.config.storage_options).ingest(event)

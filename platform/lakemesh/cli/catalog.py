@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.tree import Tree
 
 from lakemesh.cli.console import console
-from lakemesh.errors import CatalogUnreachable
+from lakemesh.errors import CatalogUnreachable, in_one_line
 from lakemesh.settings import Settings
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ _SHOWN_ABOVE = "  [dim]… (shown above)"
 def _catalog(settings: Settings) -> Catalog:
     from lakemesh.catalog import Catalog
 
-    return Catalog(settings.catalog_url)
+    return Catalog(settings.catalog_url, storage_options=settings.storage_options)
 
 
 def _or_exit(lookup: Callable[[], T]) -> T:
@@ -221,6 +221,7 @@ def catalog_serve(
     serve(
         catalog_url,
         namespace=settings.namespace,  # the pages show this lakehouse's products, whoever else writes here
+        storage_options=settings.storage_options,
         host=host,
         port=port,
         token=token,
@@ -246,12 +247,21 @@ def catalog_reconcile(
         float, typer.Option(min=0, help="close a publish that started this long ago and never committed")
     ] = 60,
 ) -> None:
-    """Make the catalog agree with the Delta logs: record missed commits, close publishes that never committed."""
+    """Make the catalog equal the Delta logs (record missed commits, remove versions Delta lacks, close publishes
+    that never committed) and close the model registry's trainings whose process is gone."""
     from lakemesh.catalog.reconcile import reconcile
+    from lakemesh.ml.registry import close_abandoned_trainings
 
     settings = Settings.from_env()
     done = reconcile(settings, products=products, stale_after=timedelta(minutes=stale_minutes))
     report_reconcile(done)
+    try:
+        closed = close_abandoned_trainings(settings)
+    except Exception as error:  # the catalog is reconciled all the same
+        console.print(f"[red]model registry not reconciled: {in_one_line(error)}", highlight=False)
+        raise typer.Exit(1) from None
+    for entry in closed:
+        console.print(f"  closed {entry}", highlight=False)
     if done.problems:
         raise typer.Exit(1)
 
@@ -260,6 +270,8 @@ def report_reconcile(done: Reconciliation) -> None:
     """Print what a reconciliation recorded, closed and could not do (`run` prints it too, when there is news)."""
     for entry in done.recorded:
         console.print(f"  recorded {entry} from the Delta log", highlight=False)
+    for entry in done.restated:
+        console.print(f"  set to its Delta log: {entry}", highlight=False)
     for entry in done.aborted:
         console.print(f"  closed {entry} as ABORTED: it never committed", highlight=False)
     if done.waiting:
@@ -268,7 +280,8 @@ def report_reconcile(done: Reconciliation) -> None:
         console.print(f"[red]not reconciled: {problem}", highlight=False)
     console.print(
         f"catalog reconciled with {done.products} Delta logs: {len(done.recorded)} version(s) recorded, "
-        f"{len(done.aborted)} run(s) closed, {done.delivered} outbox event(s) delivered",
+        f"{len(done.restated)} product(s) set to Delta, {len(done.aborted)} run(s) closed, "
+        f"{done.delivered} outbox event(s) delivered",
         highlight=False,
     )
 

@@ -110,7 +110,8 @@ def run(
     except Exception as error:  # the products stand; the catalog catches up with `lakemesh catalog reconcile`
         console.print(f"[yellow]catalog not reconciled: {in_one_line(error)}")
     else:
-        if reconciled.recorded or reconciled.aborted or reconciled.waiting or reconciled.problems:
+        news = (reconciled.recorded, reconciled.restated, reconciled.aborted, reconciled.problems)
+        if any(news) or reconciled.waiting:
             report_reconcile(reconciled)
 
     console.print(products_table(mesh_status(settings, run=result, unloaded=unloaded), lakehouse=settings.lakehouse))

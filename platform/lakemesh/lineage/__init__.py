@@ -14,6 +14,7 @@ from lakemesh.lineage.events import (
     PublishLineage,
     abort_event,
     parent_run_facet,
+    product_facets,
     publish_run_id,
 )
 from lakemesh.lineage.naming import JOB_NAMESPACE, PLATFORM_PRODUCER, quarantine_dataset, storage_dataset
@@ -39,6 +40,7 @@ __all__ = [
     "declared_dataset_lineage",
     "lineage_client",
     "parent_run_facet",
+    "product_facets",
     "publish_run_id",
     "quarantine_dataset",
     "sql_column_lineage",

@@ -45,6 +45,7 @@ __all__ = [
     "PublishLineage",
     "abort_event",
     "parent_run_facet",
+    "product_facets",
     "publish_run_id",
 ]
 
@@ -121,6 +122,29 @@ def _symlink(namespace: str, name: str) -> Any:
     return symlinks_dataset.SymlinksDatasetFacet(
         identifiers=[symlinks_dataset.Identifier(namespace=namespace, name=name, type="TABLE")]
     )
+
+
+def product_facets(contract: Contract, *, namespace: str, location: str) -> dict[str, DatasetFacet]:
+    """What describes a product, all from its contract: schema, ownership, documentation, the contract itself, and
+    the product's name as the `symlinks` of its storage `location`. The catalog rebuilds them from the contract a
+    Delta commit carries, so they are the same whether the publish sent them or reconcile recorded the commit."""
+    return {
+        "schema": schema_dataset.SchemaDatasetFacet(
+            fields=[
+                schema_dataset.SchemaDatasetFacetFields(
+                    name=c.name,
+                    type=c.physical_type or c.logical_type,
+                    description=c.description,
+                    ordinal_position=i + 1,
+                )
+                for i, c in enumerate(contract.columns)
+            ]
+        ),
+        "ownership": _owners(contract),
+        "documentation": documentation_dataset.DocumentationDatasetFacet(description=contract.description),
+        "contract": ContractDatasetFacet.of(contract, location=location),
+        "symlinks": _symlink(namespace, contract.name),
+    }
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -232,27 +256,11 @@ class PublishLineage:
         facets: Mapping[str, Any] | None = None,
         output_facets: Mapping[str, Any] | None = None,
     ) -> OutputDataset:
-        contract = self.contract
-        base = {
-            "schema": schema_dataset.SchemaDatasetFacet(
-                fields=[
-                    schema_dataset.SchemaDatasetFacetFields(
-                        name=c.name,
-                        type=c.physical_type or c.logical_type,
-                        description=c.description,
-                        ordinal_position=i + 1,
-                    )
-                    for i, c in enumerate(contract.columns)
-                ]
-            ),
-            "ownership": _owners(contract),
-            "documentation": documentation_dataset.DocumentationDatasetFacet(description=contract.description),
-            "contract": ContractDatasetFacet.of(contract, location=self.settings.table_uri(contract.name)),
-            "symlinks": _symlink(self.settings.namespace, contract.name),
-        }
+        contract, location = self.contract, self.settings.table_uri(self.contract.name)
+        base: dict[str, Any] = product_facets(contract, namespace=self.settings.namespace, location=location)
         if self.column_lineage or self.dataset_lineage:
             base["columnLineage"] = _column_lineage_facet(self.column_lineage, self.dataset_lineage)
-        namespace, name = storage_dataset(self.settings.table_uri(contract.name))
+        namespace, name = storage_dataset(location)
         return OutputDataset(
             namespace=namespace,
             name=name,

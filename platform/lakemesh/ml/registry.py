@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import tempfile
 import urllib.request
 from collections.abc import Mapping
@@ -19,12 +20,18 @@ from typing import Any
 
 from lakemesh.errors import ModelUnavailable, RegistryUnavailable, first_line, in_one_line
 from lakemesh.ml.features import Encoding
+from lakemesh.processes import process_exited
 from lakemesh.settings import Settings
 
-__all__ = ["LoadedModel", "ModelRegistry", "RegisteredVersion", "tracking_uri"]
+__all__ = ["LoadedModel", "ModelRegistry", "RegisteredVersion", "close_abandoned_trainings", "tracking_uri"]
 
 TRACKING_URI_ENV = "LAKEMESH_MLFLOW_TRACKING_URI"
 ARTIFACTS_ENV = "LAKEMESH_MLFLOW_ARTIFACTS"
+HOST_TAG = "lakemesh.host"
+PID_TAG = "lakemesh.pid"
+"""Tags of a training's MLflow run: the process that runs it, so a run whose process is gone can be closed."""
+ALIASED_TAG = "lakemesh.aliased"
+"""Tag of a model version once its alias pointed at it: it stays when a newer version takes the alias."""
 _ENCODING = "lakemesh/encoding.json"
 _BASELINE = "lakemesh/drift_baseline.json"
 
@@ -47,6 +54,17 @@ def tracking_uri(settings: Settings) -> str:
 
 def _registry_dir(settings: Settings) -> Path:
     return Path(settings.lakehouse.removeprefix("file://")).resolve() / "_mlflow"
+
+
+def close_abandoned_trainings(settings: Settings) -> list[str]:
+    """`ModelRegistry.close_abandoned` for every model of the configured registry (none when the default
+    registry was never created)."""
+    uri = tracking_uri(settings)
+    if _configured() is None and not Path(uri.removeprefix("sqlite:///")).exists():
+        return []
+    registry = ModelRegistry.for_settings(settings)
+    experiments = registry.client.search_experiments()
+    return [line for e in experiments if e.name != "Default" for line in registry.close_abandoned(e.name)]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -126,8 +144,9 @@ class ModelRegistry:
             return found.experiment_id
 
     def point(self, name: str, *, alias: str, version: int) -> None:
-        """Point `alias` at `version` (idempotent)."""
+        """Point `alias` at `version`, and tag the version as aliased (idempotent)."""
         self.client.set_registered_model_alias(name, alias, str(version))
+        self.client.set_model_version_tag(name, str(version), ALIASED_TAG, alias)
 
     def register(
         self,
@@ -148,7 +167,8 @@ class ModelRegistry:
         from mlflow.exceptions import MlflowException
 
         experiment = self._experiment(name)
-        run = self.client.create_run(experiment, tags=dict(tags), run_name=f"{name} training")
+        process = {HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())}
+        run = self.client.create_run(experiment, tags={**tags, **process}, run_name=f"{name} training")
         run_id = run.info.run_id
         try:
             now = run.info.start_time
@@ -184,6 +204,44 @@ class ModelRegistry:
             raise
         self.client.set_terminated(run_id)
         return int(version.version)
+
+    def close_abandoned(self, name: str) -> list[str]:
+        """End the training runs of model `name` left RUNNING by a process that is gone from this host (killed).
+
+        A run whose version got its alias (it still has it, or is tagged `lakemesh.aliased`) was killed after
+        registering: it is FINISHED. Any other version it registered never got its alias, and is deleted (no
+        version without its alias); the run is FAILED. Returns what was done, one line per run.
+        """
+        from mlflow.exceptions import MlflowException
+
+        experiment = self.client.get_experiment_by_name(name)
+        if experiment is None:
+            return []
+        try:
+            aliased = set(self.client.get_registered_model(name).aliases.values())
+            registered = True
+        except MlflowException:  # killed before the model itself was registered
+            aliased, registered = set(), False
+        here, done = socket.gethostname(), []
+        for run in self.client.search_runs([experiment.experiment_id], "attributes.status = 'RUNNING'"):
+            tags, run_id = run.data.tags, run.info.run_id
+            pid = tags.get(PID_TAG, "")
+            if tags.get(HOST_TAG) != here or not pid.isdigit() or not process_exited(int(pid)):
+                continue  # alive, elsewhere, or not the platform's
+            found = self.client.search_model_versions(f"run_id = '{run_id}'") if registered else []
+            versions = {int(v.version): v for v in found}
+            numbers = sorted(versions)
+            gone = f"{name}: training run {run_id} (process {pid} on {here} is gone)"
+            if kept := [str(n) for n in numbers if str(n) in aliased or ALIASED_TAG in versions[n].tags]:
+                self.client.set_terminated(run_id, status="FINISHED")
+                done.append(f"{gone} finished: version {', '.join(kept)} has its alias")
+                continue
+            for number in numbers:
+                self.client.delete_model_version(name, str(number))
+            self.client.set_terminated(run_id, status="FAILED")
+            removed = f", version {', '.join(map(str, numbers))} never aliased and removed"
+            done.append(f"{gone} failed{removed if versions else ''}")
+        return done
 
     def registered_by(self, name: str, *, tag: str, value: str) -> int | None:
         """The version of `name` registered with `tag` = `value` (a step's run id), if any: a retried step's."""

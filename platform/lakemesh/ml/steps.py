@@ -75,6 +75,9 @@ def train_and_register(
     if done is not None:  # a retried step: its model is registered already, once is enough
         log.info(f"{spec.registered_name}: version {done} was registered by this run already")
         registry.point(spec.registered_name, alias=spec.alias, version=done)
+    for closed in registry.close_abandoned(spec.registered_name):  # what killed trainings left open
+        log.warning(closed)
+    if done is not None:
         return Registration(version=done, trained=None, tracking_uri=registry.uri)
     description = describe_model(spec)
     lineage = TrainingLineage(

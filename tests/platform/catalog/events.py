@@ -1,9 +1,17 @@
 """OpenLineage run events for catalog tests, as a producer would post them."""
 
+import json
 import uuid
+from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+from deltalake import CommitProperties, DeltaTable, write_deltalake
+from lakemesh.lineage import publish_run_id
 from lakemesh.lineage.naming import PLATFORM_PRODUCER
+from lakemesh.storage.commit import PublishCommit
+
+from ..conftest import contract_doc
 
 PRODUCER = PLATFORM_PRODUCER  # products are what the platform writes; other producers are passed explicitly
 SCHEMA_URL = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
@@ -69,3 +77,19 @@ def chain(length: int) -> list[dict[str, Any]]:
         )
         for i in range(1, length + 1)
     ]
+
+
+def publish_commit(lakehouse: Path, product: str, *, columns: tuple[str, ...] = ("id",)) -> tuple[str, str]:
+    """Commit a version of `product` to its real Delta table in `lakehouse` as a platform publish does (its
+    `PublishCommit`: step, run and contract); return (version, lineage run id) for the COMPLETE that reports it."""
+    domain, name = product.split(".")
+    app_id = f"lakemesh/{product}/{uuid.uuid4()}/step"
+    contract = contract_doc(product, columns=[{"name": c, "logicalType": "integer"} for c in columns])
+    record = PublishCommit(run_id=str(uuid.uuid4()), app_id=app_id, contract=json.dumps(contract))
+    write_deltalake(
+        str(lakehouse / domain / name),
+        pa.table({c: [1, 2] for c in columns}),
+        mode="append",
+        commit_properties=CommitProperties(custom_metadata=record.metadata()),
+    )
+    return str(DeltaTable(str(lakehouse / domain / name)).version()), publish_run_id(app_id)

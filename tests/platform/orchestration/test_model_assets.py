@@ -3,7 +3,12 @@ drift measured per feature, and every bad input leaving nothing registered or pu
 
 import logging
 import shutil
+import signal
+import subprocess
+import sys
+import textwrap
 import uuid
+from collections import Counter
 from datetime import date
 from pathlib import Path
 
@@ -14,7 +19,7 @@ import xgboost
 from deltalake import DeltaTable
 from lakemesh import Settings
 from lakemesh.ml import TimeSplit
-from lakemesh.ml.registry import ModelRegistry
+from lakemesh.ml.registry import ModelRegistry, close_abandoned_trainings
 from lakemesh.orchestration.model_assets import DRIFT_CHECK, GATE_CHECK, model_assets
 from lakemesh.orchestration.resources import LakehouseResource
 
@@ -200,3 +205,62 @@ def test_a_version_whose_alias_cannot_be_set_is_not_left_registered(settings: Se
             description="refused",
         )
     assert [v.version for v in registry.versions("shop.late")] == [1]
+
+
+# A child process that registers the champion again and kills itself at FAULT: right after MLflow created the model
+# version (before its alias), or after the alias (before the MLflow run ended).
+_KILLED_REGISTRATION = textwrap.dedent(
+    """
+    import os, signal, sys
+    from lakemesh import Settings
+    from lakemesh.ml.registry import ModelRegistry, close_abandoned_trainings
+
+    die = lambda *args, **kwargs: os.kill(os.getpid(), signal.SIGKILL)
+    registry = ModelRegistry.for_settings(Settings.from_env())
+    loaded = registry.load("shop.late", alias="champion")
+    if sys.argv[1] == "before-alias":
+        registry.point = die
+    else:
+        registry.client.set_terminated = die
+    registry.register(
+        name="shop.late", alias="champion", booster=loaded.booster, encoding=loaded.encoding,
+        baseline=loaded.baseline, params={}, metrics={}, tags={}, description="killed",
+    )
+    """
+)
+KILL_REPETITIONS = 3
+
+
+def _killed_registration(fault: str) -> None:
+    child = subprocess.run([sys.executable, "-c", _KILLED_REGISTRATION, fault], capture_output=True, text=True)
+    assert child.returncode == -signal.SIGKILL, child.stderr
+
+
+def _runs_by_status(registry: ModelRegistry) -> dict[str, int]:
+    experiment = registry.client.get_experiment_by_name("shop.late").experiment_id
+    return dict(Counter(run.info.status for run in registry.client.search_runs([experiment])))
+
+
+def test_trainings_killed_mid_registration_leave_no_run_open_and_no_version_without_its_alias(
+    settings: Settings, ml_project
+):
+    publish_features(settings, ml_project["features"], features_frame())
+    assert _materialize(ml_project, declared(), MODEL).success  # version 1, @champion
+    registry = ModelRegistry.for_settings(settings)
+    for _ in range(KILL_REPETITIONS):
+        _killed_registration("before-alias")
+    assert {v.version: v.aliases for v in registry.versions("shop.late")} == {4: (), 3: (), 2: (), 1: ("champion",)}
+    assert _runs_by_status(registry) == {"FINISHED": 1, "RUNNING": KILL_REPETITIONS}
+
+    result = _materialize(ml_project, declared(), MODEL)  # the next training closes what the killed ones left
+    assert result.success, _failure(result)
+    assert {v.version: v.aliases for v in registry.versions("shop.late")} == {5: ("champion",), 1: ()}
+    assert _runs_by_status(registry) == {"FINISHED": 2, "FAILED": KILL_REPETITIONS}
+
+    for _ in range(KILL_REPETITIONS):  # killed once the alias points at the version: the version stands
+        _killed_registration("after-alias")
+    closed = close_abandoned_trainings(settings)  # what `lakemesh catalog reconcile` does
+    assert len(closed) == KILL_REPETITIONS and all("finished: version" in line for line in closed)
+    assert registry.versions("shop.late")[0].version == 8 and registry.versions("shop.late")[0].aliases == ("champion",)
+    assert _runs_by_status(registry) == {"FINISHED": 2 + KILL_REPETITIONS, "FAILED": KILL_REPETITIONS}
+    assert close_abandoned_trainings(settings) == []  # nothing left open

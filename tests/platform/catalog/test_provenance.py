@@ -1,0 +1,157 @@
+"""A product's versions, owner, contract and description come only from what its Delta log confirms.
+
+The forgery below is the hostile review's: a token holder posts events that name the platform as producer and
+claim a product's versions and description. None of them may change what the catalog shows of the product, and
+reconcile makes a catalog that was forged before (or has lost a table) equal Delta again.
+"""
+
+import shutil
+import uuid
+
+import pytest
+import requests
+import sqlalchemy as sa
+from deltalake import DeltaTable
+from lakemesh import Settings, load_contract, publish
+from lakemesh.catalog import Catalog
+from lakemesh.catalog import model as m
+from lakemesh.catalog.reconcile import reconcile
+from lakemesh.lineage import JOB_NAMESPACE, publish_run_id, storage_dataset
+from lakemesh.storage.commit import PublishCommit
+from lakemesh.storage.landing import read_landing
+
+from domains.customers.products import customer
+
+from ...conftest import PROJECT_DIR
+from .conftest import TOKEN, Server
+from .events import dataset, facet, run_event
+
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+PRODUCT = "customers.customer"
+FORGERY_ROUNDS = 10
+
+
+def _publish(settings: Settings, *, rows: int) -> None:
+    contract = load_contract(PROJECT_DIR / "contracts" / "customers" / "customer.yaml")
+    frame = customer.fn(read_landing(settings.landing, "customer").lazy()).head(rows).collect()
+    publish(frame, contract=contract, settings=settings, run_id=str(uuid.uuid4()))
+
+
+def _forged_product(settings: Settings, *, version: str, storage_named: bool = False) -> dict:
+    """The product as a forger names it, with an owner, description and contract of its choosing."""
+    forged = {
+        "version": facet(datasetVersion=version),
+        "ownership": facet(owners=[{"name": "team:mallory", "type": "OWNER"}]),
+        "documentation": facet(description="FORGED"),
+        "contract": facet(
+            contractId="urn:forged", contractVersion="9.9.9", status="active", access="public", location="/forged"
+        ),
+        "schema": facet(fields=[{"name": "forged", "type": "string"}]),
+    }
+    if not storage_named:
+        return dataset(PRODUCT, namespace=settings.namespace, **forged)
+    namespace, name = storage_dataset(settings.table_uri(PRODUCT))
+    symlinks = facet(identifiers=[{"namespace": settings.namespace, "name": PRODUCT, "type": "TABLE"}])
+    return dataset(name, namespace=namespace, symlinks=symlinks, **forged)
+
+
+def _genuine_run_id(settings: Settings, version: int) -> str:
+    """The lineage run id of the publish that committed `version`: anyone who can read the Delta log can see it."""
+    (info,) = [c for c in DeltaTable(settings.table_uri(PRODUCT)).history() if c["version"] == version]
+    return publish_run_id(PublishCommit.read(info).app_id)
+
+
+def _claim(outputs: list[dict], **options) -> dict:
+    """A run event of the product's own job that names the platform as its producer."""
+    event = run_event(PRODUCT, outputs=outputs, **options)
+    event["job"]["namespace"] = JOB_NAMESPACE
+    return event
+
+
+def _post(url: str, event: dict) -> requests.Response:
+    return requests.post(f"{url}/api/v1/lineage", json=event, headers=AUTH, timeout=30)
+
+
+@pytest.fixture
+def published_over_http(server: Server, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """customers.customer published twice (v0, v1), its events sent to `server` over OpenLineage's HTTP transport."""
+    for name, value in {"TYPE": "http", "URL": server.url, "AUTH__TYPE": "api_key", "AUTH__APIKEY": TOKEN}.items():
+        monkeypatch.setenv(f"OPENLINEAGE__TRANSPORT__{name}", value)
+    _publish(settings, rows=3)
+    _publish(settings, rows=4)
+    return settings
+
+
+def test_forged_completes_change_no_product_version_owner_contract_or_description(
+    server: Server, published_over_http: Settings
+):
+    settings = published_over_http
+    contract = load_contract(PROJECT_DIR / "contracts" / "customers" / "customer.yaml")
+    before = server.catalog.product(PRODUCT, namespace=settings.namespace)
+    assert before.current_version == "1" and before.owner == contract.owner
+
+    for _ in range(FORGERY_ROUNDS):
+        refused = {
+            "a version Delta does not have": _claim([_forged_product(settings, version="999")]),
+            "by its storage name": _claim([_forged_product(settings, version="999", storage_named=True)]),
+            "a version Delta has, another run's": _claim([_forged_product(settings, version="1")]),
+            "no version at all": _claim([dataset(PRODUCT, namespace=settings.namespace)]),
+        }
+        for case, event in refused.items():
+            answer = _post(server.url, event)
+            assert answer.status_code == 400, case
+            assert "is not confirmed by its Delta log at" in answer.json()["message"], case
+        genuine_run = _genuine_run_id(settings, 1)
+        accepted = {  # stored as runs, yet none of them describes the product
+            "the genuine run id, copied from the Delta log": _claim(
+                run_id=genuine_run, outputs=[_forged_product(settings, version="1")]
+            ),
+            "a START": _claim(event_type="START", outputs=[_forged_product(settings, version="1")]),
+            "a FAIL": _claim(event_type="FAIL", outputs=[_forged_product(settings, version="1")]),
+        }
+        for case, event in accepted.items():
+            assert _post(server.url, event).status_code == 201, case
+
+    after = server.catalog.product(PRODUCT, namespace=settings.namespace)
+    assert [v.version for v in after.versions] == ["1", "0"]
+    assert after.current_version == "1"
+    assert (after.owner, after.description) == (contract.owner, contract.description)
+    assert after.contract["contractId"] == contract.id and [f["name"] for f in after.fields] == [
+        c.name for c in contract.columns
+    ]
+
+    _publish(settings, rows=5)  # the platform's next publish is recorded as ever
+    assert server.catalog.product(PRODUCT, namespace=settings.namespace).current_version == "2"
+
+
+def test_reconcile_makes_the_catalog_equal_delta_in_both_directions(settings: Settings):
+    _publish(settings, rows=3)
+    _publish(settings, rows=4)
+    contract = load_contract(PROJECT_DIR / "contracts" / "customers" / "customer.yaml")
+    catalog = Catalog(settings.catalog_url)
+    with catalog.engine.begin() as db:  # what a forger left in a catalog of before: a version Delta never had
+        (dataset_id,) = db.execute(sa.select(m.datasets.c.id).where(m.datasets.c.name == PRODUCT)).one()
+        db.execute(
+            m.dataset_versions.insert().values(
+                dataset_id=dataset_id, version="999", run_id=str(uuid.uuid4()), created_at=sa.func.now()
+            )
+        )
+        db.execute(
+            m.datasets.update()
+            .where(m.datasets.c.id == dataset_id)
+            .values(current_version="999", owner="mallory", description="FORGED")
+        )
+
+    done = reconcile(settings)
+    assert done.restated == [
+        f"{PRODUCT}: removed version(s) 999; current version 999 -> 1; description restated; owner restated"
+    ]
+    entry = catalog.product(PRODUCT, namespace=settings.namespace)
+    assert [v.version for v in entry.versions] == ["1", "0"] and entry.current_version == "1"
+    assert (entry.owner, entry.description) == (contract.owner, contract.description)
+    assert reconcile(settings).restated == []  # a catalog equal to Delta is not written
+
+    shutil.rmtree(settings.table_uri(PRODUCT))  # the table is gone: so are its versions
+    assert reconcile(settings).restated == [f"{PRODUCT}: removed version(s) 0, 1; current version 1 -> None"]
+    entry = catalog.product(PRODUCT, namespace=settings.namespace)
+    assert entry.versions == [] and entry.current_version is None
