@@ -9,9 +9,11 @@ outputs, column lineage, data-quality assertions).
 
 A dataset named by its storage (`file` + path, as Spark's OpenLineage listener
 names a Delta table) whose platform events carry a `symlinks` facet naming a
-product is the product: its events land on the product's node, and the
-product's versions and description stay the platform's (the listener's column
-lineage is added to the declared one, never replaces it).
+product is the product: its events land on the product's node (the listener's
+column lineage is added to the declared one, never replaces it). A product's
+versions and what describes it come only from the platform's COMPLETE that
+the product's Delta log confirms (`lakemesh.catalog.provenance`); every other
+event about a product is recorded as a run that observed it.
 """
 
 from __future__ import annotations
@@ -351,7 +353,8 @@ class _Ingestion:
             facets = dataset.get("facets") or {}
             version = (facets.get("version") or {}).get("datasetVersion")
             count = ((dataset.get("outputFacets") or {}).get("outputStatistics") or {}).get("rowCount")
-            if direction == "output" and product_table(row.namespace, row.name) is not None:
+            product = product_table(row.namespace, row.name) is not None
+            if direction == "output" and product:
                 # A product: only the platform's COMPLETE, confirmed by the product's Delta log, adds a version and
                 # describes it, with the facets of the contract in the commit; any other event only observes it.
                 commit = self._confirmed(row, version) if platform and self.event_type == "COMPLETE" else None
@@ -365,11 +368,11 @@ class _Ingestion:
                 observer = row.producer == PLATFORM_PRODUCER and not platform
                 completed = direction == "output" and self.event_type == "COMPLETE" and not observer
                 # Only a dataset's writer describes it: the producer that first wrote it, or the platform (a
-                # reader's facets fill in a dataset nobody writes).
+                # reader's facets fill in a dataset nobody writes, a product never).
                 if direction == "output":
                     describes = row.producer in (None, producer) or platform
                 else:
-                    describes = row.producer is None and bool(facets)
+                    describes = row.producer is None and bool(facets) and not product
                 asserts = describes
             if completed:
                 version = version or self.run_id  # a producer without versions gets one per successful run

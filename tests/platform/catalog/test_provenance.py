@@ -28,6 +28,7 @@ from .events import dataset, facet, run_event
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 PRODUCT = "customers.customer"
+UNPUBLISHED = "customers.nation"
 FORGERY_ROUNDS = 10
 
 
@@ -37,7 +38,7 @@ def _publish(settings: Settings, *, rows: int) -> None:
     publish(frame, contract=contract, settings=settings, run_id=str(uuid.uuid4()))
 
 
-def _forged_product(settings: Settings, *, version: str, storage_named: bool = False) -> dict:
+def _forged_product(settings: Settings, *, version: str, storage_named: bool = False, product: str = PRODUCT) -> dict:
     """The product as a forger names it, with an owner, description and contract of its choosing."""
     forged = {
         "version": facet(datasetVersion=version),
@@ -49,9 +50,9 @@ def _forged_product(settings: Settings, *, version: str, storage_named: bool = F
         "schema": facet(fields=[{"name": "forged", "type": "string"}]),
     }
     if not storage_named:
-        return dataset(PRODUCT, namespace=settings.namespace, **forged)
-    namespace, name = storage_dataset(settings.table_uri(PRODUCT))
-    symlinks = facet(identifiers=[{"namespace": settings.namespace, "name": PRODUCT, "type": "TABLE"}])
+        return dataset(product, namespace=settings.namespace, **forged)
+    namespace, name = storage_dataset(settings.table_uri(product))
+    symlinks = facet(identifiers=[{"namespace": settings.namespace, "name": product, "type": "TABLE"}])
     return dataset(name, namespace=namespace, symlinks=symlinks, **forged)
 
 
@@ -61,9 +62,9 @@ def _genuine_run_id(settings: Settings, version: int) -> str:
     return publish_run_id(PublishCommit.read(info).app_id)
 
 
-def _claim(outputs: list[dict], **options) -> dict:
+def _claim(outputs: list[dict], *, product: str = PRODUCT, **options) -> dict:
     """A run event of the product's own job that names the platform as its producer."""
-    event = run_event(PRODUCT, outputs=outputs, **options)
+    event = run_event(product, outputs=outputs, **options)
     event["job"]["namespace"] = JOB_NAMESPACE
     return event
 
@@ -96,6 +97,9 @@ def test_forged_completes_change_no_product_version_owner_contract_or_descriptio
             "by its storage name": _claim([_forged_product(settings, version="999", storage_named=True)]),
             "a version Delta has, another run's": _claim([_forged_product(settings, version="1")]),
             "no version at all": _claim([dataset(PRODUCT, namespace=settings.namespace)]),
+            "a product never published": _claim(
+                [_forged_product(settings, version="0", product=UNPUBLISHED)], product=UNPUBLISHED
+            ),
         }
         for case, event in refused.items():
             answer = _post(server.url, event)
@@ -108,6 +112,12 @@ def test_forged_completes_change_no_product_version_owner_contract_or_descriptio
             ),
             "a START": _claim(event_type="START", outputs=[_forged_product(settings, version="1")]),
             "a FAIL": _claim(event_type="FAIL", outputs=[_forged_product(settings, version="1")]),
+            "a START of a product never published": _claim(
+                [_forged_product(settings, version="0", product=UNPUBLISHED)], product=UNPUBLISHED, event_type="START"
+            ),
+            "a reader's facets on a product never published": run_event(
+                "reader", inputs=[_forged_product(settings, version="0", product=UNPUBLISHED)]
+            ),
         }
         for case, event in accepted.items():
             assert _post(server.url, event).status_code == 201, case
@@ -119,6 +129,15 @@ def test_forged_completes_change_no_product_version_owner_contract_or_descriptio
     assert after.contract["contractId"] == contract.id and [f["name"] for f in after.fields] == [
         c.name for c in contract.columns
     ]
+
+    never = server.catalog.product(UNPUBLISHED, namespace=settings.namespace)  # the platform's, yet undescribed
+    assert (never.versions, never.current_version, never.owner, never.description, never.contract) == (
+        [],
+        None,
+        None,
+        None,
+        {},
+    )
 
     _publish(settings, rows=5)  # the platform's next publish is recorded as ever
     assert server.catalog.product(PRODUCT, namespace=settings.namespace).current_version == "2"
