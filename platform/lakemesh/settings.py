@@ -58,6 +58,8 @@ class Settings:
     """Run logs of `lakemesh run` (Dagster's and dbt's messages): `LAKEMESH_LOGS`, default `<lakehouse>/_logs`."""
     project_root: Path | None
     """The repository (contracts, dbt project, workspace); None for a consumer reading from elsewhere."""
+    local_dir: Path
+    """The local folder of the lakehouse's sidecars: the lakehouse itself when local, else `<project>/.lakemesh`."""
     storage_options: dict[str, str] = field(default_factory=dict, repr=False)
     """Passed to every deltalake call (object-store credentials, endpoints): `LAKEMESH_STORAGE_OPTIONS` as JSON."""
 
@@ -65,24 +67,32 @@ class Settings:
     def from_env(cls, *, project_dir: Path | None = None) -> Settings:
         """Read `LAKEMESH_*` variables; local sidecars default to folders in the lakehouse.
 
-        The catalog is `LAKEMESH_CATALOG_URL` (any SQLAlchemy URL, e.g. PostgreSQL) when set, else the
-        SQLite file `LAKEMESH_CATALOG` (default `<lakehouse>/_catalog.sqlite`). Undelivered lineage
-        events wait in `LAKEMESH_OUTBOX` (default `<lakehouse>/_outbox`).
+        A relative path, the default `./lakehouse` included, is relative to the project root (the folder holding
+        `workspace.yaml`), whatever the working directory: one project has one lakehouse. Outside a project it is
+        relative to the working directory. The catalog is `LAKEMESH_CATALOG_URL` (any SQLAlchemy URL, e.g.
+        PostgreSQL) when set, else the SQLite file `LAKEMESH_CATALOG` (default `<lakehouse>/_catalog.sqlite`).
+        Undelivered lineage events wait in `LAKEMESH_OUTBOX` (default `<lakehouse>/_outbox`).
         """
-        lakehouse = os.environ.get("LAKEMESH_LAKEHOUSE", "./lakehouse")
+        project_root = project_dir or find_project_dir(required=False)
+        base = project_root or Path.cwd()
+
+        def local(variable: str, default: Path) -> Path:
+            """The variable's path, else `default`, against the project root."""
+            return (base / Path(os.environ.get(variable) or default).expanduser()).resolve()
+
+        lakehouse = os.environ.get("LAKEMESH_LAKEHOUSE") or "lakehouse"
         remote = lakehouse.startswith(_REMOTE_SCHEMES)
-        if not remote:
-            lakehouse = str(Path(lakehouse).expanduser().resolve())
-        local_root = Path(lakehouse) if not remote else Path.cwd() / ".lakemesh"
+        local_root = base / ".lakemesh" if remote else local("LAKEMESH_LAKEHOUSE", Path(lakehouse))
         return cls(
-            lakehouse=lakehouse.rstrip("/"),
-            landing=Path(os.environ.get("LAKEMESH_LANDING", local_root / "_landing")).resolve(),
+            lakehouse=lakehouse.rstrip("/") if remote else str(local_root),
+            landing=local("LAKEMESH_LANDING", local_root / "_landing"),
             catalog_url=os.environ.get("LAKEMESH_CATALOG_URL")
-            or f"sqlite:///{Path(os.environ.get('LAKEMESH_CATALOG', local_root / '_catalog.sqlite')).resolve()}",
-            duckdb_dir=Path(os.environ.get("LAKEMESH_DUCKDB_DIR", local_root / "_duckdb")).resolve(),
-            outbox_dir=Path(os.environ.get("LAKEMESH_OUTBOX", local_root / "_outbox")).resolve(),
-            logs_dir=Path(os.environ.get("LAKEMESH_LOGS", local_root / "_logs")).resolve(),
-            project_root=project_dir or find_project_dir(required=False),
+            or f"sqlite:///{local('LAKEMESH_CATALOG', local_root / '_catalog.sqlite')}",
+            duckdb_dir=local("LAKEMESH_DUCKDB_DIR", local_root / "_duckdb"),
+            outbox_dir=local("LAKEMESH_OUTBOX", local_root / "_outbox"),
+            logs_dir=local("LAKEMESH_LOGS", local_root / "_logs"),
+            project_root=project_root,
+            local_dir=local_root,
             storage_options=json_strings_from_env("LAKEMESH_STORAGE_OPTIONS"),
         )
 

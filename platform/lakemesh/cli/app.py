@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.text import Text
 
 from lakemesh.cli.catalog import catalog_app
+from lakemesh.cli.lakehouse import lakehouse_app
 from lakemesh.cli.models import models_app
 from lakemesh.cli.run import run_app
 from lakemesh.cli.storage import storage_app
@@ -27,6 +28,7 @@ app = typer.Typer(
 )
 app.add_typer(run_app)  # unnamed groups add their commands at the top level: generate, prepare, run
 app.add_typer(storage_app)  # read, maintain
+app.add_typer(lakehouse_app)  # reset
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(models_app, name="models")
 

@@ -237,7 +237,7 @@ def _token_file(catalog_url: str, settings: Settings) -> Path:
     """Beside the catalog: `<catalog>.token` for a SQLite file, else in the lakehouse's local folder."""
     if catalog_url.startswith("sqlite:///"):
         return Path(catalog_url.removeprefix("sqlite:///")).with_suffix(".token")
-    return settings.outbox_dir.parent / "_catalog.token"
+    return settings.local_dir / "_catalog.token"
 
 
 @catalog_app.command("reconcile")

@@ -13,6 +13,7 @@ import typer
 
 from lakemesh.cli.catalog import report_reconcile
 from lakemesh.cli.console import console
+from lakemesh.cli.lakehouse import check_scale_factor, record_scale_factor
 from lakemesh.cli.summary import products_table, timings_line
 from lakemesh.errors import in_one_line
 from lakemesh.settings import Settings
@@ -57,6 +58,7 @@ def run(
     from lakemesh.producers.dbt_worker import dbt_worker
 
     settings = Settings.from_env()
+    check_scale_factor(settings, scale_factor)
     dbt_worker().start(project_dir=settings.project_dir / "dbt_project")  # dbt warms up on the other core
     import dagster as dg
 
@@ -72,6 +74,7 @@ def run(
     started = time.perf_counter()
     with console.status(f"generating landing data at scale factor {scale_factor}"):
         landing_generator(settings.project_dir)(settings.landing, scale_factor=scale_factor, force=regenerate)
+    record_scale_factor(settings, scale_factor)
     timings["generate"] = time.perf_counter() - started
     unloaded: dict[str, str] = {}
     with console.status("loading code locations"):

@@ -20,7 +20,7 @@ def _lakemesh(*args: str, lakehouse: Path) -> subprocess.CompletedProcess:
 
 def test_every_command_sits_in_its_group_in_order():
     root = typer.main.get_command(app)
-    assert list(root.commands) == ["generate", "prepare", "run", "read", "maintain", "catalog", "models"]
+    assert list(root.commands) == ["generate", "prepare", "run", "read", "maintain", "reset", "catalog", "models"]
     assert list(root.commands["catalog"].commands) == [
         "list",
         "show",
