@@ -23,6 +23,7 @@ __all__ = [
     "ModelUnavailable",
     "ProductNotFound",
     "RegistryUnavailable",
+    "SelectionInvalid",
     "SparkUnavailable",
     "TableUnreadable",
     "TrainingRefused",
@@ -80,6 +81,10 @@ class LandingDataBad(LakemeshError):
 
 class ProductNotFound(LakemeshError, LookupError):
     """A product that has no contract, or was never published."""
+
+
+class SelectionInvalid(LakemeshError, ValueError):
+    """An asset selection (`lakemesh run --select`) that does not parse or selects nothing."""
 
 
 class VersionNotFound(LakemeshError, LookupError):

@@ -50,8 +50,17 @@ def run(
     scale_factor: Annotated[float, typer.Option("--scale-factor", "-s")] = 0.1,
     regenerate: bool = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="stream Dagster's and dbt's messages too")] = False,
+    select: Annotated[
+        str | None,
+        typer.Option(
+            "--select",
+            help="Dagster asset selection: sales.orders, +sales.revenue_by_nation (and its inputs), sales.orders+ "
+            "(and its readers), group:sales, kind:dbt; the rest is read at its published versions",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Fill the landing zone, materialize every asset of every domain, and print the published products.
+    """Fill the landing zone, materialize every asset of every domain (or those selected), and print the products.
 
     Dagster's and dbt's messages go to a run log file (its path is printed); a failed step prints its tail.
     """
@@ -63,7 +72,13 @@ def run(
     import dagster as dg
 
     from lakemesh.cli.progress import RunProgress, step_seconds
-    from lakemesh.orchestration.mesh import load_workspace, materialize_mesh, mesh_status, prepare_instance_home
+    from lakemesh.orchestration.mesh import (
+        load_workspace,
+        materialize_mesh,
+        mesh_status,
+        prepare_instance_home,
+        select_assets,
+    )
     from lakemesh.storage.landing import landing_generator
 
     settings.logs_dir.mkdir(parents=True, exist_ok=True)
@@ -83,13 +98,13 @@ def run(
         console.print(f"[red]code location {location} did not load:[/] {reason}", highlight=False)
     if not locations:
         raise typer.Exit(1)
+    selected = select_assets(locations, select) if select is not None else None
     timings["load"] = time.perf_counter() - started - timings["generate"]
     console.print(f"run log: {log_file}", highlight=False, soft_wrap=True)
 
     with RunProgress(console=console, log_file=log_file, verbose=verbose) as progress:
-        progress.start(
-            total=sum(len(list(d.resolve_asset_graph().materializable_asset_keys)) for d in locations.values())
-        )
+        every = sum(len(list(d.resolve_asset_graph().materializable_asset_keys)) for d in locations.values())
+        progress.start(total=len(selected) if selected is not None else every)
         # Recorded in the Dagster instance of DAGSTER_HOME when set (the UI's), else in memory: a SQLite
         # instance costs ~20 ms per event, and a run has hundreds (one per check).
         if home := os.environ.get("DAGSTER_HOME"):
@@ -97,7 +112,12 @@ def run(
         with dg.DagsterInstance.get() if home else dg.DagsterInstance.ephemeral() as instance:
             materialize_started = time.perf_counter()
             result = materialize_mesh(
-                locations, instance=instance, log_file=log_file, echo=verbose, on_event=progress.on_event
+                locations,
+                instance=instance,
+                log_file=log_file,
+                selected=selected,
+                echo=verbose,
+                on_event=progress.on_event,
             )
             timings["materialize"] = time.perf_counter() - materialize_started
             in_steps = step_seconds(instance, run_id=result.run_id)

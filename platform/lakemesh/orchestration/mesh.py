@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import logging
 import os
+import re
 import socket
 import sys
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+import warnings
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -22,7 +25,7 @@ from dagster import DagsterEventType
 
 from lakemesh.catalog import Catalog, NotFound
 from lakemesh.contracts import load_contract
-from lakemesh.errors import ContractInvalid, TableUnreadable, first_line
+from lakemesh.errors import ContractInvalid, SelectionInvalid, TableUnreadable, first_line
 from lakemesh.processes import process_exited
 from lakemesh.settings import Settings
 from lakemesh.storage.delta import current_version, read_table
@@ -34,6 +37,7 @@ __all__ = [
     "materialize_mesh",
     "mesh_status",
     "prepare_instance_home",
+    "select_assets",
 ]
 
 _WATCHED = {
@@ -116,21 +120,56 @@ def _close_abandoned_runs(instance: dg.DagsterInstance) -> None:
             instance.report_run_failed(run, f"its lakemesh run process ({pid}) died before the run finished")
 
 
+def _mesh_job(locations: Mapping[str, dg.Definitions]) -> dg.JobDefinition:
+    merged = dg.Definitions.merge(*locations.values(), dg.Definitions(loggers={"run_log": _run_log}))
+    return merged.resolve_implicit_global_asset_job_def()
+
+
+_PRODUCT_TOKEN = re.compile(r"(?<![\w./])(?P<name>[A-Za-z_]\w*\.[A-Za-z_]\w*)(?![\w.])")
+
+
+def select_assets(locations: Mapping[str, dg.Definitions], selection: str) -> frozenset[dg.AssetKey]:
+    """The assets `selection` names, in Dagster's asset selection syntax with products named as everywhere
+    (`sales.orders`, `+sales.revenue_by_nation`, `sales.orders+`, `group:sales`, `kind:dbt`)."""
+    graph = _mesh_job(locations).asset_layer.asset_graph
+    products = {_product_name(key): key for key in graph.materializable_asset_keys}
+
+    def as_key(found: re.Match[str]) -> str:
+        name = found["name"]
+        if name not in products:
+            close = difflib.get_close_matches(name, products, n=1)
+            hint = f"; did you mean {close[0]}?" if close else f"; the products are {', '.join(sorted(products))}"
+            raise SelectionInvalid(f"--select {selection!r}: there is no product {name}{hint}")
+        return products[name].to_user_string()
+
+    try:
+        with warnings.catch_warnings():  # Dagster's parser calls its own beta `include_sources`, and says so
+            warnings.simplefilter("ignore", dg.BetaWarning)
+            chosen = dg.AssetSelection.from_string(_PRODUCT_TOKEN.sub(as_key, selection)).resolve(graph)
+    except dg.DagsterError as error:  # the syntax, or a key it names that is not there
+        raise SelectionInvalid(f"--select {selection!r} is not an asset selection: {first_line(error)}") from None
+    chosen &= graph.materializable_asset_keys
+    if not chosen:
+        raise SelectionInvalid(f"--select {selection!r} selects no asset to materialize")
+    return frozenset(chosen)
+
+
 def materialize_mesh(
     locations: dict[str, dg.Definitions],
     *,
     instance: dg.DagsterInstance,
     log_file: Path,
+    selected: Collection[dg.AssetKey] | None = None,
     echo: bool = False,
     on_event: Callable[[dg.EventLogEntry], None] | None = None,
 ) -> dg.ExecuteInProcessResult:
-    """Materialize every asset of every location in one run, in this process, reporting step events as they happen.
+    """Materialize every asset of every location (or the `selected` ones, reading the others at their published
+    versions) in one run, in this process, reporting step events as they happen.
 
     Dagster's and dbt's messages go to `log_file` (and stderr too with `echo`), not to the console.
     """
     _close_abandoned_runs(instance)
-    merged = dg.Definitions.merge(*locations.values(), dg.Definitions(loggers={"run_log": _run_log}))
-    job = merged.resolve_implicit_global_asset_job_def()
+    job = _mesh_job(locations)
     run_id = str(uuid.uuid4())
     stop = threading.Event()
 
@@ -154,6 +193,7 @@ def materialize_mesh(
             instance=instance,
             run_id=run_id,
             raise_on_error=False,
+            asset_selection=sorted(selected) if selected is not None else None,
             tags={"lakemesh/mesh": "all", _PROCESS_TAG: f"{socket.gethostname()}:{os.getpid()}"},
             run_config={"loggers": {"run_log": {"config": {"path": str(log_file), "echo": echo}}}},
         )
@@ -253,6 +293,7 @@ def mesh_status(
     """
     catalog = Catalog(settings.catalog_url)
     outcomes = _outcomes(run) if run is not None else {}
+    subset = run is not None and run.dagster_run.asset_selection is not None  # a run of selected assets only
     statuses = []
     for name, path in settings.contract_paths().items():
         try:
@@ -269,7 +310,7 @@ def mesh_status(
             version, rows, checks = None, None, first_line(error)
         if contract.domain in (unloaded or {}):
             checks = f"not run: code location {contract.domain} did not load"
-        checks = outcomes.get(name, checks)  # what this run did wins over the catalog's last run
+        checks = outcomes.get(name, "not selected" if subset else checks)  # what this run did, if it ran it
         statuses.append(
             ProductStatus(
                 name=name,
