@@ -29,10 +29,16 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from lakemesh.catalog import model as m
-from lakemesh.catalog.provenance import ProductCommit, confirmed_commit, product_table
-from lakemesh.catalog.symlinks import product_symlink
+from lakemesh.catalog.provenance import (
+    ProductCommit,
+    confirmed_commit,
+    product_table,
+    refusal_in_product_namespace,
+)
+from lakemesh.catalog.symlinks import is_quarantine, product_symlink
 from lakemesh.lineage.naming import PLATFORM_PRODUCER
 from lakemesh.lineage.validation import InvalidEvent
+from lakemesh.settings import PRODUCT_NAMESPACE_SCHEME
 
 __all__ = ["WHOLE_DATASET", "described_by", "ingest_event"]
 
@@ -203,6 +209,9 @@ class _Ingestion:
         ]
         named = {(job["namespace"], job["name"])} | {(d["namespace"], d["name"]) for _, d in sides}
         sources = {(s["namespace"], s["name"]) for _, d in sides for s in _column_sources(d)}
+        for namespace, name in sorted(named | sources):
+            if refusal := refusal_in_product_namespace(namespace, name):
+                raise InvalidEvent(f"{refusal}; nothing was stored")
         self.db.execute(
             self.sql.namespaces,
             [
@@ -295,6 +304,7 @@ class _Ingestion:
     def _run(self, job_id: int) -> None:
         facets = self.payload["run"].get("facets") or {}
         existing = self.db.execute(self.sql.run, {"run_id": self.run_id}).one_or_none()
+        self.completed_before = existing is not None and existing.state == "COMPLETED"
         if existing is not None and existing.job_id != job_id:
             job = self.payload["job"]
             raise InvalidEvent(
@@ -353,14 +363,19 @@ class _Ingestion:
             facets = dataset.get("facets") or {}
             version = (facets.get("version") or {}).get("datasetVersion")
             count = ((dataset.get("outputFacets") or {}).get("outputStatistics") or {}).get("rowCount")
-            product = product_table(row.namespace, row.name) is not None
+            product, replay = product_table(row.namespace, row.name) is not None, False
+            if direction == "output" and self.event_type == "COMPLETE" and _is_quarantine(row):
+                raise InvalidEvent(f"{row.name}: a quarantine has no versions, no COMPLETE reports one")
             if direction == "output" and product:
                 # A product: only the platform's COMPLETE, confirmed by the product's Delta log, adds a version and
                 # describes it, with the facets of the contract in the commit; any other event only observes it.
                 commit = self._confirmed(row, version) if platform and self.event_type == "COMPLETE" else None
-                completed = describes = commit is not None
-                observer, asserts = not completed, platform
-                if commit is not None:
+                # The run's first COMPLETE only: its run id is in the Delta log for anyone to copy, so a replay adds
+                # nothing (no description, lineage or assertions).
+                replay = commit is not None and self.completed_before
+                completed = describes = commit is not None and not replay
+                observer, asserts = not completed, platform and not replay
+                if completed:
                     facets, version = {**facets, **commit.facets()}, str(commit.version)
                     count = commit.rows if commit.rows is not None else count
             else:
@@ -401,7 +416,7 @@ class _Ingestion:
                     "row_count": count,
                 }
             )
-            if direction == "output" and "columnLineage" in facets:
+            if direction == "output" and "columnLineage" in facets and not (product and replay):
                 self._column_lineage(row.id, facets["columnLineage"], rows, observed=observer)
             checked = (facets.get("dataQualityAssertions") or {}).get("assertions") or []
             for assertion in checked if asserts else []:
@@ -471,6 +486,10 @@ class _Ingestion:
         if found:
             statement = self.sql.column_lineage_observed if observed else self.sql.column_lineage_add
             self.db.execute(statement, list(found.values()))
+
+
+def _is_quarantine(row: sa.Row) -> bool:
+    return row.namespace.startswith(PRODUCT_NAMESPACE_SCHEME) and is_quarantine(row.name)
 
 
 def described_by(facets: Mapping[str, Any]) -> dict[str, Any]:

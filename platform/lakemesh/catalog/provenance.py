@@ -13,6 +13,8 @@ Delta in both directions.
 from __future__ import annotations
 
 import json
+import posixpath
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -24,21 +26,52 @@ from deltalake.exceptions import DeltaError, TableNotFoundError
 
 from lakemesh.catalog.symlinks import is_quarantine, product_uri
 from lakemesh.contracts import Contract, contract_from_document
-from lakemesh.errors import in_one_line
+from lakemesh.errors import LakemeshError, in_one_line
 from lakemesh.lineage import InvalidEvent, product_facets, publish_run_id
+from lakemesh.settings import PRODUCT_NAMESPACE_SCHEME
 from lakemesh.storage.commit import PublishCommit, rows_written
 
-__all__ = ["ProductCommit", "UnconfirmedVersion", "confirmed_commit", "product_table", "publish_commits"]
+__all__ = [
+    "LogUnreliable",
+    "ProductCommit",
+    "UnconfirmedVersion",
+    "confirmed_commit",
+    "product_table",
+    "publish_commits",
+    "refusal_in_product_namespace",
+]
 
 
 class UnconfirmedVersion(InvalidEvent):
     """A COMPLETE claims a product version that the product's Delta log does not confirm: nothing of it is stored."""
 
 
+_NAME = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+"""A product's name, `<domain>.<product>`: plain ASCII words, so no two spellings reach one table."""
+
+
 def product_table(namespace: str, name: str) -> str | None:
     """The Delta table of product `name` in the product namespace `namespace`; None for anything else (another
     namespace, a name that is not `<domain>.<product>`, a quarantine)."""
-    return None if is_quarantine(name) else product_uri(namespace, name)
+    if not _NAME.fullmatch(name) or is_quarantine(name):
+        return None
+    return product_uri(namespace, name)
+
+
+def refusal_in_product_namespace(namespace: str, name: str) -> str | None:
+    """Why no event may name the dataset `name` of `namespace`, when `namespace` is a lakehouse's product
+    namespace: only a canonical `lakemesh://<lakehouse>` (no trailing slash, no `.` or `..` steps) and product or
+    quarantine names, so that no other spelling of a product's table makes a second, forgeable entry."""
+    if not namespace.startswith(PRODUCT_NAMESPACE_SCHEME):
+        return None
+    lakehouse = namespace.removeprefix(PRODUCT_NAMESPACE_SCHEME)
+    remote = "://" in lakehouse
+    path = lakehouse.partition("://")[2] if remote else lakehouse
+    if (not remote and not path.startswith("/")) or path.endswith("/") or posixpath.normpath(path) != path:
+        return f"{namespace!r} is not a canonical product namespace (lakemesh://<lakehouse> as the settings name it)"
+    if not _NAME.fullmatch(name):
+        return f"{name!r} in the product namespace {namespace} is not a product name (<domain>.<product>)"
+    return None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -83,8 +116,24 @@ def publish_commits(
         table = DeltaTable(location, storage_options=storage_options or None)
     except TableNotFoundError:
         return []
-    found = [_commit(namespace, product, location, info) for info in table.history()]
+    history = table.history()
+    _check_numbering(location, history, expected=table.version() + 1)
+    found = [_commit(namespace, product, location, info) for info in history]
     return sorted((c for c in found if c is not None), key=lambda c: c.version)
+
+
+class LogUnreliable(LakemeshError):
+    """A Delta log whose commits cannot all be numbered: deltalake numbers its history by position, so one commit
+    without its commitInfo (or a damaged entry) would shift every older version."""
+
+
+def _check_numbering(location: str, history: list[dict[str, Any]], *, expected: int) -> None:
+    if len(history) != expected:
+        raise LogUnreliable(
+            f"the Delta log at {location} yields {len(history)} commit entries where {expected} were expected (a "
+            "commit without its commitInfo, or a damaged entry): its versions cannot be told apart, so nothing is "
+            "recorded or removed for it"
+        )
 
 
 def confirmed_commit(
@@ -99,7 +148,7 @@ def confirmed_commit(
     made it; `UnconfirmedVersion` says why not."""
     location = _location(namespace, product)
     claim = f"a COMPLETE of product {product} version {version} is not confirmed by its Delta log at {location}"
-    if version is None or not version.isdigit():
+    if version is None or not (version.isascii() and version.isdigit()):
         raise UnconfirmedVersion(f"{claim}: a product's version is a Delta version number, got {version!r}")
     try:
         table = DeltaTable(location, storage_options=storage_options or None)
@@ -111,7 +160,12 @@ def confirmed_commit(
     if int(version) > latest:
         raise UnconfirmedVersion(f"{claim}: its latest version is {latest}")
     # the history of the latest table, newest first (deltalake misnumbers that of a table loaded at a version)
-    history = [info for info in table.history(latest - int(version) + 1) if info["version"] == int(version)]
+    window = table.history(latest - int(version) + 1)
+    try:
+        _check_numbering(location, window, expected=latest - int(version) + 1)
+    except LogUnreliable as error:
+        raise UnconfirmedVersion(f"{claim}: {error}") from None
+    history = [info for info in window if info["version"] == int(version)]
     commit = next((c for info in history if (c := _commit(namespace, product, location, info))), None)
     if commit is None or commit.version != int(version):
         raise UnconfirmedVersion(f"{claim}: version {version} was not committed by a publish")

@@ -108,9 +108,13 @@ def reconcile(
             problems.append(f"{name}: its missed commits could not be recorded: {in_one_line(error)}")
             continue
         recorded += [f"{name} v{commit.version}" for commit in missing]
-    restated = catalog.restate(
-        settings.namespace, {name: _delta_state(commits) for name, commits in logs.items() if commits is not None}
-    )
+    states = {}
+    for name, commits in logs.items():
+        try:
+            states[name] = _delta_state(commits) if commits is not None else None
+        except Exception as error:  # e.g. its latest commit's contract no longer parses: the others go on
+            problems.append(f"{name}: its latest commit cannot describe it: {in_one_line(error)}")
+    restated = catalog.restate(settings.namespace, {n: state for n, state in states.items() if state is not None})
     aborted = []
     now, host, in_scope = datetime.now(UTC), socket.gethostname(), set(names)
     products = in_scope | set(settings.contract_paths())

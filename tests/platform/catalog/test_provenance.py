@@ -5,15 +5,17 @@ claim a product's versions and description. None of them may change what the cat
 reconcile makes a catalog that was forged before (or has lost a table) equal Delta again.
 """
 
+import json
 import shutil
 import uuid
+from pathlib import Path
 
 import pytest
 import requests
 import sqlalchemy as sa
 from deltalake import DeltaTable
 from lakemesh import Settings, load_contract, publish
-from lakemesh.catalog import Catalog
+from lakemesh.catalog import Catalog, column_sources
 from lakemesh.catalog import model as m
 from lakemesh.catalog.reconcile import reconcile
 from lakemesh.lineage import JOB_NAMESPACE, publish_run_id, storage_dataset
@@ -174,3 +176,72 @@ def test_reconcile_makes_the_catalog_equal_delta_in_both_directions(settings: Se
     assert reconcile(settings).restated == [f"{PRODUCT}: removed version(s) 0, 1; current version 1 -> None"]
     entry = catalog.product(PRODUCT, namespace=settings.namespace)
     assert entry.versions == [] and entry.current_version is None
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("a name that is no product", "is not a product name (<domain>.<product>)"),
+        ("another spelling of the product", "is not a product name (<domain>.<product>)"),
+        ("a namespace with a trailing slash", "is not a canonical product namespace"),
+        ("a namespace with a dot step", "is not a canonical product namespace"),
+        ("a COMPLETE of a quarantine", "a quarantine has no versions, no COMPLETE reports one"),
+        ("a version of non-ASCII digits", "a product's version is a Delta version number"),
+    ],
+)
+def test_other_spellings_of_a_product_are_refused_and_store_nothing(
+    server: Server, published_over_http: Settings, case: str, message: str
+):
+    settings = published_over_http
+    ns, run_id = settings.namespace, _genuine_run_id(settings, 1)  # a genuine run: only the spelling is forged
+    named = {
+        "a name that is no product": (ns, "customers"),
+        "another spelling of the product": (ns, "customers.customer/."),
+        "a namespace with a trailing slash": (f"{ns}/", PRODUCT),
+        "a namespace with a dot step": (f"{ns}/.", PRODUCT),
+        "a COMPLETE of a quarantine": (ns, "customers._quarantine_customer"),
+        "a version of non-ASCII digits": (ns, PRODUCT),
+    }[case]
+    output = _forged_product(settings, version="²" if "non-ASCII" in case else "1")
+    output.update(namespace=named[0], name=named[1])
+    stored = server.catalog.events(limit=1)[1]
+
+    answer = _post(server.url, _claim([output], run_id=run_id))
+
+    assert answer.status_code == 400 and message in answer.json()["message"]
+    assert server.catalog.events(limit=1)[1] == stored
+    assert [name for _, name in server.catalog.product_names(namespace=None)] == [PRODUCT]
+
+
+def test_a_replayed_complete_of_the_genuine_run_adds_no_lineage_or_checks(
+    server: Server, published_over_http: Settings
+):
+    settings = published_over_http
+    replay = _forged_product(settings, version="1")
+    replay["facets"]["columnLineage"] = facet(
+        fields={"name": {"inputFields": [{"namespace": "warehouse://evil", "name": "secrets", "field": "x"}]}}
+    )
+    replay["facets"]["dataQualityAssertions"] = facet(assertions=[{"assertion": "forged_check", "success": False}])
+    before = server.catalog.product(PRODUCT, namespace=settings.namespace)
+
+    assert _post(server.url, _claim([replay], run_id=_genuine_run_id(settings, 1))).status_code == 201
+
+    after = server.catalog.product(PRODUCT, namespace=settings.namespace)
+    assert after.checks == before.checks and "forged_check" not in after.checks
+    sources = column_sources(server.catalog, PRODUCT, "name", namespace=settings.namespace).inputs
+    assert "secrets" not in {source.dataset for source in sources}
+
+
+def test_reconcile_leaves_a_product_whose_log_it_cannot_number_and_says_why(settings: Settings):
+    _publish(settings, rows=3)
+    _publish(settings, rows=4)
+    log = Path(settings.table_uri(PRODUCT)) / "_delta_log"
+    (log / f"{2:020d}.json").write_text(json.dumps({"txn": {"appId": "another-tool", "version": 1}}) + "\n")
+    _publish(settings, rows=5)  # version 3; deltalake would number the history 3, 2, 1 (no commitInfo in 2)
+
+    done = reconcile(settings)
+
+    assert done.restated == []
+    assert any(p.startswith(f"{PRODUCT}: its Delta log could not be read: LogUnreliable") for p in done.problems)
+    entry = Catalog(settings.catalog_url).product(PRODUCT, namespace=settings.namespace)
+    assert sorted(v.version for v in entry.versions) == ["0", "1", "3"] and entry.current_version == "3"
