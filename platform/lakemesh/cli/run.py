@@ -137,7 +137,8 @@ def run(
         if any(news) or reconciled.waiting:
             report_reconcile(reconciled)
 
-    console.print(products_table(mesh_status(settings, run=result, unloaded=unloaded), lakehouse=settings.lakehouse))
+    statuses = mesh_status(settings, run=result, unloaded=unloaded, selected=selected)
+    console.print(products_table(statuses, lakehouse=settings.lakehouse))
     console.print(timings_line(timings, wall=time.perf_counter() - started, in_steps=in_steps))
     if not result.success or unloaded:
         console.print(f"run log: {log_file}", highlight=False, soft_wrap=True)

@@ -286,14 +286,16 @@ def mesh_status(
     *,
     run: dg.ExecuteInProcessResult | None = None,
     unloaded: Mapping[str, str] | None = None,
+    selected: Collection[dg.AssetKey] | None = None,
 ) -> list[ProductStatus]:
     """Every contract's product as it stands in the lakehouse and the catalog, and what `run` did to it.
 
     `unloaded` names the code locations (domains) that could not load, with why: their products did not run.
+    `selected` are the assets `run` was asked for, when not every one.
     """
+    selected_names = {_product_name(key) for key in selected} if selected is not None else None
     catalog = Catalog(settings.catalog_url)
     outcomes = _outcomes(run) if run is not None else {}
-    subset = run is not None and run.dagster_run.asset_selection is not None  # a run of selected assets only
     statuses = []
     for name, path in settings.contract_paths().items():
         try:
@@ -310,7 +312,9 @@ def mesh_status(
             version, rows, checks = None, None, first_line(error)
         if contract.domain in (unloaded or {}):
             checks = f"not run: code location {contract.domain} did not load"
-        checks = outcomes.get(name, "not selected" if subset else checks)  # what this run did, if it ran it
+        if selected_names is not None and name not in selected_names:
+            checks = "not selected"
+        checks = outcomes.get(name, checks)  # what this run did wins over the catalog's last run
         statuses.append(
             ProductStatus(
                 name=name,
