@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.tree import Tree
 
 from lakemesh.cli.console import console
+from lakemesh.cli.tables import Column, print_rows
 from lakemesh.errors import CatalogUnreachable, in_one_line
 from lakemesh.settings import Settings
 
@@ -45,24 +46,34 @@ def _or_exit(lookup: Callable[[], T]) -> T:
         raise typer.Exit(1) from None
 
 
+_LIST_COLUMNS = (
+    Column("product", "product"),
+    Column("owner", "owner", drop=2),
+    Column("access", "access", drop=3),
+    Column("contract", "contract_version", drop=1),
+    Column("delta version", "current_version", justify="right"),
+    Column("last run", "last_run", wraps=True),
+)
+
+
 @catalog_app.command("list")
-def catalog_list() -> None:
+def catalog_list(as_json: Annotated[bool, typer.Option("--json", help="the products as JSON, for scripts")] = False):
     """Every product the catalog knows."""
     settings = Settings.from_env()
     products = _catalog(settings).products(namespace=settings.namespace)
-    table = Table()
-    for column in ("product", "owner", "access", "contract", "delta version", "last run"):
-        table.add_column(column)
-    for p in products:
-        table.add_row(
-            p.name,
-            p.owner or "-",
-            p.contract.get("access", "-"),
-            p.contract.get("contractVersion", "-"),
-            p.current_version or "-",
-            p.last_run["state"] if p.last_run else "-",
-        )
-    console.print(table)
+    records = [
+        {
+            "product": p.name,
+            "owner": p.owner,
+            "access": p.contract.get("access"),
+            "contract_version": p.contract.get("contractVersion"),
+            "current_version": p.current_version,
+            "last_run": p.last_run["state"] if p.last_run else None,
+        }
+        for p in products
+    ]
+    rows = [[str(value) if value is not None else "-" for value in record.values()] for record in records]
+    print_rows(_LIST_COLUMNS, rows, records=records, as_json=as_json)
 
 
 @catalog_app.command("show")

@@ -6,12 +6,12 @@ MLflow loads inside the commands, never when the CLI starts.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from lakemesh.cli.console import console
+from lakemesh.cli.tables import Column, print_rows
 from lakemesh.settings import Settings
 
 if TYPE_CHECKING:
@@ -36,25 +36,52 @@ def _when(millis: int) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(millis / 1000))
 
 
+_LIST_COLUMNS = (
+    Column("model", "model"),
+    Column("versions", "versions", justify="right", drop=2),
+    Column("newest", "newest", justify="right"),
+    Column("aliases", "aliases"),
+    Column("validation metrics", "metrics", wraps=True),
+    Column("registered (UTC)", "registered", drop=1),
+)
+
+
 @models_app.command("list")
-def models_list() -> None:
+def models_list(as_json: Annotated[bool, typer.Option("--json", help="the models as JSON, for scripts")] = False):
     """Every registered model with its newest version and where its aliases point."""
     registry = _registry(Settings.from_env())
-    table = Table()
-    for column in ("model", "versions", "newest", "aliases", "validation metrics", "registered (UTC)"):
-        table.add_column(column)
+    records = []
     for name in registry.models():
         versions = registry.versions(name)
-        if not versions:  # a model whose only version's registration failed
-            table.add_row(name, "0", "-", "-", "-", "-")
-            continue
-        newest = versions[0]
-        aliases = ", ".join(f"{a}={v.version}" for v in versions for a in v.aliases)
-        metrics = ", ".join(f"{k.removeprefix('validation_')} {v:.4f}" for k, v in sorted(newest.metrics.items())
-                            if k.startswith("validation_"))  # fmt: skip
-        table.add_row(name, str(len(versions)), str(newest.version), aliases or "-", metrics, _when(newest.created))
-    console.print(table)
-    console.print(f"tracking store: {registry.uri}")
+        newest = versions[0] if versions else None  # none: a model whose only version's registration failed
+        records.append(
+            {
+                "model": name,
+                "versions": len(versions),
+                "newest": newest.version if newest else None,
+                "aliases": {a: v.version for v in versions for a in v.aliases},
+                "metrics": {
+                    k.removeprefix("validation_"): v
+                    for k, v in sorted((newest.metrics if newest else {}).items())
+                    if k.startswith("validation_")
+                },
+                "registered": _when(newest.created) if newest else None,
+            }
+        )
+    rows = [
+        [
+            r["model"],
+            str(r["versions"]),
+            str(r["newest"] or "-"),
+            ", ".join(f"{a}={v}" for a, v in r["aliases"].items()) or "-",
+            ", ".join(f"{k} {v:.4f}" for k, v in r["metrics"].items()) or "-",
+            r["registered"] or "-",
+        ]
+        for r in records
+    ]
+    print_rows(_LIST_COLUMNS, rows, records=records, as_json=as_json)
+    if not as_json:
+        console.print(f"tracking store: {registry.uri}", highlight=False, soft_wrap=True)
 
 
 @models_app.command("show")

@@ -138,7 +138,7 @@ def run(
             report_reconcile(reconciled)
 
     statuses = mesh_status(settings, run=result, unloaded=unloaded, selected=selected)
-    console.print(products_table(statuses, lakehouse=settings.lakehouse))
+    console.print(products_table(statuses, lakehouse=settings.lakehouse, width=console.width))
     console.print(timings_line(timings, wall=time.perf_counter() - started, in_steps=in_steps))
     if not result.success or unloaded:
         console.print(f"run log: {log_file}", highlight=False, soft_wrap=True)

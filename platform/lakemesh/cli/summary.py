@@ -3,10 +3,11 @@
 from collections.abc import Iterable, Mapping
 from typing import Protocol
 
-from rich import box
 from rich.table import Table
 
-__all__ = ["ProductLine", "products_table", "timings_line"]
+from lakemesh.cli.tables import Column, fitted_table
+
+__all__ = ["SUMMARY_COLUMNS", "ProductLine", "products_table", "timings_line"]
 
 
 class ProductLine(Protocol):
@@ -26,25 +27,30 @@ class ProductLine(Protocol):
     def checks(self) -> str: ...
 
 
-def products_table(products: Iterable[ProductLine], *, lakehouse: str) -> Table:
-    """Every product with its owner, rows, Delta version, contract version and check results."""
-    table = Table(title=f"Lakemesh products in {lakehouse}", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
-    table.add_column("product", no_wrap=True)
-    table.add_column("owner")
-    table.add_column("rows", justify="right")
-    table.add_column("ver", justify="right")
-    table.add_column("contract")
-    table.add_column("checks", overflow="fold")
-    for product in products:
-        table.add_row(
+SUMMARY_COLUMNS = (
+    Column("product", "product"),
+    Column("owner", "owner", drop=2),
+    Column("rows", "rows", justify="right"),
+    Column("ver", "version", justify="right"),
+    Column("contract", "contract_version", drop=1),
+    Column("checks", "checks", wraps=True),
+)
+
+
+def products_table(products: Iterable[ProductLine], *, lakehouse: str, width: int) -> Table:
+    """Every product with its owner, rows, Delta version, contract version and check results, in `width`."""
+    rows = [
+        [
             product.name,
             product.owner,
             f"{product.rows:,}" if product.rows is not None else "-",
             str(product.version) if product.version is not None else "-",
             product.contract_version,
             product.checks,
-        )
-    return table
+        ]
+        for product in products
+    ]
+    return fitted_table(SUMMARY_COLUMNS, rows, width=width, title=f"Lakemesh products in {lakehouse}")
 
 
 def timings_line(timings: Mapping[str, float], *, wall: float, in_steps: float) -> str:

@@ -7,8 +7,8 @@ from lakemesh.cli.summary import products_table, timings_line
 from rich.console import Console
 
 
-def _shown(table) -> str:
-    console = Console(file=io.StringIO(), width=200, record=True)
+def _shown(table, *, width: int = 200) -> str:
+    console = Console(file=io.StringIO(), width=width, record=True)
     console.print(table)
     return console.export_text()
 
@@ -20,12 +20,38 @@ def test_products_show_thousands_and_a_dash_where_nothing_is_published():
         ),
         SimpleNamespace(name="sales.nope", owner="sales", rows=None, version=None, contract_version="1.0.0", checks=""),
     ]
-    shown = _shown(products_table(products, lakehouse="/lake")).splitlines()
+    shown = _shown(products_table(products, lakehouse="/lake", width=200)).splitlines()
     assert "Lakemesh products in /lake" in shown[0]
     assert [line.split() for line in shown if line.strip().startswith("sales.")] == [
         ["sales.orders", "sales", "150,000", "3", "1.0.0", "5/5"],
         ["sales.nope", "sales", "-", "-", "1.0.0"],
     ]
+
+
+def test_at_80_columns_names_and_numbers_are_whole_and_the_optional_columns_give_way():
+    """The sample mesh at scale factor 1: the longest name and the largest count of rows, and a long reason."""
+    products = [
+        SimpleNamespace(
+            name="supply.supplier_delivery_performance",
+            owner="customer-data-engineering",
+            rows=6_001_215,
+            version=12,
+            contract_version="1.0.0",
+            checks="failed: not_null(ship_date) 3 rows, e.g. order_key=[REDACTED]; row_count_between 0 rows",
+        ),
+        SimpleNamespace(
+            name="customers.customer", owner="customer-data", rows=150_000, version=0, contract_version="1.0.0",
+            checks="12 passed",
+        ),
+    ]  # fmt: skip
+    shown = _shown(products_table(products, lakehouse="/lake", width=80), width=80)
+    lines = shown.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert "supply.supplier_delivery_performance" in shown and "6,001,215" in shown and "12 passed" in shown
+    assert "…" not in shown  # nothing is cut: a column is left out whole, the checks wrap at words
+    assert "not_null(ship_date)" in " ".join(shown.split())
+    header = next(line for line in lines if line.startswith("product"))
+    assert header.split() == ["product", "rows", "ver", "checks"]  # owner and contract gave way
 
 
 def test_timings_split_the_materialization_into_steps_and_orchestration():
