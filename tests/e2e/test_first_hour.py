@@ -43,6 +43,11 @@ def test_a_run_from_a_subfolder_then_a_selection_build_one_lakehouse(tmp_path: P
     assert not (project / "domains" / "sales" / "lakehouse").exists()
     built = _versions(project / "lakehouse")
     assert len(built) == 13 and set(built.values()) == {0}
+    said = first.stdout + first.stderr  # a quiet console: MLflow's messages go to the run log
+    assert "mlflow" not in said.lower() and "Failed to resolve installed pip version" not in said
+    assert "registered logistics.late_delivery v1" in first.stdout
+    model = next(line for line in first.stdout.splitlines() if line.startswith("logistics.late_delivery "))
+    assert model.split()[2:5] == ["-", "1", "model"] and "1 passed" in model
 
     typo = _run("run", "--select", "sales.ordrs", cwd=project)
     assert typo.returncode == 2

@@ -63,9 +63,13 @@ class RunProgress:
             self._progress.update(self._task, description=product)
         elif event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
             self._progress.advance(self._task)
-            version = event.event_specific_data.materialization.metadata.get("delta_version")
-            published = f"v{version.value}" if version else ""
-            printed.print(f"  [green]published[/] {product} {published}", highlight=False)
+            metadata = event.event_specific_data.materialization.metadata
+            if "model_version" in metadata and "delta_version" not in metadata:
+                done = f"registered {product} v{metadata['model_version'].value}"
+            else:
+                version = metadata.get("delta_version")
+                done = f"published {product}" + (f" v{version.value}" if version else "")
+            printed.print(f"  [green]{done}[/]", highlight=False)
         elif event.event_type == dg.DagsterEventType.STEP_FAILURE:
             reason = failure_reason(event.step_failure_data.error)
             printed.print(f"  [red]failed[/] {product}: {reason}", highlight=False)

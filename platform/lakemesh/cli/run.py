@@ -3,6 +3,7 @@
 Dagster, dbt and the sample's generator load inside the commands, never when the CLI starts.
 """
 
+import logging
 import os
 import signal
 import time
@@ -84,6 +85,7 @@ def run(
     settings.logs_dir.mkdir(parents=True, exist_ok=True)
     log_file = settings.logs_dir / f"run-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # a bar per model load broke the table
+    _into_run_log(log_file, "mlflow", "alembic")  # MLflow's INFO and warnings belong with Dagster's and dbt's
     signal.signal(signal.SIGTERM, _interrupt)  # a killed run ends like Ctrl-C: the run is marked, dbt stops
     timings: dict[str, float] = {}
     started = time.perf_counter()
@@ -143,6 +145,18 @@ def run(
     if not result.success or unloaded:
         console.print(f"run log: {log_file}", highlight=False, soft_wrap=True)
         raise typer.Exit(1)
+
+
+def _into_run_log(log_file: Path, *loggers: str) -> None:
+    """Send what these libraries log to the run log, not the console (MLflow configures its own handler)."""
+    os.environ["MLFLOW_CONFIGURE_LOGGING"] = "false"
+    handler = logging.FileHandler(log_file)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    for name in loggers:
+        logger = logging.getLogger(name)
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
 
 
 def _interrupt(signum: int, frame: object) -> None:

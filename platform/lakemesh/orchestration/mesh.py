@@ -325,7 +325,38 @@ def mesh_status(
                 checks=checks,
             )
         )
-    return statuses
+    if run is not None:
+        statuses += _models_of_run(run, outcomes, products=set(settings.contract_paths()))
+    return sorted(statuses, key=lambda status: status.name)
+
+
+def _models_of_run(
+    result: dg.ExecuteInProcessResult, outcomes: Mapping[str, str], *, products: set[str]
+) -> list[ProductStatus]:
+    """The run's assets that are no product (a model): its registered version and its gate, as a summary row."""
+    registered = {
+        _product_name(event.asset_key): event.materialization.metadata["model_version"].value
+        for event in result.get_asset_materialization_events()
+        if "model_version" in event.materialization.metadata
+    }
+    graph = result.job_def.asset_layer.asset_graph
+    rows = []
+    for name, outcome in outcomes.items():
+        key = dg.AssetKey(name.split("."))
+        if name in products or not graph.has(key):
+            continue
+        owners = graph.get(key).owners
+        rows.append(
+            ProductStatus(
+                name=name,
+                owner=owners[0].removeprefix("team:") if owners else "-",
+                rows=None,
+                version=registered.get(name),
+                contract_version="model",
+                checks=outcome,
+            )
+        )
+    return rows
 
 
 def _published(uri: str, settings: Settings) -> tuple[int | None, int | None]:
