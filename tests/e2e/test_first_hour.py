@@ -17,12 +17,12 @@ LAKEMESH = str(Path(sys.executable).with_name("lakemesh"))
 SELECTED = {"sales.orders", "sales.revenue_by_nation", "logistics.shipment_features"}  # sales.orders+
 
 
-def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def _run(*args: str, cwd: Path, columns: int = 200) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LAKEMESH_", "OPENLINEAGE"))}
     return subprocess.run(
         [LAKEMESH, *args, "--scale-factor", str(TEST_SCALE_FACTOR)],
         cwd=cwd,
-        env={**env, "COLUMNS": "200"},
+        env={**env, "COLUMNS": str(columns)},
         capture_output=True,
         text=True,
         timeout=600,
@@ -60,3 +60,15 @@ def test_a_run_from_a_subfolder_then_a_selection_build_one_lakehouse(tmp_path: P
     assert all(after[name] == 0 for name in set(after) - SELECTED)
     summary = {line.split()[0]: line for line in selected.stdout.splitlines() if line.strip().count(".") >= 1}
     assert "not selected" in summary["customers.customer"] and "passed" in summary["sales.orders"]
+
+    orders = project / "contracts" / "sales" / "orders.yaml"  # narrowing access is a breaking change
+    access = "- property: access\n  value: "
+    narrowed = orders.read_text().replace(f"{access}public", f"{access}internal")
+    orders.write_text(narrowed)
+    broken = _run("run", "--select", "sales.orders", cwd=project, columns=80)
+    assert broken.returncode == 1
+    said = " ".join(broken.stdout.split())  # the whole reason on the console, wrapped at 80 columns
+    assert "failed sales.orders: " in said and "Readers affected:" in said and "sales.revenue_by_nation" in said
+    assert "Raise the major version (to 2.0.0)" in said
+    too_wide = [line for line in broken.stdout.splitlines() if len(line) > 80]
+    assert all(line.startswith("run log: ") for line in too_wide), too_wide  # a path is never broken

@@ -3,16 +3,16 @@
 Loads Dagster: `run` imports it inside its body, so the CLI starts without it.
 """
 
-from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
 import dagster as dg
 from rich.console import Console
+from rich.padding import Padding
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from lakemesh.orchestration.mesh import failure_reason
+from lakemesh.orchestration.mesh import failure_message
 
 __all__ = ["RunProgress", "step_seconds"]
 
@@ -20,11 +20,11 @@ __all__ = ["RunProgress", "step_seconds"]
 class RunProgress:
     """A bar over the run's products, the step running now, and a line per product published or failed.
 
-    Under a failed step it prints the tail of what the step said (dbt's output, else the run log's lines),
-    unless `verbose` already streamed it.
+    A failed step's whole reason is printed under it (the failed checks, a breaking change's readers and fix,
+    dbt's own error), wrapped to the terminal.
     """
 
-    def __init__(self, *, console: Console, log_file: Path, verbose: bool) -> None:
+    def __init__(self, *, console: Console) -> None:
         self._progress = Progress(
             SpinnerColumn(),
             TextColumn("{task.description}"),
@@ -33,8 +33,6 @@ class RunProgress:
             TimeElapsedColumn(),
             console=console,
         )
-        self._log_file = log_file
-        self._verbose = verbose
         self._task: TaskID | None = None
 
     def __enter__(self) -> Self:
@@ -71,21 +69,17 @@ class RunProgress:
                 done = f"published {product}" + (f" v{version.value}" if version else "")
             printed.print(f"  [green]{done}[/]", highlight=False)
         elif event.event_type == dg.DagsterEventType.STEP_FAILURE:
-            reason = failure_reason(event.step_failure_data.error)
-            printed.print(f"  [red]failed[/] {product}: {reason}", highlight=False)
-            if not self._verbose:
-                for line in _failure_tail(event, self._log_file):
-                    printed.print(Text(f"    {line}", style="dim", overflow="ellipsis"), no_wrap=True)
+            first, *rest = failure_message(event.step_failure_data.error).splitlines()
+            printed.print(Padding(Text.assemble(("failed", "red"), f" {product}: {first}"), (0, 0, 0, 2)))
+            for line in [*rest, *_dbt_output(event)]:  # the whole reason, wrapped to the terminal
+                printed.print(Padding(Text(line), (0, 0, 0, 4)))
 
 
-def _failure_tail(event: Any, log_file: Path, *, lines: int = 8) -> list[str]:
-    """What to show under a failed step: dbt's own output when it has some, else the step's last log lines."""
+def _dbt_output(event: Any, *, lines: int = 8) -> list[str]:
+    """dbt's own last lines, when a dbt step failed: its error, as dbt words it."""
     failure = event.step_failure_data.user_failure_data
     output = failure.metadata.get("dbt_output") if failure else None
-    if output is not None:
-        return output.value.strip("`\n").splitlines()[-lines:]
-    step = [line for line in log_file.read_text(errors="replace").splitlines() if f" - {event.step_key} - " in line]
-    return step[-lines:]
+    return output.value.strip("`\n").splitlines()[-lines:] if output is not None else []
 
 
 def step_seconds(instance: dg.DagsterInstance, *, run_id: str) -> float:

@@ -85,7 +85,7 @@ def run(
     settings.logs_dir.mkdir(parents=True, exist_ok=True)
     log_file = settings.logs_dir / f"run-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # a bar per model load broke the table
-    _into_run_log(log_file, "mlflow", "alembic")  # MLflow's INFO and warnings belong with Dagster's and dbt's
+    _into_run_log(log_file, "mlflow", "alembic", "py4j")  # their INFO, warnings and tracebacks: not the console
     signal.signal(signal.SIGTERM, _interrupt)  # a killed run ends like Ctrl-C: the run is marked, dbt stops
     timings: dict[str, float] = {}
     started = time.perf_counter()
@@ -104,7 +104,7 @@ def run(
     timings["load"] = time.perf_counter() - started - timings["generate"]
     console.print(f"run log: {log_file}", highlight=False, soft_wrap=True)
 
-    with RunProgress(console=console, log_file=log_file, verbose=verbose) as progress:
+    with RunProgress(console=console) as progress:
         every = sum(len(list(d.resolve_asset_graph().materializable_asset_keys)) for d in locations.values())
         progress.start(total=len(selected) if selected is not None else every)
         # Recorded in the Dagster instance of DAGSTER_HOME when set (the UI's), else in memory: a SQLite

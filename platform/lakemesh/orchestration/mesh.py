@@ -32,6 +32,7 @@ from lakemesh.storage.delta import current_version, read_table
 
 __all__ = [
     "ProductStatus",
+    "failure_message",
     "failure_reason",
     "load_workspace",
     "materialize_mesh",
@@ -220,15 +221,26 @@ class ProductStatus:
     checks: str
 
 
-def failure_reason(error: Any) -> str:
-    """The first line of what went wrong (a Dagster `SerializableErrorInfo`): the innermost cause, plainly."""
+_INTERRUPTED = {"DagsterExecutionInterruptedError", "KeyboardInterrupt"}
+
+
+def failure_message(error: Any) -> str:
+    """All of what went wrong (a Dagster `SerializableErrorInfo`): the innermost cause's whole message, which for
+    the platform's errors holds the failed checks, the readers of a breaking change and the fix."""
     while error.cause is not None:
         error = error.cause
-    if error.cls_name == "DagsterExecutionInterruptedError":
+    if error.cls_name in _INTERRUPTED:
         return "interrupted"
-    first = (error.message.strip().splitlines() or [error.cls_name or "failed"])[0]
-    label, _, rest = first.partition(": ")
-    return rest if rest and label.rsplit(".", 1)[-1] == error.cls_name else first
+    lines = error.message.strip().splitlines() or [error.cls_name or "failed"]
+    label, _, rest = lines[0].partition(": ")
+    if rest and label.rsplit(".", 1)[-1] == error.cls_name:  # "lakemesh.errors.X: why" -> "why"
+        lines[0] = rest
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def failure_reason(error: Any) -> str:
+    """The first line of `failure_message`: the summary's one line."""
+    return failure_message(error).splitlines()[0]
 
 
 def _product_name(key: dg.AssetKey) -> str:

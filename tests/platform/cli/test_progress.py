@@ -15,24 +15,23 @@ def events() -> dg.MaterializeResult:
 
 @dg.asset(key=["shop", "broken"])
 def broken() -> None:
-    raise ValueError("no rows landed\nsecond line")
+    raise ValueError("no rows landed\nsecond line\nthe third line " + "is long enough to wrap " * 6)
 
 
-def test_published_and_failed_products_are_printed_with_the_failed_steps_log_tail(tmp_path: Path):
-    log_file = tmp_path / "run.log"
-    log_file.write_text("12:00 - shop__broken - reading landing\n12:01 - shop__events - other step\n")
-    console = Console(file=io.StringIO(), width=200, record=True)
+def test_published_and_failed_products_are_printed_with_the_whole_reason_wrapped_to_the_terminal(tmp_path: Path):
+    console = Console(file=io.StringIO(), width=80, record=True)
     with dg.DagsterInstance.ephemeral() as instance:
         result = dg.materialize([events, broken], instance=instance, raise_on_error=False)
-        with RunProgress(console=console, log_file=log_file, verbose=False) as progress:
+        with RunProgress(console=console) as progress:
             progress.start(total=2)
             for entry in instance.all_logs(result.run_id):
                 if entry.is_dagster_event:
                     progress.on_event(entry)
             progress.finish()
         assert step_seconds(instance, run_id=result.run_id) > 0
-    shown = console.export_text().splitlines()
+    shown = [line.rstrip() for line in console.export_text().splitlines()]
     assert "  published shop.events v3" in shown
-    assert any(line.startswith("  failed shop.broken: ") and "no rows landed" in line for line in shown)
-    assert "    12:00 - shop__broken - reading landing" in shown
-    assert not any("other step" in line for line in shown)
+    assert "  failed shop.broken: no rows landed" in shown
+    assert "    second line" in shown  # the whole reason, not its first line only
+    long_line = next(i for i, line in enumerate(shown) if line.startswith("    the third line"))
+    assert shown[long_line + 1].startswith("    ") and all(len(line) <= 80 for line in shown)
