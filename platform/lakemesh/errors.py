@@ -7,6 +7,8 @@ with `--debug`. Anything that is not a `LakemeshError` is a bug of the platform.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from pathlib import Path
 
 __all__ = [
@@ -28,6 +30,7 @@ __all__ = [
     "TableUnreadable",
     "TrainingRefused",
     "VersionNotFound",
+    "did_you_mean",
     "first_line",
     "in_one_line",
 ]
@@ -129,3 +132,9 @@ def first_line(error: BaseException | str) -> str:
 def in_one_line(error: BaseException) -> str:
     """`<ErrorType>: <first line of its message>`, for reports that list several failures."""
     return f"{type(error).__name__}: {first_line(error)}" if str(error).strip() else type(error).__name__
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """`; did you mean <the closest known name>?` to end a not-found message, or "" when none is close."""
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f"; did you mean {close[0]}?" if close else ""

@@ -30,7 +30,7 @@ from lakemesh.catalog.marquez import (
     runs_json,
     version_json,
 )
-from lakemesh.errors import LakemeshError
+from lakemesh.errors import LakemeshError, did_you_mean
 from lakemesh.lineage.naming import PLATFORM_PRODUCER
 from lakemesh.lineage.process import run_process
 from lakemesh.lineage.validation import check_run_event
@@ -335,7 +335,9 @@ class Catalog:
                 elsewhere = "; datasets of that name written by others: " + ", ".join(
                     f"{o.namespace} (producer {o.producer})" for o in others
                 )
-                raise NotFound(f"the catalog has no product named {name!r}" + (elsewhere if others else ""))
+                known = (n for _, n in self.product_names(namespace=namespace, producer=producer))
+                hint = did_you_mean(name, known)
+                raise NotFound(f"the catalog has no product named {name!r}{hint}" + (elsewhere if others else ""))
             history = db.execute(
                 sa.select(v, r.c.state)
                 .join(r, r.c.run_id == v.c.run_id, isouter=True)

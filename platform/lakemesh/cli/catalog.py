@@ -16,7 +16,7 @@ from rich.tree import Tree
 
 from lakemesh.cli.console import console
 from lakemesh.cli.tables import Column, print_rows
-from lakemesh.errors import CatalogUnreachable, in_one_line
+from lakemesh.errors import CatalogUnreachable, LakemeshError, in_one_line
 from lakemesh.settings import Settings
 
 if TYPE_CHECKING:
@@ -37,13 +37,13 @@ def _catalog(settings: Settings) -> Catalog:
 
 
 def _or_exit(lookup: Callable[[], T]) -> T:
-    from lakemesh.catalog import NotFound
-
+    """The lookup's answer; an unknown name (`NotFound`) or a depth out of the catalog's range is an error (exit 2)."""
     try:
         return lookup()
-    except (NotFound, ValueError) as exc:  # unknown names, or a depth out of the catalog's range
-        console.print(f"[red]{exc}")
-        raise typer.Exit(1) from None
+    except ValueError as exc:
+        if isinstance(exc, LakemeshError):
+            raise
+        raise LakemeshError(str(exc)) from None
 
 
 _LIST_COLUMNS = (

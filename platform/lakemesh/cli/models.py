@@ -12,6 +12,7 @@ import typer
 
 from lakemesh.cli.console import console
 from lakemesh.cli.tables import Column, print_rows
+from lakemesh.errors import LakemeshError, did_you_mean
 from lakemesh.settings import Settings
 
 if TYPE_CHECKING:
@@ -88,9 +89,8 @@ def models_list(as_json: Annotated[bool, typer.Option("--json", help="the models
 def models_show(model: str) -> None:
     """A model's versions: aliases, metrics, device, the Delta version of every input, the run that trained it."""
     registry = _registry(Settings.from_env())
-    if model not in registry.models():
-        console.print(f"[red]no registered model {model!r} in {registry.uri}")
-        raise typer.Exit(1)
+    if model not in (known := registry.models()):
+        raise LakemeshError(f"no registered model {model!r} in {registry.uri}{did_you_mean(model, known)}")
     for version in registry.versions(model):
         aliases = f"  @{', @'.join(version.aliases)}" if version.aliases else ""
         console.print(

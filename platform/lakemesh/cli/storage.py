@@ -9,8 +9,8 @@ import typer
 from rich.table import Table
 
 from lakemesh.cli.console import console
-from lakemesh.errors import ProductNotFound
-from lakemesh.settings import Settings
+from lakemesh.errors import ProductNotFound, did_you_mean
+from lakemesh.settings import Settings, split_product_name
 
 __all__ = ["storage_app"]
 
@@ -26,7 +26,11 @@ def read(
     """Print the first rows of a published product."""
     from lakemesh.storage.reader import read as read_product
 
-    console.print(read_product(product, version=version, settings=Settings.from_env()).head(limit))
+    settings = Settings.from_env()
+    split_product_name(product)  # a name that is no product name at all is said so first
+    if settings.project_root is not None and product not in (known := settings.contract_paths()):
+        raise ProductNotFound(f"no product {product!r} in {settings.project_root}{did_you_mean(product, known)}")
+    console.print(read_product(product, version=version, settings=settings).head(limit))
 
 
 @storage_app.command()

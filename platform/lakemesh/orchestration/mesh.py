@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import logging
 import os
@@ -25,7 +24,7 @@ from dagster import DagsterEventType
 
 from lakemesh.catalog import Catalog, NotFound
 from lakemesh.contracts import load_contract
-from lakemesh.errors import ContractInvalid, SelectionInvalid, TableUnreadable, first_line
+from lakemesh.errors import ContractInvalid, SelectionInvalid, TableUnreadable, did_you_mean, first_line
 from lakemesh.processes import process_exited
 from lakemesh.settings import Settings
 from lakemesh.storage.delta import current_version, read_table
@@ -138,8 +137,7 @@ def select_assets(locations: Mapping[str, dg.Definitions], selection: str) -> fr
     def as_key(found: re.Match[str]) -> str:
         name = found["name"]
         if name not in products:
-            close = difflib.get_close_matches(name, products, n=1)
-            hint = f"; did you mean {close[0]}?" if close else f"; the products are {', '.join(sorted(products))}"
+            hint = did_you_mean(name, products) or f"; the products are {', '.join(sorted(products))}"
             raise SelectionInvalid(f"--select {selection!r}: there is no product {name}{hint}")
         return products[name].to_user_string()
 
