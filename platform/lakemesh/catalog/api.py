@@ -19,6 +19,7 @@ import orjson
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi_swagger import patch_fastapi
 from pydantic import BaseModel
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -119,7 +120,11 @@ def create_app(
         version="1",
         summary="OpenLineage catalog with a Marquez-compatible API",
         responses={status: {"model": ErrorMessage, "description": why} for status, why in _ERRORS.items()},
+        docs_url=None,  # FastAPI's own pages load Swagger UI and ReDoc from a CDN: blank without internet
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
+    patch_fastapi(app, redirect_from_root_to_docs=False)  # /docs with Swagger UI served from its package
     writer_of_events = GroupCommit(catalog)
 
     def authorize(request: Request, *, write: bool) -> WriteScope | None:

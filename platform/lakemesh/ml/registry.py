@@ -56,6 +56,16 @@ def _registry_dir(settings: Settings) -> Path:
     return Path(settings.lakehouse.removeprefix("file://")).resolve() / "_mlflow"
 
 
+def _signature(encoding: Encoding) -> Any:
+    """What the booster takes and gives, for MLflow's model page: one float32 column per feature (categories as
+    their codes), in the encoding's order, and the probability of the label."""
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema
+
+    inputs = Schema([ColSpec("float", column) for column in encoding.columns])
+    return ModelSignature(inputs=inputs, outputs=Schema([ColSpec("double", "probability")]))
+
+
 def close_abandoned_trainings(settings: Settings) -> list[str]:
     """`ModelRegistry.close_abandoned` for every model of the configured registry (none when the default
     registry was never created)."""
@@ -182,7 +192,9 @@ class ModelRegistry:
                 # the flavor's own requirements (xgboost, pinned): inferring them loads the model in a child
                 # process, six seconds a model
                 requirements = mlflow.xgboost.get_default_pip_requirements()
-                mlflow.xgboost.save_model(booster, str(model_dir), pip_requirements=requirements)
+                mlflow.xgboost.save_model(
+                    booster, str(model_dir), pip_requirements=requirements, signature=_signature(encoding)
+                )
                 self.client.log_artifacts(run_id, str(model_dir), "model")
             self.client.log_text(run_id, encoding.to_json(), _ENCODING)
             self.client.log_dict(run_id, dict(baseline), _BASELINE)

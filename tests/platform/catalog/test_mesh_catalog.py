@@ -120,3 +120,12 @@ def test_product_page_in_headless_chromium(mesh: Settings):
     assert "<svg" in dom and "fresh:" in dom and "Delta version" in dom
     assert "sales.revenue_by_nation" in index and "customers.customer" not in index
     assert missing.status_code == 404 and "no product named &#39;sales.nope&#39;" in missing.text
+
+
+def test_the_api_docs_render_in_headless_chromium_without_a_network(catalog_url: str):
+    """Swagger UI comes from the server's own package and renders the catalog's OpenAPI 3.1 schema."""
+    with serving(Catalog(catalog_url), token=TOKEN) as url:
+        dom = _chromium("--virtual-time-budget=10000", "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=127.0.0.1",
+                        "--dump-dom", f"{url}/docs").stdout  # fmt: skip
+    assert "/api/v1/namespaces" in dom and "opblock" in dom
+    assert "Unable to render this definition" not in dom

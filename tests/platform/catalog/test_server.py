@@ -1,6 +1,7 @@
 """The catalog server holds its connections: a slow request is cut off, a page is rendered once per change."""
 
 import os
+import re
 import socket
 import time
 from pathlib import Path
@@ -11,7 +12,7 @@ from lakemesh.catalog import Catalog
 from lakemesh.catalog.api import create_app
 from lakemesh.catalog.pages import PageCache
 
-from .conftest import TOKEN, cli_serving, serving_app
+from .conftest import TOKEN, cli_serving, serving, serving_app
 from .events import dataset, run_event
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -99,3 +100,16 @@ def test_insecure_no_auth_is_an_explicit_choice_and_says_so(tmp_path: Path):
         assert requests.post(f"{base}/api/v1/lineage", json=run_event("load"), timeout=10).status_code == 201
     assert "warning: --insecure-no-auth" in process.stderr.read().decode()
     assert not (tmp_path / "served.token").exists()
+
+
+def test_the_api_docs_work_offline(catalog_url: str):
+    """/docs loads Swagger UI from the server itself, never from a CDN, and it can render the OpenAPI 3.1 schema."""
+    with serving(Catalog(catalog_url), token=TOKEN) as url:
+        page = requests.get(f"{url}/docs", timeout=10)
+        assert page.status_code == 200
+        sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+        assert sources and all(source.startswith(url) or source.startswith("/") for source in sources), sources
+        script = next(s for s in sources if s.endswith(".js"))
+        bundle = requests.get(script if script.startswith("http") else f"{url}{script}", timeout=10)
+        assert bundle.status_code == 200 and len(bundle.content) > 1_000_000
+        assert requests.get(f"{url}/openapi.json", timeout=10).json()["openapi"].startswith("3.1")

@@ -1,6 +1,7 @@
 """The model's Dagster assets: trained and registered only past its gate, predictions published like a product,
 drift measured per feature, and every bad input leaving nothing registered or published."""
 
+import json
 import logging
 import shutil
 import signal
@@ -16,6 +17,7 @@ import dagster as dg
 import polars as pl
 import pytest
 import xgboost
+import yaml
 from deltalake import DeltaTable
 from lakemesh import Settings
 from lakemesh.ml import TimeSplit
@@ -73,6 +75,11 @@ def test_a_model_past_its_gate_is_registered_and_its_predictions_published(
     assert registered.tags["lakemesh.device"] == "cpu" and registered.tags["lakemesh.dagster_run_id"] == result.run_id
     assert registered.params["feature_columns"] == "slack_days,mode,discount"
     assert registered.metrics["validation_auc"] > 0.9
+    mlmodel = yaml.safe_load(
+        Path(registry.client.download_artifacts(registered.run_id, "model/MLmodel", tmp_path)).read_text()
+    )
+    inputs = json.loads(mlmodel["signature"]["inputs"])  # MLflow's model page shows the features it takes
+    assert [(i["name"], i["type"]) for i in inputs] == [(c, "float") for c in ("slack_days", "mode", "discount")]
     requirements = Path(registry.client.download_artifacts(registered.run_id, "model/requirements.txt", str(tmp_path)))
     assert f"xgboost=={xgboost.__version__}" in requirements.read_text().split()  # the serving env is pinned
 
