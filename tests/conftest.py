@@ -48,6 +48,7 @@ def settings(tmp_path: Path, tpch_landing: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("LAKEMESH_LAKEHOUSE", str(tmp_path / "lakehouse"))
     monkeypatch.setenv("LAKEMESH_LANDING", str(landing))
     monkeypatch.setenv("LAKEMESH_PROJECT_DIR", str(PROJECT_DIR))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))  # runs are recorded here, not in the repository
     for name in (
         *("OPENLINEAGE_URL", "OPENLINEAGE_CONFIG", "OPENLINEAGE__TRANSPORT__TYPE", "OPENLINEAGE_DISABLED"),
         "LAKEMESH_MLFLOW_TRACKING_URI",

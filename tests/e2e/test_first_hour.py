@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import dagster as dg
 import pytest
 from deltalake import DeltaTable
 
@@ -18,7 +19,7 @@ SELECTED = {"sales.orders", "sales.revenue_by_nation", "logistics.shipment_featu
 
 
 def _run(*args: str, cwd: Path, columns: int = 200) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LAKEMESH_", "OPENLINEAGE"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LAKEMESH_", "OPENLINEAGE", "DAGSTER_HOME"))}
     return subprocess.run(
         [LAKEMESH, *args, "--scale-factor", str(TEST_SCALE_FACTOR)],
         cwd=cwd,
@@ -43,6 +44,10 @@ def test_a_run_from_a_subfolder_then_a_selection_build_one_lakehouse(tmp_path: P
     assert not (project / "domains" / "sales" / "lakehouse").exists()
     built = _versions(project / "lakehouse")
     assert len(built) == 13 and set(built.values()) == {0}
+    with dg.DagsterInstance.from_config(str(project / ".dagster")) as instance:  # the UI's: it shows the run
+        (recorded,) = instance.get_runs()
+        assert recorded.status == dg.DagsterRunStatus.SUCCESS
+        assert instance.get_latest_materialization_event(dg.AssetKey(["sales", "orders"])) is not None
     said = first.stdout + first.stderr  # a quiet console: MLflow's messages go to the run log
     assert "mlflow" not in said.lower() and "Failed to resolve installed pip version" not in said
     assert "registered logistics.late_delivery v1" in first.stdout

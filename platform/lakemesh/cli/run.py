@@ -107,11 +107,11 @@ def run(
     with RunProgress(console=console) as progress:
         every = sum(len(list(d.resolve_asset_graph().materializable_asset_keys)) for d in locations.values())
         progress.start(total=len(selected) if selected is not None else every)
-        # Recorded in the Dagster instance of DAGSTER_HOME when set (the UI's), else in memory: a SQLite
-        # instance costs ~20 ms per event, and a run has hundreds (one per check).
-        if home := os.environ.get("DAGSTER_HOME"):
-            prepare_instance_home(Path(home))
-        with dg.DagsterInstance.get() if home else dg.DagsterInstance.ephemeral() as instance:
+        # Run in memory (a SQLite instance costs ~10 ms an event, and a run has hundreds) and recorded as it goes
+        # in the project's Dagster instance, the UI's: the run, its steps, materializations and check results.
+        home = Path(os.environ.get("DAGSTER_HOME") or settings.project_dir / ".dagster")
+        prepare_instance_home(home)
+        with dg.DagsterInstance.ephemeral() as instance, dg.DagsterInstance.from_config(str(home)) as recorded:
             materialize_started = time.perf_counter()
             result = materialize_mesh(
                 locations,
@@ -120,6 +120,7 @@ def run(
                 selected=selected,
                 echo=verbose,
                 on_event=progress.on_event,
+                record_into=recorded,
             )
             timings["materialize"] = time.perf_counter() - materialize_started
             in_steps = step_seconds(instance, run_id=result.run_id)

@@ -79,6 +79,39 @@ telemetry:
 """
 
 
+_RECORDED = {
+    DagsterEventType.RUN_START,
+    DagsterEventType.RUN_SUCCESS,
+    DagsterEventType.RUN_FAILURE,
+    DagsterEventType.STEP_START,
+    DagsterEventType.STEP_SUCCESS,
+    DagsterEventType.STEP_FAILURE,
+    DagsterEventType.ASSET_MATERIALIZATION,
+    DagsterEventType.ASSET_CHECK_EVALUATION,
+}
+"""What the UI shows of a run: its start and end, each step's, each materialization and check result."""
+
+
+class _Recorder:
+    """Copies one run, as it happens, from the in-memory instance it runs in into `target` (the UI's): the run
+    with its snapshots at its first event, then each event the UI shows. SQLite costs ~10 ms an event, paid
+    here in the watching thread while the steps run, not after them."""
+
+    def __init__(self, *, source: dg.DagsterInstance, target: dg.DagsterInstance) -> None:
+        self.source, self.target = source, target
+
+    def record(self, entry: dg.EventLogEntry) -> None:
+        if not self.target.has_run(entry.run_id):
+            run = self.source.get_run_by_id(entry.run_id)
+            for snapshot_id in (run.job_snapshot_id, run.execution_plan_snapshot_id):
+                if snapshot_id and not self.target.has_snapshot(snapshot_id):
+                    is_job = snapshot_id == run.job_snapshot_id
+                    get = self.source.get_job_snapshot if is_job else self.source.get_execution_plan_snapshot
+                    self.target.add_snapshot(get(snapshot_id))
+            self.target.add_run(run)
+        self.target.handle_new_event(entry)
+
+
 def prepare_instance_home(home: Path) -> None:
     """Give a Dagster home without its own `dagster.yaml` one that says what it is (and sends no telemetry)."""
     home.mkdir(parents=True, exist_ok=True)
@@ -161,30 +194,39 @@ def materialize_mesh(
     selected: Collection[dg.AssetKey] | None = None,
     echo: bool = False,
     on_event: Callable[[dg.EventLogEntry], None] | None = None,
+    record_into: dg.DagsterInstance | None = None,
 ) -> dg.ExecuteInProcessResult:
     """Materialize every asset of every location (or the `selected` ones, reading the others at their published
     versions) in one run, in this process, reporting step events as they happen.
 
-    Dagster's and dbt's messages go to `log_file` (and stderr too with `echo`), not to the console.
+    Dagster's and dbt's messages go to `log_file` (and stderr too with `echo`), not to the console. With
+    `record_into` (the UI's instance), the run, its steps, materializations and check results are recorded there
+    as they happen; Dagster's debug events stay in the run log.
     """
-    _close_abandoned_runs(instance)
+    _close_abandoned_runs(record_into or instance)
     job = _mesh_job(locations)
     run_id = str(uuid.uuid4())
     stop = threading.Event()
+    recorder = _Recorder(source=instance, target=record_into) if record_into is not None else None
+    watched = (_WATCHED if on_event else set()) | (_RECORDED if recorder else set())
 
     def watch() -> None:
         cursor = None
         while True:
             done = stop.is_set()
-            records = instance.get_records_for_run(run_id, cursor=cursor, of_type=_WATCHED)
+            records = instance.get_records_for_run(run_id, cursor=cursor, of_type=watched)
             for record in records.records:
-                on_event(record.event_log_entry)
+                entry = record.event_log_entry
+                if on_event and entry.dagster_event_type in _WATCHED:
+                    on_event(entry)
+                if recorder and entry.dagster_event_type in _RECORDED:
+                    recorder.record(entry)
             cursor = records.cursor
             if done:
                 return
             stop.wait(0.2)
 
-    watcher = threading.Thread(target=watch, daemon=True) if on_event else None
+    watcher = threading.Thread(target=watch, daemon=True) if watched else None
     if watcher:
         watcher.start()
     try:

@@ -61,7 +61,9 @@ def _session_settings(spark: SparkSession, settings: Mapping[str, str]) -> Itera
 
 def _is_conflict(error: Exception) -> bool:
     text = f"{type(error).__name__} {error}"
-    return any(mark in text for mark in ("Concurrent", "DELTA_CONCURRENT", "DELTA_METADATA_CHANGED", "already exists"))
+    # DELTA_PROTOCOL_CHANGED: two first writes of a table met in its empty folder
+    marks = ("Concurrent", "DELTA_CONCURRENT", "DELTA_METADATA_CHANGED", "DELTA_PROTOCOL_CHANGED", "already exists")
+    return any(mark in text for mark in marks)
 
 
 def _quoted(identifier: str) -> str:

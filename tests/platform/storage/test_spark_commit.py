@@ -73,3 +73,17 @@ def test_an_overwrite_that_always_meets_a_concurrent_commit_says_why_in_one_line
     assert "Exception" in message and "An error occurred while calling" not in message  # Delta's reason, not Py4J's
     assert "\n" not in message
     assert all(STEP.app_id not in str(c) for c in DeltaTable(uri).history())  # nothing of this step was written
+
+
+def test_two_first_writes_meeting_in_an_empty_folder_are_a_conflict_to_go_round_again():
+    """Delta's words when two runs first publish a Spark product at once (seen in the two-runs test): a conflict,
+    so the loser is judged again against the winner's version, not failed."""
+    from lakemesh.storage.spark_delta import _is_conflict
+
+    said = RuntimeError(
+        "An error occurred while calling o316.save.\n: io.delta.exceptions.ProtocolChangedException: "
+        "[DELTA_PROTOCOL_CHANGED] ProtocolChangedException: The protocol version of the Delta table has been "
+        "changed by a concurrent update. This happens when multiple writers are writing to an empty directory."
+    )
+    assert _is_conflict(said)
+    assert not _is_conflict(RuntimeError("An error occurred while calling o12.save.\n: java.io.IOException: disk full"))
