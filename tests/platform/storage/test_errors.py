@@ -49,7 +49,7 @@ def test_a_product_never_published_is_one_line(settings: Settings):
         read("sales.nope", settings=settings)
     shown = _lakemesh("read", "sales.nope")
     assert shown.returncode == 2 and len(shown.stderr.strip().splitlines()) == 1
-    assert "sales/nope: the product has never been published" in shown.stderr
+    assert "no product 'sales.nope'" in shown.stderr and "did you mean sales.orders?" in shown.stderr  # no contract
     debug = _lakemesh("--debug", "read", "sales.nope")
     assert debug.returncode == 1 and "Traceback" in debug.stderr
 
