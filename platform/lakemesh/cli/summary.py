@@ -29,10 +29,10 @@ class ProductLine(Protocol):
 
 SUMMARY_COLUMNS = (
     Column("product", "product"),
-    Column("owner", "owner", drop=2),
+    Column("owner", "owner", drop=1),
     Column("rows", "rows", justify="right"),
     Column("ver", "version", justify="right"),
-    Column("contract", "contract_version", drop=1),
+    Column("contract", "contract_version", drop=2),
     Column("checks", "checks", wraps=True),
 )
 

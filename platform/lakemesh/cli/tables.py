@@ -55,10 +55,16 @@ def fitted_table(
     def needed() -> int:
         return sum(narrowest[i] if columns[i].wraps else natural[i] for i in shown) + _GAP * (len(shown) - 1)
 
+    dropped = []
     for i in sorted((i for i, c in enumerate(columns) if c.drop), key=lambda i: -columns[i].drop):
         if needed() <= width:
             break
         shown.remove(i)
+        dropped.append(i)
+    for i in dropped[:-1]:  # one left out early may fit beside what is left, once a wider one went too
+        shown = sorted([*shown, i])
+        if needed() > width:
+            shown.remove(i)
     table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True, show_edge=False)
     for i in shown:
         column = columns[i]
