@@ -49,6 +49,10 @@ class Reconciliation:
     restated: list[str]
     """`<product>: <what changed>` for each product whose entry disagreed with its Delta log (versions Delta does
     not have, another current version, a description not from its contract)."""
+    retired: list[str]
+    """Products whose contract is gone from the project, marked retired now."""
+    revived: list[str]
+    """Retired products whose contract is back."""
     aborted: list[str]
     """`<product> run <id>` for each publish closed as ABORTED."""
     delivered: int
@@ -76,7 +80,8 @@ def reconcile(
     emitter = LineageEmitter.for_settings(settings)
     delivery = emitter.flush()
     catalog = Catalog(settings.catalog_url, storage_options=settings.storage_options)
-    if products is None:  # a product the catalog has any event of, described or not, as well
+    every_product = products is None
+    if every_product:  # a product the catalog has any event of, described or not, as well
         known = (n for n in catalog.dataset_names(settings.namespace) if product_table(settings.namespace, n))
         names = sorted(set(settings.contract_paths()) | set(known))
     else:
@@ -115,6 +120,11 @@ def reconcile(
         except Exception as error:  # e.g. its latest commit's contract no longer parses: the others go on
             problems.append(f"{name}: its latest commit cannot describe it: {in_one_line(error)}")
     restated = catalog.restate(settings.namespace, {n: state for n, state in states.items() if state is not None})
+    retired, revived = (
+        catalog.retire(settings.namespace, live=set(settings.contract_paths()))
+        if every_product and settings.project_root is not None
+        else ([], [])
+    )
     aborted = []
     now, host, in_scope = datetime.now(UTC), socket.gethostname(), set(names)
     products = in_scope | set(settings.contract_paths())
@@ -141,6 +151,8 @@ def reconcile(
         products=len(names),
         recorded=recorded,
         restated=restated,
+        retired=retired,
+        revived=revived,
         aborted=aborted,
         delivered=delivery.delivered,
         waiting=delivery.waiting,

@@ -35,7 +35,10 @@ from lakemesh.lineage.naming import PLATFORM_PRODUCER
 from lakemesh.lineage.process import run_process
 from lakemesh.lineage.validation import check_run_event
 
-__all__ = ["Catalog", "DeltaState", "NotFound", "OpenRun", "ProductEntry", "VersionEntry"]
+__all__ = ["RETIRED_FACET", "Catalog", "DeltaState", "NotFound", "OpenRun", "ProductEntry", "VersionEntry"]
+
+RETIRED_FACET = "lakemeshRetired"
+"""Kept in a product's facets once its contract is gone from the project: `{"since": <ISO time>}`."""
 
 
 class NotFound(LakemeshError, LookupError):
@@ -93,6 +96,8 @@ class ProductEntry:
     versions: list[VersionEntry]
     last_run: dict[str, Any] | None
     checks: dict[str, bool]
+    retired: str | None = None
+    """When its contract was found gone (ISO time): published no more, its versions still readable."""
 
     @property
     def domain(self) -> str:
@@ -383,6 +388,7 @@ class Catalog:
             ],
             last_run=last,
             checks=dict(sorted(checks.items())),
+            retired=((row.facets or {}).get(RETIRED_FACET) or {}).get("since"),
         )
 
     def namesakes(self, name: str, *, producer: str = PLATFORM_PRODUCER) -> list[sa.Row]:
@@ -445,6 +451,30 @@ class Catalog:
                     if done:
                         changed.append(f"{row.name}: {'; '.join(done)}")
         return changed
+
+    def retire(self, namespace: str, *, live: Collection[str]) -> tuple[list[str], list[str]]:
+        """Mark each product of `namespace` whose name is not `live` (its contract is gone) retired, and a retired
+        one that is live again not; returns (retired now, live again)."""
+        d = m.datasets
+        retired, revived = [], []
+        with self.engine.begin() as db:
+            rows = db.execute(
+                sa.select(d.c.id, d.c.name, d.c.facets).where(
+                    d.c.namespace == namespace, d.c.producer == PLATFORM_PRODUCER, d.c.contract.is_not(None)
+                )
+            ).all()
+            for row in rows:
+                facets = dict(row.facets or {})
+                if (row.name in live) == (RETIRED_FACET not in facets):
+                    continue
+                if row.name in live:
+                    del facets[RETIRED_FACET]
+                    revived.append(row.name)
+                else:
+                    facets[RETIRED_FACET] = {"since": datetime.now(UTC).isoformat()}
+                    retired.append(row.name)
+                db.execute(d.update().where(d.c.id == row.id).values(facets=facets))
+        return sorted(retired), sorted(revived)
 
     def open_runs(self, *, job_namespace: str, names: Collection[str] | None = None) -> list[OpenRun]:
         """Runs of the named jobs (all, when None) that started and never ended (no COMPLETE, FAIL or ABORT yet)."""

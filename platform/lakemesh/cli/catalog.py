@@ -69,10 +69,14 @@ def catalog_list(as_json: Annotated[bool, typer.Option("--json", help="the produ
             "contract_version": p.contract.get("contractVersion"),
             "current_version": p.current_version,
             "last_run": p.last_run["state"] if p.last_run else None,
+            "retired": p.retired,
         }
         for p in products
     ]
-    rows = [[str(value) if value is not None else "-" for value in record.values()] for record in records]
+    rows = [[str(value) if value is not None else "-" for value in list(record.values())[:-1]] for record in records]
+    for row, record in zip(rows, records, strict=True):  # a retired product is not shown as live
+        if record["retired"]:
+            row[-1] = f"retired {record['retired'][:10]}"
     print_rows(_LIST_COLUMNS, rows, records=records, as_json=as_json)
 
 
@@ -90,6 +94,8 @@ def catalog_show(product: str) -> None:
     console.print(
         f"location: {contract.get('location')}   current Delta version: {p.current_version}   updated: {p.updated_at}"
     )
+    if p.retired:
+        console.print(f"[yellow]retired since {p.retired}: its contract is gone; its versions stay readable")
     if p.last_run:
         run = p.last_run
         console.print(f"last run: {run['id']} {run['state']} at {run['endedAt'] or run['startedAt']}")
@@ -283,6 +289,10 @@ def report_reconcile(done: Reconciliation) -> None:
         console.print(f"  recorded {entry} from the Delta log", highlight=False)
     for entry in done.restated:
         console.print(f"  set to its Delta log: {entry}", highlight=False)
+    for name in done.retired:
+        console.print(f"  retired {name}: its contract is gone from the project", highlight=False)
+    for name in done.revived:
+        console.print(f"  {name} is live again: its contract is back", highlight=False)
     for entry in done.aborted:
         console.print(f"  closed {entry} as ABORTED: it never committed", highlight=False)
     if done.waiting:

@@ -136,7 +136,7 @@ def run(
     except Exception as error:  # the products stand; the catalog catches up with `lakemesh catalog reconcile`
         console.print(f"[yellow]catalog not reconciled: {in_one_line(error)}")
     else:
-        news = (reconciled.recorded, reconciled.restated, reconciled.aborted, reconciled.problems)
+        news = (reconciled.recorded, reconciled.restated, reconciled.retired, reconciled.aborted, reconciled.problems)
         if any(news) or reconciled.waiting:
             report_reconcile(reconciled)
 

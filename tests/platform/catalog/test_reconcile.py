@@ -235,3 +235,29 @@ def test_a_training_run_whose_process_is_gone_is_closed_and_a_listener_run_left_
     assert catalog.open_runs(job_namespace=JOB_NAMESPACE, names={"shop.late"}) == []
     assert len(done.aborted) == 1 and done.aborted[0].startswith("shop.late run ")
     assert [r.job for r in catalog.open_runs(job_namespace=JOB_NAMESPACE)] == ["spark_application"]
+
+
+def test_a_product_whose_contract_is_gone_is_retired_and_live_again_once_it_is_back(
+    contracts: dict[str, Path], settings: Settings
+):
+    settings = Settings.from_env()  # the test's own project, whose contracts these are
+    assert _publisher(contracts["shop.orders"]).wait(timeout=120) == 0
+    assert reconcile(settings).retired == []
+    kept = contracts["shop.orders"].read_text()
+    contracts["shop.orders"].unlink()  # the domain removed the product
+
+    done = reconcile(settings)
+
+    assert (done.retired, done.revived) == (["shop.orders"], [])
+    entry = Catalog(settings.catalog_url).product("shop.orders", namespace=settings.namespace)
+    assert entry.retired is not None and entry.current_version == "0"  # its versions stay readable
+    listed = subprocess.run(
+        [str(Path(sys.executable).with_name("lakemesh")), "catalog", "list"], capture_output=True, text=True
+    )
+    row = next(line for line in listed.stdout.splitlines() if line.startswith("shop.orders"))
+    assert "retired" in row and "COMPLETED" not in row
+    assert reconcile(settings).retired == []  # once is enough
+
+    contracts["shop.orders"].write_text(kept)
+    assert reconcile(settings).revived == ["shop.orders"]
+    assert Catalog(settings.catalog_url).product("shop.orders", namespace=settings.namespace).retired is None

@@ -50,5 +50,6 @@ def test_catalog_list_fits_80_columns_and_answers_json(settings: Settings):
             "contract_version": contract.version,
             "current_version": "0",
             "last_run": "COMPLETED",
+            "retired": None,
         }
     ]
