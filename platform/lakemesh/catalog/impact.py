@@ -8,6 +8,7 @@ declare no column lineage are counted in along the job-dataset edges.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -19,6 +20,7 @@ from lakemesh.catalog.ingestion import WHOLE_DATASET
 from lakemesh.catalog.resolve import MAX_DEPTH, product_id
 from lakemesh.catalog.store import Catalog, NotFound
 from lakemesh.catalog.trees import directed_levels
+from lakemesh.lineage.naming import PLATFORM_PRODUCER
 
 __all__ = ["Impact", "impact"]
 
@@ -85,7 +87,7 @@ def impact(catalog: Catalog, product: str, *, column: str | None = None, namespa
             Impact(
                 name=row.name,
                 namespace=row.namespace,
-                domain=row.name.split(".", 1)[0] if row.contract else row.namespace,
+                domain=_domain(row),
                 owner=row.owner,
                 access=(row.contract or {}).get("access"),
                 hops=hops[i],
@@ -97,3 +99,11 @@ def impact(catalog: Catalog, product: str, *, column: str | None = None, namespa
         ),
         key=lambda entry: (entry.hops, entry.name),
     )
+
+
+def _domain(row: Any) -> str:
+    """A product's or a model's domain is the first part of its name (the platform wrote both); any other
+    dataset's, its namespace."""
+    if (row.contract or row.producer == PLATFORM_PRODUCER) and "." in row.name:
+        return row.name.split(".", 1)[0]
+    return row.namespace

@@ -16,6 +16,7 @@ from openlineage.client.facet_v2 import (
     documentation_dataset,
     error_message_run,
     job_type_job,
+    ownership_dataset,
 )
 from openlineage.client.uuid import generate_new_uuid
 
@@ -38,6 +39,7 @@ class TrainingLineage:
         emitter: LineageEmitter,
         *,
         model: str,
+        owner: str,
         description: str,
         tracking_uri: str,
         features: InputRef,
@@ -45,7 +47,7 @@ class TrainingLineage:
         parent_job: str,
     ) -> None:
         self.emitter = emitter
-        self.model, self.description, self.tracking_uri = model, description, tracking_uri
+        self.model, self.owner, self.description, self.tracking_uri = model, owner, description, tracking_uri
         self.features = features
         self.run_id = str(generate_new_uuid())
         self._parent = parent_run_facet(parent_run_id, parent_job)
@@ -61,7 +63,12 @@ class TrainingLineage:
         facets: dict = {"parent": self._parent, **({PROCESS_FACET: process} if process else {})}
         if error is not None:
             facets["errorMessage"] = error_message_run.ErrorMessageRunFacet(message=error, programmingLanguage="python")
-        output = {"documentation": documentation_dataset.DocumentationDatasetFacet(description=self.description)}
+        output = {
+            "documentation": documentation_dataset.DocumentationDatasetFacet(description=self.description),
+            "ownership": ownership_dataset.OwnershipDatasetFacet(
+                owners=[ownership_dataset.Owner(name=f"team:{self.owner}", type="OWNER")]
+            ),
+        }
         if version is not None:
             output["version"] = dataset_version_dataset.DatasetVersionDatasetFacet(datasetVersion=str(version))
         kind = job_type_job.JobTypeJobFacet(processingType="BATCH", integration="LAKEMESH", jobType="MODEL_TRAINING")

@@ -64,11 +64,14 @@ def train_and_register(
     features: Contract,
     *,
     version: int,
+    owner: str,
     settings: Settings,
     run: TrainingRun,
     log: logging.Logger,
 ) -> Registration:
-    """Train on `features` at `version` and register the model if it passes its gate; raises `TrainingRefused`."""
+    """Train on `features` at `version` and register the model if it passes its gate; raises `TrainingRefused`.
+
+    `owner` is the team that owns the model (its predictions' owner), as its lineage names it."""
     registry = ModelRegistry.for_settings(settings)
     registry.check_reachable()
     done = registry.registered_by(spec.registered_name, tag=run.tag, value=run.run_id)
@@ -83,6 +86,7 @@ def train_and_register(
     lineage = TrainingLineage(
         LineageEmitter.for_settings(settings),
         model=spec.registered_name,
+        owner=owner,
         description=description,
         tracking_uri=registry.uri,
         features=InputRef.of_product(spec.features, settings=settings, version=version),

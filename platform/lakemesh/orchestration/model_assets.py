@@ -69,7 +69,7 @@ def _training_asset(spec: ModelSpec, *, owner: str, features: Contract, settings
         run = TrainingRun(run_id=context.run.run_id, job=context.run.job_name, tag=RUN_TAG)
         try:
             registered = train_and_register(
-                spec, features, version=version, settings=run_settings, run=run, log=context.log
+                spec, features, version=version, owner=owner, settings=run_settings, run=run, log=context.log
             )
         except TrainingRefused as refused:
             if refused.metrics:

@@ -10,7 +10,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 import requests
-from lakemesh.catalog import Catalog
+from lakemesh.catalog import Catalog, impact
 from lakemesh.orchestration.mesh import load_workspace, materialize_mesh
 from lakemesh.settings import Settings
 from marquez_client import MarquezClient
@@ -129,3 +129,12 @@ def test_the_api_docs_render_in_headless_chromium_without_a_network(catalog_url:
                         "--dump-dom", f"{url}/docs").stdout  # fmt: skip
     assert "/api/v1/namespaces" in dom and "opblock" in dom
     assert "Unable to render this definition" not in dom
+
+
+def test_the_model_reads_as_its_domain_s_with_its_owner(mesh: Settings):
+    """A breaking change's readers name the model by its domain and owning team, not by the registry's URI."""
+    readers = {
+        r.name: r for r in impact(Catalog(mesh.catalog_url), "logistics.shipment_features", namespace=mesh.namespace)
+    }
+    model = readers["logistics.late_delivery"]
+    assert (model.domain, model.owner) == ("logistics", "logistics-analytics")
