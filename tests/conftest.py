@@ -2,9 +2,11 @@
 
 import shutil
 import subprocess
+import uuid
 from pathlib import Path
 
 import pytest
+from lakemesh.contracts import Contract
 from lakemesh.settings import Settings
 
 from sample.tpch import generate as generate_tpch
@@ -18,6 +20,21 @@ def exited_pid() -> int:
     child = subprocess.Popen(["true"])
     child.wait()
     return child.pid
+
+
+def publish_customers(settings: Settings, *, rows: int | None = None) -> Contract:
+    """Publish customers.customer from the landing zone as its domain builds it (its first `rows`), in a new run;
+    returns its contract."""
+    from lakemesh import load_contract, publish
+    from lakemesh.storage.landing import read_landing
+
+    from domains.customers.products import customer
+
+    contract = load_contract(PROJECT_DIR / "contracts" / "customers" / "customer.yaml")
+    frame = customer.fn(read_landing(settings.landing, "customer").lazy())
+    built = (frame.head(rows) if rows else frame).collect()
+    publish(built, contract=contract, settings=settings, run_id=str(uuid.uuid4()))
+    return contract
 
 
 def copy_project(tmp_path: Path) -> Path:

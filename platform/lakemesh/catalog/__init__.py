@@ -9,10 +9,11 @@ into it.
 
 from lakemesh.catalog.columns import ColumnSource, column_lineage_graph, column_sources
 from lakemesh.catalog.database import catalog_url
+from lakemesh.catalog.entries import ProductEntry, VersionEntry
 from lakemesh.catalog.graph import lineage_graph
 from lakemesh.catalog.impact import Impact, impact
 from lakemesh.catalog.resolve import InvalidNodeId
-from lakemesh.catalog.store import Catalog, NotFound, ProductEntry, VersionEntry
+from lakemesh.catalog.store import Catalog, NotFound
 from lakemesh.catalog.trees import LineageNode, product_graph, product_lineage
 
 __all__ = [

@@ -167,7 +167,7 @@ def confirmed_commit(
         raise UnconfirmedVersion(f"{claim}: {error}") from None
     history = [info for info in window if info["version"] == int(version)]
     commit = next((c for info in history if (c := _commit(namespace, product, location, info))), None)
-    if commit is None or commit.version != int(version):
+    if commit is None:
         raise UnconfirmedVersion(f"{claim}: version {version} was not committed by a publish")
     if commit.run_id != run_id:
         raise UnconfirmedVersion(f"{claim}: the publish of run {commit.run_id} committed it, not run {run_id}")

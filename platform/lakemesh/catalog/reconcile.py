@@ -24,9 +24,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from lakemesh.catalog.entries import DeltaState
 from lakemesh.catalog.ingestion import described_by
 from lakemesh.catalog.provenance import ProductCommit, product_table, publish_commits
-from lakemesh.catalog.store import Catalog, DeltaState
+from lakemesh.catalog.store import Catalog
 from lakemesh.errors import in_one_line
 from lakemesh.lineage import JOB_NAMESPACE, InputRef, LineageEmitter, PublishLineage, abort_event
 from lakemesh.processes import process_exited

@@ -14,17 +14,14 @@ import pytest
 import requests
 import sqlalchemy as sa
 from deltalake import DeltaTable
-from lakemesh import Settings, load_contract, publish
+from lakemesh import Settings, load_contract
 from lakemesh.catalog import Catalog, column_sources
 from lakemesh.catalog import model as m
 from lakemesh.catalog.reconcile import reconcile
 from lakemesh.lineage import JOB_NAMESPACE, publish_run_id, storage_dataset
 from lakemesh.storage.commit import PublishCommit
-from lakemesh.storage.landing import read_landing
 
-from domains.customers.products import customer
-
-from ...conftest import PROJECT_DIR
+from ...conftest import PROJECT_DIR, publish_customers
 from .conftest import TOKEN, Server
 from .events import dataset, facet, run_event
 
@@ -32,12 +29,6 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 PRODUCT = "customers.customer"
 UNPUBLISHED = "customers.nation"
 FORGERY_ROUNDS = 10
-
-
-def _publish(settings: Settings, *, rows: int) -> None:
-    contract = load_contract(PROJECT_DIR / "contracts" / "customers" / "customer.yaml")
-    frame = customer.fn(read_landing(settings.landing, "customer").lazy()).head(rows).collect()
-    publish(frame, contract=contract, settings=settings, run_id=str(uuid.uuid4()))
 
 
 def _forged_product(settings: Settings, *, version: str, storage_named: bool = False, product: str = PRODUCT) -> dict:
@@ -80,8 +71,8 @@ def published_over_http(server: Server, settings: Settings, monkeypatch: pytest.
     """customers.customer published twice (v0, v1), its events sent to `server` over OpenLineage's HTTP transport."""
     for name, value in {"TYPE": "http", "URL": server.url, "AUTH__TYPE": "api_key", "AUTH__APIKEY": TOKEN}.items():
         monkeypatch.setenv(f"OPENLINEAGE__TRANSPORT__{name}", value)
-    _publish(settings, rows=3)
-    _publish(settings, rows=4)
+    publish_customers(settings, rows=3)
+    publish_customers(settings, rows=4)
     return settings
 
 
@@ -141,13 +132,13 @@ def test_forged_completes_change_no_product_version_owner_contract_or_descriptio
         {},
     )
 
-    _publish(settings, rows=5)  # the platform's next publish is recorded as ever
+    publish_customers(settings, rows=5)  # the platform's next publish is recorded as ever
     assert server.catalog.product(PRODUCT, namespace=settings.namespace).current_version == "2"
 
 
 def test_reconcile_makes_the_catalog_equal_delta_in_both_directions(settings: Settings):
-    _publish(settings, rows=3)
-    _publish(settings, rows=4)
+    publish_customers(settings, rows=3)
+    publish_customers(settings, rows=4)
     contract = load_contract(PROJECT_DIR / "contracts" / "customers" / "customer.yaml")
     catalog = Catalog(settings.catalog_url)
     with catalog.engine.begin() as db:  # what a forger left in a catalog of before: a version Delta never had
@@ -233,11 +224,11 @@ def test_a_replayed_complete_of_the_genuine_run_adds_no_lineage_or_checks(
 
 
 def test_reconcile_leaves_a_product_whose_log_it_cannot_number_and_says_why(settings: Settings):
-    _publish(settings, rows=3)
-    _publish(settings, rows=4)
+    publish_customers(settings, rows=3)
+    publish_customers(settings, rows=4)
     log = Path(settings.table_uri(PRODUCT)) / "_delta_log"
     (log / f"{2:020d}.json").write_text(json.dumps({"txn": {"appId": "another-tool", "version": 1}}) + "\n")
-    _publish(settings, rows=5)  # version 3; deltalake would number the history 3, 2, 1 (no commitInfo in 2)
+    publish_customers(settings, rows=5)  # version 3; deltalake would number the history 3, 2, 1 (no commitInfo in 2)
 
     done = reconcile(settings)
 

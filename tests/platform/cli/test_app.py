@@ -4,17 +4,12 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import typer
-from lakemesh import load_contract, publish
 from lakemesh.cli import app
-from lakemesh.storage.landing import read_landing
 
-from domains.customers.products import customer
-
-from ...conftest import PROJECT_DIR
+from ...conftest import publish_customers
 
 LAKEMESH = str(Path(sys.executable).with_name("lakemesh"))
 HEAVY = ("dagster", "dbt", "polars", "pandera", "pyspark", "mlflow", "deltalake", "sqlalchemy")
@@ -74,9 +69,7 @@ def test_catalog_list_on_an_empty_lakehouse_is_an_empty_table(tmp_path: Path):
 
 def test_a_typo_d_name_is_an_error_that_suggests_the_name_meant(settings):
     """Every lookup of an unknown name exits 2 with `error:` and the closest known name."""
-    contract = load_contract(PROJECT_DIR / "contracts" / "customers" / "customer.yaml")
-    frame = customer.fn(read_landing(settings.landing, "customer").lazy()).collect()
-    publish(frame, contract=contract, settings=settings, run_id=str(uuid.uuid4()))
+    publish_customers(settings)
     for args in (["catalog", "show", "customers.custmer"], ["read", "customers.custmer"]):
         shown = _lakemesh(*args, lakehouse=Path(settings.lakehouse))
         assert shown.returncode == 2, args

@@ -4,17 +4,13 @@ data, and `lakemesh reset` removes the local lakehouse after a confirmation."""
 import os
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
 from deltalake import DeltaTable
-from lakemesh import Settings, load_contract, publish
-from lakemesh.storage.landing import read_landing
+from lakemesh import Settings
 
-from domains.customers.products import customer
-
-from ...conftest import PROJECT_DIR
+from ...conftest import PROJECT_DIR, publish_customers
 
 LAKEMESH = str(Path(sys.executable).with_name("lakemesh"))
 LOCATIONS = ("LAKEMESH_LAKEHOUSE", "LAKEMESH_LANDING", "LAKEMESH_CATALOG", "LAKEMESH_DUCKDB_DIR", "LAKEMESH_OUTBOX")
@@ -38,14 +34,8 @@ def test_a_subfolder_of_the_project_uses_the_project_s_lakehouse(monkeypatch: py
     assert Settings.from_env().lakehouse == str(PROJECT_DIR / "elsewhere" / "lakehouse")
 
 
-def _publish_customers(settings: Settings) -> None:
-    contract = load_contract(PROJECT_DIR / "contracts" / "customers" / "customer.yaml")
-    frame = customer.fn(read_landing(settings.landing, "customer").lazy()).collect()
-    publish(frame, contract=contract, settings=settings, run_id=str(uuid.uuid4()))
-
-
 def test_a_run_at_another_scale_factor_than_the_products_is_refused_and_changes_nothing(settings: Settings):
-    _publish_customers(settings)
+    publish_customers(settings)
     (settings.local_dir / "_scale_factor").write_text("1")  # the products were built at scale factor 1
     landing_before = {p.name: p.stat().st_mtime_ns for p in settings.landing.iterdir()}
 
@@ -61,7 +51,7 @@ def test_a_run_at_another_scale_factor_than_the_products_is_refused_and_changes_
 
 
 def test_reset_removes_the_lakehouse_only_once_confirmed(settings: Settings):
-    _publish_customers(settings)
+    publish_customers(settings)
     lakehouse = Path(settings.lakehouse)
 
     declined = _lakemesh("reset", input="n\n")

@@ -5,17 +5,13 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
-from lakemesh import Settings, load_contract, publish
+from lakemesh import Settings
 from lakemesh.cli.tables import Column, fitted_table
-from lakemesh.storage.landing import read_landing
 from rich.console import Console
 
-from domains.customers.products import customer
-
-from ...conftest import PROJECT_DIR
+from ...conftest import publish_customers
 
 LAKEMESH = str(Path(sys.executable).with_name("lakemesh"))
 
@@ -31,9 +27,7 @@ def test_a_column_that_does_not_fit_is_left_out_whole_never_cut():
 
 
 def test_catalog_list_fits_80_columns_and_answers_json(settings: Settings):
-    contract = load_contract(PROJECT_DIR / "contracts" / "customers" / "customer.yaml")
-    frame = customer.fn(read_landing(settings.landing, "customer").lazy()).collect()
-    publish(frame, contract=contract, settings=settings, run_id=str(uuid.uuid4()))
+    contract = publish_customers(settings)
     env = {**os.environ, "COLUMNS": "80"}
 
     shown = subprocess.run([LAKEMESH, "catalog", "list"], capture_output=True, text=True, env=env, timeout=120)
