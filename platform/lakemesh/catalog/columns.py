@@ -27,7 +27,7 @@ from lakemesh.catalog.resolve import (
     resolve_node,
 )
 from lakemesh.catalog.store import Catalog, NotFound
-from lakemesh.catalog.trees import first_reached
+from lakemesh.catalog.trees import first_shown
 
 __all__ = ["ColumnSource", "column_lineage_graph", "column_links", "column_sources", "walk_columns"]
 
@@ -163,7 +163,7 @@ class ColumnSource:
     transformation: str | None
     inputs: list[ColumnSource]
     repeated: bool = False
-    """Shown in full where the tree first reaches it: here only as a reference."""
+    """Shown in full where the printed tree first shows it, above: here only as a reference."""
 
 
 def column_sources(catalog: Catalog, product: str, column: str, *, namespace: str | None = None) -> ColumnSource:
@@ -179,7 +179,7 @@ def column_sources(catalog: Catalog, product: str, column: str, *, namespace: st
     for r in sorted(links, key=lambda r: (datasets[r.input_dataset_id].name, r.input_field)):
         how = r.transformation_subtype or r.transformation_type
         feeds.setdefault((r.output_dataset_id, r.output_field), []).append((how, (r.input_dataset_id, r.input_field)))
-    expanded_at = first_reached((root, column), feeds)
+    expanded_at = first_shown((root, column), feeds)
 
     def grow(key: tuple[int, str], how: str | None, parent: tuple[int, str] | None) -> ColumnSource:
         row = datasets[key[0]]

@@ -114,10 +114,14 @@ def in_batches(items: Iterable[Any], *, size: int = 5000) -> Iterable[list[Any]]
 
 
 def rows_by_id(
-    db: sa.Connection, table: sa.Table, ids: Iterable[int], *, columns: Sequence[str] | None = None
+    db: sa.Connection,
+    table: sa.Table,
+    ids: Iterable[int],
+    *,
+    columns: Sequence[str | sa.ColumnElement[Any]] | None = None,
 ) -> dict[int, sa.Row]:
-    """Rows of a table with an `id` key (datasets, jobs), all columns or the `columns` named (`id` among them)."""
-    selected = [table.c[name] for name in columns] if columns else [table]
+    """Rows of a table with an `id` key (datasets, jobs): all columns, or those named or given (`id` among them)."""
+    selected = [table.c[c] if isinstance(c, str) else c for c in columns] if columns else [table]
     return {
         row.id: row
         for batch in in_batches(set(ids))

@@ -25,6 +25,7 @@ __all__ = [
     "InvalidNodeId",
     "NodeRef",
     "check_depth",
+    "datasets_shown",
     "lineage_fields",
     "names_of",
     "product_id",
@@ -100,6 +101,14 @@ def lineage_fields(db: sa.Connection, dataset_id: int) -> set[str]:
 def names_of(db: sa.Connection, table: sa.Table, ids: Iterable[int]) -> dict[int, sa.Row]:
     """Namespace and name of dataset or job rows by id: all a tree or a path shows of them."""
     return rows_by_id(db, table, ids, columns=("id", "namespace", "name"))
+
+
+def datasets_shown(db: sa.Connection, ids: Iterable[int]) -> dict[int, sa.Row]:
+    """What a tree or a picture shows of dataset rows by id: namespace, name, current version, and `model`, true
+    for a registered model (a dataset of OpenLineage type `MODEL`, as its training run writes it)."""
+    dataset_type = m.datasets.c.facets[("datasetType", "datasetType")].as_string()
+    model = sa.func.coalesce(dataset_type == "MODEL", False).label("model")
+    return rows_by_id(db, m.datasets, ids, columns=("id", "namespace", "name", "current_version", model))
 
 
 def product_id(db: sa.Connection, catalog: Catalog, name: str, *, namespace: str | None) -> int:

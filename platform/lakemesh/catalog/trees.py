@@ -1,8 +1,9 @@
 """Lineage trees of one product, up- or downstream, and the graph around it that the product page draws.
 
 Walks go level by level over the job-dataset edges held in memory
-(`adjacency`); each dataset is shown in full once, where a breadth-first walk
-first reaches it, so a tree grows with the graph, not with its paths.
+(`adjacency`); each dataset is shown in full once, where a tree printed top to
+bottom first shows it (later occurrences refer back to it), so a tree grows
+with the graph, not with its paths.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from typing import Any
 
 from lakemesh.catalog import model as m
 from lakemesh.catalog.adjacency import Adjacency, adjacency
-from lakemesh.catalog.resolve import Direction, check_depth, names_of, product_id
+from lakemesh.catalog.resolve import Direction, check_depth, datasets_shown, names_of, product_id
 from lakemesh.catalog.store import Catalog
 
-__all__ = ["LineageNode", "ProductGraph", "directed_levels", "first_reached", "product_graph", "product_lineage"]
+__all__ = ["LineageNode", "ProductGraph", "directed_levels", "first_shown", "product_graph", "product_lineage"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -26,9 +27,13 @@ class LineageNode:
     namespace: str
     name: str
     via_job: str | None
+    model: bool = False
+    """A registered model (its namespace is the registry's), not a table."""
+    version: str | None = None
+    """Its current version: the product's Delta version, the model's registered version."""
     children: list[LineageNode] = field(default_factory=list)
     repeated: bool = False
-    """Shown in full where the tree first reaches it (nearest the root): here only as a reference."""
+    """Shown in full where the printed tree first shows it, above: here only as a reference."""
 
 
 def directed_levels(graph: Adjacency, start: int, *, direction: Direction, depth: int) -> list[tuple[int, int, int]]:
@@ -64,14 +69,14 @@ def product_lineage(
     with catalog.engine.connect() as db:
         root = product_id(db, catalog, name, namespace=namespace)
         links = directed_levels(adjacency(db, catalog.url), root, direction=direction, depth=depth)
-        datasets = names_of(db, m.datasets, [root, *(link[2] for link in links)])
+        datasets = datasets_shown(db, [root, *(link[2] for link in links)])
         jobs = names_of(db, m.jobs, [link[1] for link in links])
     children: dict[int, list[tuple[int, int]]] = {}
     for origin, job, target in links:
         children.setdefault(origin, []).append((job, target))
     for dataset, links_out in children.items():
         children[dataset] = sorted(set(links_out), key=lambda link: (datasets[link[1]].name, link[0]))
-    expanded_at = first_reached(root, children)
+    expanded_at = first_shown(root, children)
 
     def grow(dataset: int, via: int | None, parent: int | None) -> LineageNode:
         row = datasets[dataset]
@@ -81,6 +86,8 @@ def product_lineage(
             namespace=row.namespace,
             name=row.name,
             via_job=jobs[via].name if via else None,
+            model=bool(row.model),
+            version=row.current_version,
             children=[] if repeated else [grow(target, job, dataset) for job, target in children.get(dataset, [])],
             repeated=repeated,
         )
@@ -88,19 +95,25 @@ def product_lineage(
     return grow(root, None, None)
 
 
-def first_reached(root: Any, children: Mapping[Any, Sequence[tuple[Any, Any]]]) -> dict[Any, tuple[Any, Any]]:
-    """For each node, the (parent, link) by which a breadth-first walk from `root` reaches it first."""
+def first_shown(root: Any, children: Mapping[Any, Sequence[tuple[Any, Any]]]) -> dict[Any, tuple[Any, Any]]:
+    """For each node, the (parent, link) under which a tree printed top to bottom from `root` first shows it.
+
+    A depth-first walk in the children's order: the first occurrence a reader meets is the full one, and every
+    later one can say "shown above" truthfully.
+    """
     first: dict[Any, tuple[Any, Any]] = {}
-    level, seen = [root], {root}
-    while level:
-        following = []
-        for node in level:
-            for link, target in children.get(node, []):
-                if target not in seen:
-                    seen.add(target)
-                    first[target] = (node, link)
-                    following.append(target)
-        level = following
+    seen = {root}
+    stack = [(root, iter(children.get(root, ())))]
+    while stack:
+        node, pending = stack[-1]
+        for link, target in pending:
+            if target not in seen:
+                seen.add(target)
+                first[target] = (node, link)
+                stack.append((target, iter(children.get(target, ()))))
+                break
+        else:
+            stack.pop()
     return first
 
 
@@ -111,6 +124,8 @@ class ProductGraph:
     root: str
     datasets: dict[str, int]  # name -> signed distance (negative upstream, positive downstream)
     edges: list[tuple[str, str, str]]  # (from dataset, job, to dataset)
+    models: dict[str, str | None] = field(default_factory=dict)
+    """The registered models among the datasets, with their current version."""
 
 
 def product_graph(catalog: Catalog, name: str, *, depth: int = 3, namespace: str | None = None) -> ProductGraph:
@@ -120,7 +135,7 @@ def product_graph(catalog: Catalog, name: str, *, depth: int = 3, namespace: str
         root = product_id(db, catalog, name, namespace=namespace)
         up = directed_levels(adjacency(db, catalog.url), root, direction="upstream", depth=depth)
         down = directed_levels(adjacency(db, catalog.url), root, direction="downstream", depth=depth)
-        datasets = names_of(db, m.datasets, [root, *(link[2] for link in up + down)])
+        datasets = datasets_shown(db, [root, *(link[2] for link in up + down)])
         jobs = names_of(db, m.jobs, [link[1] for link in up + down])
     distance = {root: 0}
     for links, sign in ((up, -1), (down, 1)):
@@ -132,4 +147,5 @@ def product_graph(catalog: Catalog, name: str, *, depth: int = 3, namespace: str
         root=datasets[root].name,
         datasets={datasets[i].name: d for i, d in distance.items()},
         edges=sorted(edges),
+        models={row.name: row.current_version for i, row in datasets.items() if i in distance and row.model},
     )

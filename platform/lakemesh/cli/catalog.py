@@ -11,13 +11,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
 from lakemesh.cli.console import console
 from lakemesh.cli.tables import Column, print_rows
 from lakemesh.errors import CatalogUnreachable, LakemeshError, in_one_line
-from lakemesh.settings import Settings
+from lakemesh.settings import PRODUCT_NAMESPACE_SCHEME, Settings
 
 if TYPE_CHECKING:
     from lakemesh.catalog import Catalog, ColumnSource, LineageNode
@@ -150,8 +151,14 @@ def catalog_lineage(
 
 def _grow(tree: Tree, node: LineageNode) -> None:
     for child in node.children:
-        label = child.name if child.namespace.startswith("lakemesh://") else f"{child.namespace}:{child.name}"
-        _grow(tree.add(f"{label}  [dim](via {child.via_job})" + (_SHOWN_ABOVE if child.repeated else "")), child)
+        if child.model:
+            label, how = child.name, f"model v{child.version}, via {child.via_job}"
+        elif child.namespace.startswith(PRODUCT_NAMESPACE_SCHEME):
+            label, how = child.name, f"via {child.via_job}"
+        else:
+            label, how = f"{child.namespace}:{child.name}", f"via {child.via_job}"
+        shown = f"{escape(label)}  [dim]({escape(how)})" + (_SHOWN_ABOVE if child.repeated else "")
+        _grow(tree.add(shown), child)
 
 
 def _grow_columns(tree: Tree, node: ColumnSource) -> None:

@@ -1,8 +1,9 @@
 """OpenLineage events of a training run: the feature product at its pinned version in, the registered model out.
 
 The model is a dataset of its registry (namespace: the tracking URI, name: the
-registered model's name, version: the registered version), so the catalog
-shows it between the features it was trained on and the predictions it makes.
+registered model's name, version: the registered version, OpenLineage dataset
+type `MODEL`), so the catalog shows it, as a model, between the features it
+was trained on and the predictions it makes.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from datetime import UTC, datetime
 
 from openlineage.client.event_v2 import Job, OutputDataset, Run, RunEvent, RunState
 from openlineage.client.facet_v2 import (
+    dataset_type_dataset,
     dataset_version_dataset,
     documentation_dataset,
     error_message_run,
@@ -64,6 +66,7 @@ class TrainingLineage:
         if error is not None:
             facets["errorMessage"] = error_message_run.ErrorMessageRunFacet(message=error, programmingLanguage="python")
         output = {
+            "datasetType": dataset_type_dataset.DatasetTypeDatasetFacet(datasetType="MODEL"),
             "documentation": documentation_dataset.DocumentationDatasetFacet(description=self.description),
             "ownership": ownership_dataset.OwnershipDatasetFacet(
                 owners=[ownership_dataset.Owner(name=f"team:{self.owner}", type="OWNER")]
