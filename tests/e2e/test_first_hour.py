@@ -1,6 +1,7 @@
 """A newcomer's first hour: a run from a subfolder builds the project's one lakehouse, and `--select` runs only
 what it selects, reading the rest at their published versions."""
 
+import json
 import os
 import subprocess
 import sys
@@ -19,9 +20,10 @@ SELECTED = {"sales.orders", "sales.revenue_by_nation", "logistics.shipment_featu
 
 
 def _run(*args: str, cwd: Path, columns: int = 200) -> subprocess.CompletedProcess[str]:
+    scale = ["--scale-factor", str(TEST_SCALE_FACTOR)] if args[0] == "run" else []
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LAKEMESH_", "OPENLINEAGE", "DAGSTER_HOME"))}
     return subprocess.run(
-        [LAKEMESH, *args, "--scale-factor", str(TEST_SCALE_FACTOR)],
+        [LAKEMESH, *args, *scale],
         cwd=cwd,
         env={**env, "COLUMNS": str(columns)},
         capture_output=True,
@@ -54,17 +56,27 @@ def test_a_run_from_a_subfolder_then_a_selection_build_one_lakehouse(tmp_path: P
     model = next(line for line in first.stdout.splitlines() if line.startswith("logistics.late_delivery "))
     assert model.split()[2:5] == ["-", "1", "model"] and "1 passed" in model
 
+    (version,) = json.loads(_run("models", "show", "logistics.late_delivery", "--json", cwd=project).stdout)
+    assert (version["version"], version["aliases"], len(version["features"])) == (1, ["champion"], 12)
+    shown = _run("models", "show", "logistics.late_delivery", cwd=project, columns=80).stdout
+    assert max(len(line.rstrip()) for line in shown.splitlines()) <= 80
+    words = {word.strip(",") for word in shown.split()}
+    assert set(version["features"]) <= words, shown  # each feature whole on a line: none broken mid-word
+
     typo = _run("run", "--select", "sales.ordrs", cwd=project)
     assert typo.returncode == 2
     assert "there is no product sales.ordrs; did you mean sales.orders?" in " ".join(typo.stderr.split())
 
-    selected = _run("run", "--select", "sales.orders+", cwd=project)
+    selected = _run("run", "--select", "sales.orders+", "--json", cwd=project)
     assert selected.returncode == 0, selected.stdout[-3000:] + selected.stderr[-3000:]
     after = _versions(project / "lakehouse")
     assert {name for name, version in after.items() if version == 1} == SELECTED
     assert all(after[name] == 0 for name in set(after) - SELECTED)
-    summary = {line.split()[0]: line for line in selected.stdout.splitlines() if line.strip().count(".") >= 1}
-    assert "not selected" in summary["customers.customer"] and "passed" in summary["sales.orders"]
+    summary = json.loads(selected.stdout)  # the summary alone on stdout; the progress on stderr
+    assert summary["success"] and "published sales.orders v1" in selected.stderr
+    products = {p["name"]: p for p in summary["products"]}
+    assert products["customers.customer"]["checks"] == "not selected" and products["sales.orders"]["version"] == 1
+    assert "passed" in products["sales.orders"]["checks"]
 
     orders = project / "contracts" / "sales" / "orders.yaml"  # narrowing access is a breaking change
     access = "- property: access\n  value: "

@@ -12,11 +12,10 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 from rich.tree import Tree
 
 from lakemesh.cli.console import console
-from lakemesh.cli.tables import Column, print_rows
+from lakemesh.cli.tables import JSON_OPTION, Column, print_json, print_rows
 from lakemesh.errors import CatalogUnreachable, LakemeshError, in_one_line
 from lakemesh.settings import PRODUCT_NAMESPACE_SCHEME, Settings
 
@@ -58,7 +57,7 @@ _LIST_COLUMNS = (
 
 
 @catalog_app.command("list")
-def catalog_list(as_json: Annotated[bool, typer.Option("--json", help="the products as JSON, for scripts")] = False):
+def catalog_list(as_json: Annotated[bool, JSON_OPTION] = False):
     """Every product the catalog knows."""
     settings = Settings.from_env()
     products = _catalog(settings).products(namespace=settings.namespace)
@@ -81,39 +80,44 @@ def catalog_list(as_json: Annotated[bool, typer.Option("--json", help="the produ
     print_rows(_LIST_COLUMNS, rows, records=records, as_json=as_json)
 
 
+_FIELD_COLUMNS = (
+    Column("column", "name"),
+    Column("type", "type", drop=1),
+    Column("description", "description", wraps=True),
+)
+_CHECK_COLUMNS = (Column("check", "check", wraps=True), Column("result", "result"))
+
+
 @catalog_app.command("show")
-def catalog_show(product: str) -> None:
+def catalog_show(product: str, as_json: Annotated[bool, JSON_OPTION] = False) -> None:
     """A product's owner, contract, location, current version, last run and check results."""
     settings = Settings.from_env()
     p = _or_exit(lambda: _catalog(settings).product(product, namespace=settings.namespace))
+    if as_json:
+        print_json(p)
+        return
     contract = p.contract
-    console.print(f"[bold]{p.name}[/bold]  {p.description or ''}")
+    console.print(f"[bold]{escape(p.name)}[/bold]  {escape(p.description or '')}")
     console.print(
         f"owner: {p.owner}   access: {contract.get('access')}   "
-        f"contract: {contract.get('contractId')} v{contract.get('contractVersion')}"
+        f"contract: {contract.get('contractId')} v{contract.get('contractVersion')}",
+        highlight=False,
     )
     console.print(
-        f"location: {contract.get('location')}   current Delta version: {p.current_version}   updated: {p.updated_at}"
+        f"location: {contract.get('location')}   current Delta version: {p.current_version}   updated: {p.updated_at}",
+        highlight=False,
     )
     if p.retired:
         console.print(f"[yellow]retired since {p.retired}: its contract is gone; its versions stay readable")
     if p.last_run:
         run = p.last_run
-        console.print(f"last run: {run['id']} {run['state']} at {run['endedAt'] or run['startedAt']}")
+        console.print(f"last run: {run['id']} {run['state']} at {run['endedAt'] or run['startedAt']}", highlight=False)
         if error := run["facets"].get("errorMessage", {}).get("message"):
-            console.print(f"[red]{error}")
-    columns = Table(title="columns")
-    for column in ("name", "type", "description"):
-        columns.add_column(column)
-    for field in p.fields:
-        columns.add_row(field["name"], field.get("type") or "", field.get("description") or "")
-    console.print(columns)
-    checks = Table(title="checks (last run)")
-    checks.add_column("check")
-    checks.add_column("result")
-    for name, ok in p.checks.items():
-        checks.add_row(name, "[green]passed" if ok else "[red]failed")
-    console.print(checks)
+            console.print(f"[red]{escape(error)}")
+    fields = [[escape(f["name"]), escape(f.get("type") or ""), escape(f.get("description") or "")] for f in p.fields]
+    print_rows(_FIELD_COLUMNS, fields, as_json=False, title="columns")
+    checks = [[escape(name), "[green]passed" if ok else "[red]failed"] for name, ok in p.checks.items()]
+    print_rows(_CHECK_COLUMNS, checks, as_json=False, title="checks (last run)")
 
 
 @catalog_app.command("lineage")
@@ -121,6 +125,7 @@ def catalog_lineage(
     target: Annotated[str, typer.Argument(help="<domain>.<product>, or <domain>.<product>.<column>")],
     upstream: Annotated[bool, typer.Option("--upstream/--downstream")] = True,
     depth: Annotated[int, typer.Option(min=0, help="hops to follow (at most the catalog's MAX_DEPTH, 100)")] = 3,
+    as_json: Annotated[bool, JSON_OPTION] = False,
 ) -> None:
     """Where a product comes from (--upstream) or who reads it (--downstream); for a column, its source columns."""
     from lakemesh.catalog import column_sources, product_lineage
@@ -131,6 +136,9 @@ def catalog_lineage(
     if len(parts) == 3:
         product, column = ".".join(parts[:2]), parts[2]
         source = _or_exit(lambda: column_sources(catalog, product, column, namespace=settings.namespace))
+        if as_json:
+            print_json(source)
+            return
         tree = Tree(f"[bold]{product}.{column}")
         _grow_columns(tree, source)
         console.print(tree)
@@ -144,7 +152,10 @@ def catalog_lineage(
             namespace=settings.namespace,
         )
     )
-    tree = Tree(f"[bold]{root.name}")
+    if as_json:
+        print_json(root)
+        return
+    tree = Tree(f"[bold]{escape(root.name)}")
     _grow(tree, root)
     console.print(tree)
 
@@ -168,9 +179,20 @@ def _grow_columns(tree: Tree, node: ColumnSource) -> None:
         _grow_columns(tree.add(f"{dataset}.{source.field}{how}" + (_SHOWN_ABOVE if source.repeated else "")), source)
 
 
+_IMPACT_COLUMNS = (
+    Column("product", "name"),
+    Column("domain", "domain", drop=3),
+    Column("owner", "owner"),
+    Column("access", "access", drop=2),
+    Column("hops", "hops", justify="right", drop=1),
+    Column("columns", "columns", wraps=True),
+)
+
+
 @catalog_app.command("impact")
 def catalog_impact(
     target: Annotated[str, typer.Argument(help="<domain>.<product>, or <domain>.<product>.<column>")],
+    as_json: Annotated[bool, JSON_OPTION] = False,
 ) -> None:
     """Every downstream product, domain and owner that a change to a product (or one column) would affect."""
     settings = Settings.from_env()
@@ -179,18 +201,19 @@ def catalog_impact(
     from lakemesh.catalog import impact
 
     found = _or_exit(lambda: impact(_catalog(settings), product, column=column, namespace=settings.namespace))
+    if as_json:
+        print_json(found)
+        return
     if not found:
         console.print(f"nothing downstream of {target} is known to the catalog")
         return
-    table = Table(title=f"affected by a change to {target}")
-    for heading in ("product", "domain", "owner", "access", "hops", "columns"):
-        table.add_column(heading)
+    rows = []
     for entry in found:
         columns = ", ".join(entry.columns) or ("-" if column is None else "(reads the product; no column lineage)")
         if entry.indirect:  # a join key, filter, grouping... of the reader: every row may change
             columns += " (indirect)"
-        table.add_row(entry.name, entry.domain, entry.owner or "-", entry.access or "-", str(entry.hops), columns)
-    console.print(table)
+        rows.append([entry.name, entry.domain, entry.owner or "-", entry.access or "-", str(entry.hops), columns])
+    print_rows(_IMPACT_COLUMNS, rows, as_json=False, title=f"affected by a change to {target}")
 
 
 @catalog_app.command("serve")

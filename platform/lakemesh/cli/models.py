@@ -9,9 +9,12 @@ import time
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.padding import Padding
+from rich.table import Table
+from rich.text import Text
 
 from lakemesh.cli.console import console
-from lakemesh.cli.tables import Column, print_rows
+from lakemesh.cli.tables import JSON_OPTION, Column, print_json, print_rows
 from lakemesh.errors import LakemeshError, did_you_mean
 from lakemesh.settings import Settings
 
@@ -48,7 +51,7 @@ _LIST_COLUMNS = (
 
 
 @models_app.command("list")
-def models_list(as_json: Annotated[bool, typer.Option("--json", help="the models as JSON, for scripts")] = False):
+def models_list(as_json: Annotated[bool, JSON_OPTION] = False):
     """Every registered model with its newest version and where its aliases point."""
     registry = _registry(Settings.from_env())
     records = []
@@ -86,26 +89,48 @@ def models_list(as_json: Annotated[bool, typer.Option("--json", help="the models
 
 
 @models_app.command("show")
-def models_show(model: str) -> None:
+def models_show(model: str, as_json: Annotated[bool, JSON_OPTION] = False) -> None:
     """A model's versions: aliases, metrics, device, the Delta version of every input, the run that trained it."""
     registry = _registry(Settings.from_env())
     if model not in (known := registry.models()):
         raise LakemeshError(f"no registered model {model!r} in {registry.uri}{did_you_mean(model, known)}")
-    for version in registry.versions(model):
-        aliases = f"  @{', @'.join(version.aliases)}" if version.aliases else ""
-        console.print(
-            f"[bold]{model} version {version.version}[/bold]{aliases}   registered {_when(version.created)} UTC"
-        )
-        inputs = {
-            k.removeprefix("lakemesh.input."): v for k, v in version.tags.items() if k.startswith("lakemesh.input.")
+    records = [
+        {
+            "version": version.version,
+            "aliases": list(version.aliases),
+            "registered": _when(version.created),
+            "device": version.tags.get("lakemesh.device"),
+            "trained_on": {
+                k.removeprefix("lakemesh.input."): v for k, v in version.tags.items() if k.startswith("lakemesh.input.")
+            },
+            "metrics": dict(sorted(version.metrics.items())),
+            "features": [f for f in version.params.get("feature_columns", "").split(",") if f],
+            "split": version.params.get("split"),
+            "training_digest": version.tags.get("lakemesh.training_digest"),
+            "dagster_run": version.tags.get("lakemesh.dagster_run_id"),
+            "mlflow_run": version.run_id,
         }
-        console.print(
-            f"  device: {version.tags.get('lakemesh.device', '-')}   "
-            f"dagster run: {version.tags.get('lakemesh.dagster_run_id', '-')}   mlflow run: {version.run_id}"
-        )
-        console.print(f"  trained on: {', '.join(f'{p} v{v}' for p, v in inputs.items()) or '-'}   "
-                      f"digest: {version.tags.get('lakemesh.training_digest', '-')[:16]}")  # fmt: skip
-        console.print("  metrics: " + ", ".join(f"{k} {v:g}" for k, v in sorted(version.metrics.items())))
-        console.print(
-            f"  features: {version.params.get('feature_columns', '-')}   split: {version.params.get('split')}"
-        )
+        for version in registry.versions(model)
+    ]
+    if as_json:
+        print_json(records)
+        return
+    for r in records:
+        aliases = f"  @{', @'.join(r['aliases'])}" if r["aliases"] else ""
+        console.print(f"[bold]{model} v{r['version']}[/bold]{aliases}", highlight=False)
+        details = Table.grid(padding=(0, 2))
+        details.add_column(no_wrap=True, style="dim")
+        details.add_column(overflow="fold")  # wraps between words; folds only a word wider than the terminal
+        for label, value in (
+            ("registered", f"{r['registered']} UTC"),
+            ("device", r["device"] or "-"),
+            ("trained on", ", ".join(f"{p} v{v}" for p, v in r["trained_on"].items()) or "-"),
+            ("metrics", ", ".join(f"{k} {v:g}" for k, v in r["metrics"].items()) or "-"),
+            ("features", ", ".join(r["features"]) or "-"),
+            ("split", r["split"] or "-"),
+            ("digest", (r["training_digest"] or "-")[:16]),
+            ("dagster run", r["dagster_run"] or "-"),
+            ("mlflow run", r["mlflow_run"]),
+        ):
+            details.add_row(label, Text(value))
+        console.print(Padding(details, (0, 0, 0, 2), expand=False))

@@ -6,6 +6,7 @@ Dagster, dbt and the sample's generator load inside the commands, never when the
 import logging
 import os
 import signal
+import sys
 import time
 from pathlib import Path
 from typing import Annotated
@@ -16,6 +17,7 @@ from lakemesh.cli.catalog import report_reconcile
 from lakemesh.cli.console import console
 from lakemesh.cli.lakehouse import check_scale_factor, record_scale_factor
 from lakemesh.cli.summary import products_table, timings_line
+from lakemesh.cli.tables import print_json
 from lakemesh.errors import in_one_line
 from lakemesh.settings import Settings
 
@@ -60,13 +62,16 @@ def run(
             show_default=False,
         ),
     ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="the summary as JSON on stdout; progress on stderr")] = False,
 ) -> None:
     """Fill the landing zone, materialize every asset of every domain (or those selected), and print the products.
 
-    Dagster's and dbt's messages go to a run log file (its path is printed); a failed step prints its tail.
+    Dagster's and dbt's messages go to a run log file (its path is printed); a failed step prints its whole reason.
     """
     from lakemesh.producers.dbt_worker import dbt_worker
 
+    if as_json:
+        console.file = sys.stderr  # stdout is the JSON's alone
     settings = Settings.from_env()
     check_scale_factor(settings, scale_factor)
     dbt_worker().start(project_dir=settings.project_dir / "dbt_project")  # dbt warms up on the other core
@@ -141,8 +146,22 @@ def run(
             report_reconcile(reconciled)
 
     statuses = mesh_status(settings, run=result, unloaded=unloaded, selected=selected)
-    console.print(products_table(statuses, lakehouse=settings.lakehouse, width=console.width))
-    console.print(timings_line(timings, wall=time.perf_counter() - started, in_steps=in_steps))
+    wall = time.perf_counter() - started
+    if as_json:
+        seconds = {**timings, "wall": wall, "asset_steps": in_steps}
+        print_json(
+            {
+                "success": result.success and not unloaded,
+                "run_id": result.run_id,
+                "run_log": str(log_file),
+                "lakehouse": settings.lakehouse,
+                "products": statuses,
+                "seconds": {k: round(v, 3) for k, v in seconds.items()},
+            }
+        )
+    else:
+        console.print(products_table(statuses, lakehouse=settings.lakehouse, width=console.width))
+        console.print(timings_line(timings, wall=wall, in_steps=in_steps))
     if not result.success or unloaded:
         console.print(f"run log: {log_file}", highlight=False, soft_wrap=True)
         raise typer.Exit(1)

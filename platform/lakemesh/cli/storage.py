@@ -6,9 +6,9 @@ deltalake and polars load inside the commands, never when the CLI starts.
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from lakemesh.cli.console import console
+from lakemesh.cli.tables import JSON_OPTION, Column, print_json, print_rows
 from lakemesh.errors import ProductNotFound, did_you_mean
 from lakemesh.settings import Settings, split_product_name
 
@@ -22,6 +22,7 @@ def read(
     product: str,
     version: Annotated[int | None, typer.Option(min=0)] = None,
     limit: Annotated[int, typer.Option(min=0)] = 10,
+    as_json: Annotated[bool, JSON_OPTION] = False,
 ) -> None:
     """Print the first rows of a published product."""
     from lakemesh.storage.reader import read as read_product
@@ -30,12 +31,26 @@ def read(
     split_product_name(product)  # a name that is no product name at all is said so first
     if settings.project_root is not None and product not in (known := settings.contract_paths()):
         raise ProductNotFound(f"no product {product!r} in {settings.project_root}{did_you_mean(product, known)}")
-    console.print(read_product(product, version=version, settings=settings).head(limit))
+    rows = read_product(product, version=version, settings=settings).head(limit)
+    if as_json:
+        print_json(rows.to_dicts())
+        return
+    console.print(rows)
+
+
+_MAINTAIN_COLUMNS = (
+    Column("table", "uri"),
+    Column("version", "version", justify="right"),
+    Column("readable from", "oldest_kept", justify="right"),
+    Column("files compacted", "compacted_files", justify="right"),
+    Column("files removed", "removed_files", justify="right"),
+)
 
 
 @storage_app.command()
 def maintain(
     products: Annotated[list[str] | None, typer.Argument(help="<domain>.<product> (default: every product)")] = None,
+    as_json: Annotated[bool, JSON_OPTION] = False,
 ) -> None:
     """Compact, checkpoint and vacuum products beyond their contracts' retention; remove orphan files."""
     from lakemesh.contracts import load_contracts
@@ -47,12 +62,13 @@ def maintain(
     if unknown:
         raise ProductNotFound(f"no contract for {', '.join(unknown)} in {settings.project_dir / 'contracts'}")
     chosen = [contracts[name] for name in products] if products else list(contracts.values())
-    table = Table(title="storage maintenance")
-    for heading in ("table", "version", "readable from", "files compacted", "files removed"):
-        table.add_column(heading)
-    for done in maintain_products(chosen, settings=settings):
-        where = done.uri.removeprefix(settings.lakehouse + "/")
-        table.add_row(
-            where, str(done.version), str(done.oldest_kept), str(done.compacted_files), str(done.removed_files)
-        )
-    console.print(table)
+    done = maintain_products(chosen, settings=settings)
+    if as_json:
+        print_json(done)
+        return
+    rows = [
+        [d.uri.removeprefix(settings.lakehouse + "/"), str(d.version), str(d.oldest_kept), str(d.compacted_files),
+         str(d.removed_files)]
+        for d in done
+    ]  # fmt: skip
+    print_rows(_MAINTAIN_COLUMNS, rows, as_json=False, title="storage maintenance")

@@ -9,18 +9,24 @@ words in the width that is left.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any, Literal
 
+import typer
 from rich import box
 from rich.table import Table
 
 from lakemesh.cli.console import console
 
-__all__ = ["Column", "fitted_table", "print_rows"]
+__all__ = ["JSON_OPTION", "Column", "fitted_table", "print_json", "print_rows"]
+
+JSON_OPTION = typer.Option("--json", help="print JSON on stdout, for scripts")
+"""The `--json` option every command that prints a table or tree takes."""
 
 _GAP = 2
 """Spaces between two columns of the tables below."""
@@ -89,7 +95,19 @@ def print_rows(
     (`records`, when given, are printed instead: raw values rather than the table's formatted text)."""
     if as_json:
         keys = [c.key for c in columns]
-        found = records if records is not None else [dict(zip(keys, row, strict=True)) for row in rows]
-        sys.stdout.write(json.dumps(list(found), indent=2, default=str) + "\n")
+        print_json(list(records if records is not None else [dict(zip(keys, row, strict=True)) for row in rows]))
         return
     console.print(fitted_table(columns, rows, width=console.width, title=title))
+
+
+def print_json(value: Any) -> None:
+    """`value` as indented JSON on stdout, dataclasses as objects and times as ISO strings."""
+    sys.stdout.write(json.dumps(value, indent=2, default=_plain) + "\n")
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value)

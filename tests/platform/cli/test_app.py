@@ -75,3 +75,29 @@ def test_a_typo_d_name_is_an_error_that_suggests_the_name_meant(settings):
         assert shown.returncode == 2, args
         message = " ".join(shown.stderr.split())
         assert message.startswith("error: ") and "did you mean customers.customer?" in message, message
+
+
+def test_every_command_that_prints_a_table_or_tree_prints_json_for_scripts(settings):
+    publish_customers(settings, rows=5)
+    lakehouse = Path(settings.lakehouse)
+
+    def as_json(*args: str):
+        shown = _lakemesh(*args, "--json", lakehouse=lakehouse)
+        assert shown.returncode == 0, shown.stderr
+        return json.loads(shown.stdout)  # stdout holds the JSON alone
+
+    product = as_json("catalog", "show", "customers.customer")
+    assert (product["name"], product["owner"], product["current_version"]) == (
+        "customers.customer",
+        "customer-data",
+        "0",
+    )
+    assert "name" in {f["name"] for f in product["fields"]} and product["checks"]
+    assert as_json("catalog", "list")[0]["product"] == "customers.customer"
+    tree = as_json("catalog", "lineage", "customers.customer")
+    assert (tree["name"], tree["model"], tree["version"], tree["children"]) == ("customers.customer", False, "0", [])
+    assert as_json("catalog", "impact", "customers.customer") == []
+    rows = as_json("read", "customers.customer", "--limit", "2")
+    assert len(rows) == 2 and {"customer_key", "name", "market_segment"} <= set(rows[0])
+    (maintained,) = (m for m in as_json("maintain", "customers.customer") if m["uri"].endswith("customers/customer"))
+    assert maintained["version"] >= 0 and maintained["compacted_files"] >= 0
