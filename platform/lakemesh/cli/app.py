@@ -1,7 +1,7 @@
 """The `lakemesh` command: run the mesh, maintain storage, look things up in the catalog, read products.
 
-A `LakemeshError` is printed as its message alone (exit code 2); `--debug`
-shows the traceback. Each command group lives in a module of its own and
+An error, the platform's or a wrong option's, is printed as one `error: ...`
+line (exit code 2); `--debug` shows the traceback. Each command group lives in a module of its own and
 imports its heavy libraries inside its commands, so `lakemesh --help` starts fast.
 """
 
@@ -13,6 +13,7 @@ from typing import Annotated, NoReturn
 import typer
 from rich.console import Console
 from rich.text import Text
+from typer._click.exceptions import NoArgsIsHelpError, UsageError  # typer's own click: its errors, unformatted
 
 from lakemesh.cli.catalog import catalog_app
 from lakemesh.cli.lakehouse import lakehouse_app
@@ -41,23 +42,36 @@ def _options(debug: Annotated[bool, typer.Option("--debug", help="show traceback
 
 
 def main() -> None:
-    """The console script: the app, with the platform's errors as one message and exit code 2."""
+    """The console script. Exit codes: 0 done; 1 done, but something it ran failed (a product of a run, a
+    reconciliation); 2 an error, printed as one `error: ...` (a platform error, a wrong option or argument); 130
+    interrupted."""
     try:
-        app()
-        code = 0
+        returned = app(standalone_mode=False)
+        code = returned if isinstance(returned, int) else 0  # an `Exit(code)` raised by a command
     except SystemExit as done:
         code = done.code if isinstance(done.code, int) else 0 if done.code is None else 1
         if isinstance(done.code, str):
             print(done.code, file=sys.stderr)
-    except KeyboardInterrupt:
+    except NoArgsIsHelpError:  # `lakemesh catalog`: its help was printed, as `--help` prints it
+        code = 0
+    except UsageError as error:
+        hint = f" (see `{error.ctx.command_path} --help`)" if error.ctx else ""
+        code = _error(f"{error.format_message()}{hint}")
+    except typer.TyperException as error:
+        code = _error(error.format_message())
+    except (KeyboardInterrupt, typer.Abort):
         Console(stderr=True).print("[red]interrupted[/]")
         code = 130
     except LakemeshError as error:
         if _debug["on"]:
             raise
-        Console(stderr=True).print(Text.assemble(("error: ", "red"), str(error)), highlight=False, soft_wrap=True)
-        code = 2
+        code = _error(str(error))
     _leave(code)
+
+
+def _error(message: str) -> int:
+    Console(stderr=True).print(Text.assemble(("error: ", "red"), message), highlight=False, soft_wrap=True)
+    return 2
 
 
 def _leave(code: int) -> NoReturn:

@@ -61,6 +61,21 @@ def test_a_platform_error_is_one_line_and_exit_code_2(tmp_path: Path):
     assert debug.returncode == 1 and "Traceback" in debug.stderr
 
 
+def test_a_wrong_option_or_argument_is_an_error_like_any_other(tmp_path: Path):
+    """Every CLI error is one `error: ...` and exit code 2, whether the platform or the command line found it."""
+    for args, said in (
+        (["run", "--scale-factor", "x"], "error: Invalid value for '--scale-factor' / '-s': 'x' is not a valid float."),
+        (["catalog", "show"], "error: Missing argument 'product'."),
+        (["catalog", "list", "--bogus"], "error: No such option: --bogus"),
+    ):
+        shown = _lakemesh(*args, lakehouse=tmp_path)
+        assert shown.returncode == 2 and shown.stdout == "", args
+        (line,) = shown.stderr.splitlines()
+        assert line.startswith(said) and line.endswith(" --help`)"), line  # no usage box, no traceback
+    shown = _lakemesh("catalog", lakehouse=tmp_path)  # a group without a command: its help
+    assert shown.returncode == 0 and "Usage: lakemesh catalog" in shown.stdout
+
+
 def test_catalog_list_on_an_empty_lakehouse_is_an_empty_table(tmp_path: Path):
     shown = _lakemesh("catalog", "list", lakehouse=tmp_path / "lakehouse")
     assert shown.returncode == 0, shown.stderr
