@@ -41,6 +41,7 @@ def test_fuzzing_every_operation_finds_no_server_error_nor_broken_contract(catal
             capture_output=True,
             text=True,
             timeout=600,
+            cwd=tmp_path,  # its cache (.schemathesis/) there, never in the checkout
         )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-4000:]
