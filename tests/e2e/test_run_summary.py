@@ -38,7 +38,7 @@ def test_a_failed_step_shows_in_the_summary_and_the_exit_code(settings: Settings
     (settings.landing / "lineitem.parquet").write_bytes(b"PAR1 not really parquet")
     done, rows = _run(PROJECT_DIR)
     assert done.returncode == 1, done.stderr[-2000:]
-    assert "failed in this run: landing file" in rows["sales.line_items"]
+    assert "failed: landing file" in rows["sales.line_items"]
     for dependant in ("sales.pricing_summary", "sales.revenue_by_nation"):
         assert "not run: an input failed" in rows[dependant]
     assert "passed" in rows["customers.customer"] and "passed" in rows["supply.parts"]
@@ -67,7 +67,7 @@ def test_a_damaged_input_fails_only_its_readers_and_the_summary_is_printed(setti
 
     assert done.returncode == 1, done.stderr[-2000:]
     assert "did not load" not in done.stdout  # every location loads: none reads product data to load
-    assert rows["sales.shipments"].startswith("failed in this run: the Delta log of")  # the table wraps the rest
+    assert rows["sales.shipments"].startswith("failed: the Delta log of")  # the table wraps the rest
     assert "shipments is damaged at version 0" in " ".join(done.stdout.split())
     for reader in ("supply.supplier_delivery_performance", "logistics.shipment_features"):
         assert rows[reader] == "not run: an input failed"

@@ -69,7 +69,7 @@ class RunProgress:
                 done = f"published {product}" + (f" v{version.value}" if version else "")
             printed.print(f"  [green]{done}[/]", highlight=False)
         elif event.event_type == dg.DagsterEventType.STEP_FAILURE:
-            first, *rest = failure_message(event.step_failure_data.error).splitlines()
+            first, *rest = failure_message(event.step_failure_data.error, product=product).splitlines()
             printed.print(Padding(Text.assemble(("failed", "red"), f" {product}: {first}"), (0, 0, 0, 2)))
             for line in [*rest, *_dbt_output(event)]:  # the whole reason, wrapped to the terminal
                 printed.print(Padding(Text(line), (0, 0, 0, 4)))

@@ -264,9 +264,10 @@ class ProductStatus:
 _INTERRUPTED = {"DagsterExecutionInterruptedError", "KeyboardInterrupt"}
 
 
-def failure_message(error: Any) -> str:
-    """All of what went wrong (a Dagster `SerializableErrorInfo`): the innermost cause's whole message, which for
-    the platform's errors holds the failed checks, the readers of a breaking change and the fix."""
+def failure_message(error: Any, *, product: str) -> str:
+    """All of what went wrong (a Dagster `SerializableErrorInfo`) in a product's step: the innermost cause's whole
+    message, which for the platform's errors holds the failed checks, the readers of a breaking change and the fix
+    (without the product's name in front: it is said beside)."""
     while error.cause is not None:
         error = error.cause
     if error.cls_name in _INTERRUPTED:
@@ -275,12 +276,13 @@ def failure_message(error: Any) -> str:
     label, _, rest = lines[0].partition(": ")
     if rest and label.rsplit(".", 1)[-1] == error.cls_name:  # "lakemesh.errors.X: why" -> "why"
         lines[0] = rest
+    lines[0] = lines[0].removeprefix(f"{product}: ")
     return "\n".join(line.rstrip() for line in lines)
 
 
-def failure_reason(error: Any) -> str:
+def failure_reason(error: Any, *, product: str) -> str:
     """The first line of `failure_message`: the summary's one line."""
-    return failure_message(error).splitlines()[0]
+    return failure_message(error, product=product).splitlines()[0]
 
 
 def _product_name(key: dg.AssetKey) -> str:
@@ -305,11 +307,7 @@ def _outcomes(result: dg.ExecuteInProcessResult) -> dict[str, str]:
     """For each product of the run: what this run did to it, in one line (its checks as judged in this run, or
     why it was not published: its step failed, an input failed, or the run stopped before reaching it)."""
     published = {_product_name(e.asset_key) for e in result.get_asset_materialization_events()}
-    failures = {
-        event.step_key: failure_reason(event.step_failure_data.error)
-        for event in result.all_events
-        if event.is_step_failure
-    }
+    failures = {event.step_key: event.step_failure_data.error for event in result.all_events if event.is_step_failure}
     layer = result.job_def.asset_layer
     graph = layer.asset_graph
 
@@ -327,7 +325,7 @@ def _outcomes(result: dg.ExecuteInProcessResult) -> dict[str, str]:
         if name in published or not node.is_materializable:
             continue
         if step_of(node.key) in failures:
-            outcomes[name] = f"failed in this run: {failures[step_of(node.key)]}"
+            outcomes[name] = f"failed: {failure_reason(failures[step_of(node.key)], product=name)}"
         else:
             outcomes[name] = "not run: an input failed" if an_input_failed(node.key) else "not run: the run stopped"
     return outcomes

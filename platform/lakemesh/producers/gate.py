@@ -91,9 +91,11 @@ def schema_gate(table: DeltaTable | None, contract: Contract, settings: Settings
         return True
     readers = _readers(contract, changes, settings)
     lines = [
-        f"{contract.name}: contract v{contract.version} ({contract.path}) breaks the published "
-        f"v{previous.get('version')} without a new major version; nothing was written. Breaking changes:",
-        *(f"  - {change.message} ({change.path})" for change in changes),
+        f"{contract.name}: contract v{contract.version} breaks the published v{previous.get('version')} without a "
+        "new major version; nothing was written",
+        f"Contract: {contract.path}",
+        "Breaking changes:",
+        *(f"  - {c.message}" + ("" if c.path in c.message else f" ({c.path})") for c in changes),
         "Readers affected: " + ("; ".join(readers) if readers else "none known to the catalog"),
         f"Raise the major version (to {old_major + 1}.0.0) once the readers are ready, or make the change additive.",
     ]
