@@ -30,8 +30,9 @@ JSON_OPTION = typer.Option("--json", help="print JSON on stdout, for scripts")
 
 _GAP = 2
 """Spaces between two columns of the tables below."""
-_NARROWEST_WRAP = 16
-"""The width the wrapping column needs at least (or its longest word) before other columns give way."""
+_NARROWEST_WRAP = 28
+"""The width the wrapping column needs at least (or its longest word) before other columns give way: a reason
+wraps over a few lines, not one word a line."""
 
 
 @dataclass(frozen=True)
