@@ -52,8 +52,23 @@ def test_at_80_columns_names_and_numbers_are_whole_and_the_optional_columns_give
     assert "not_null(ship_date)" in " ".join(shown.split())
     header = next(line for line in lines if line.startswith("product"))
     assert header.split() == ["product", "rows", "ver", "checks"]  # owner and contract gave way
-    failed = [line for line in lines[lines.index(header) + 2 :] if line.strip() and not line.startswith("customers.")]
-    assert len(failed) <= 4  # the reason wraps over a few lines, not one word a line
+
+
+def test_at_80_columns_a_failure_s_reason_wraps_over_a_few_lines_not_a_word_a_line():
+    """The sample mesh at its default scale factor, with a breaking change: the contract column gives way."""
+    reason = "failed: contract v1.0.0 breaks the published v1.0.0 without a new major version; nothing was written"
+    products = [
+        SimpleNamespace(name="customers.customer", owner="customer-data", rows=15_000, version=0,
+                        contract_version="1.0.0", checks=reason),
+        SimpleNamespace(name="supply.supplier_delivery_performance", owner="supply-chain", rows=600_572, version=1,
+                        contract_version="1.0.0", checks="14 passed"),
+    ]  # fmt: skip
+    lines = _shown(products_table(products, lakehouse="/lake", width=80), width=80).splitlines()
+    header = next(line for line in lines if line.startswith("product"))
+    assert header.split() == ["product", "rows", "ver", "checks"]
+    failed = lines[lines.index(header) + 2 : lines.index(next(line for line in lines if line.startswith("supply.")))]
+    assert len(failed) <= 4, failed
+    assert " ".join(" ".join(line.split()[3 if i == 0 else 0 :]) for i, line in enumerate(failed)) == reason
 
 
 def test_timings_split_the_materialization_into_steps_and_orchestration():
