@@ -49,8 +49,13 @@ class RunProgress:
         self._task = self._progress.add_task("starting", total=total)
 
     def finish(self) -> None:
-        """Mark the bar done: the run has ended, whatever it published."""
-        self._progress.update(self._task, description="done")
+        """End the display with a line that stays: how many products were built, of how many, in how long (a bar
+        left at 8/14 would keep a spinner frame on the console)."""
+        task = self._progress.tasks[0]
+        self._progress.update(self._task, visible=False)
+        self._progress.console.print(
+            f"  built {task.completed:.0f} of {task.total:.0f} in {task.elapsed or 0:.1f}s", highlight=False
+        )
 
     def on_event(self, entry: dg.EventLogEntry) -> None:
         """Dagster's event callback: follow step starts, materializations and failures."""

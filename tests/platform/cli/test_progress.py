@@ -35,3 +35,4 @@ def test_published_and_failed_products_are_printed_with_the_whole_reason_wrapped
     assert "    second line" in shown  # the whole reason, not its first line only
     long_line = next(i for i, line in enumerate(shown) if line.startswith("    the third line"))
     assert shown[long_line + 1].startswith("    ") and all(len(line) <= 80 for line in shown)
+    assert [line for line in shown if line][-1].startswith("  built 1 of 2 in ")  # no bar left at 1/2, spinning
