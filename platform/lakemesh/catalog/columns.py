@@ -179,16 +179,23 @@ def column_sources(catalog: Catalog, product: str, column: str, *, namespace: st
     for r in sorted(links, key=lambda r: (datasets[r.input_dataset_id].name, r.input_field)):
         how = r.transformation_subtype or r.transformation_type
         feeds.setdefault((r.output_dataset_id, r.output_field), []).append((how, (r.input_dataset_id, r.input_field)))
-    expanded_at = first_shown((root, column), feeds)
+    expanded_at = first_shown((root, column), feeds, depth=MAX_DEPTH)
+    printed: set[tuple[int, str]] = set()
 
     def grow(key: tuple[int, str], how: str | None, parent: tuple[int, str] | None) -> ColumnSource:
         row = datasets[key[0]]
-        if parent is not None and expanded_at.get(key) != (parent, how):
-            return ColumnSource(
-                namespace=row.namespace, dataset=row.name, field=key[1], transformation=how, inputs=[], repeated=True
-            )
-        inputs = [grow(source, link, key) for link, source in feeds.get(key, [])]
-        return ColumnSource(namespace=row.namespace, dataset=row.name, field=key[1], transformation=how, inputs=inputs)
+        expanded = parent is None or expanded_at.get(key) == (parent, how)
+        repeated = not expanded and key in printed  # else a leaf at the depth limit, met first here
+        printed.add(key)
+        inputs = [grow(source, link, key) for link, source in feeds.get(key, [])] if expanded else []
+        return ColumnSource(
+            namespace=row.namespace,
+            dataset=row.name,
+            field=key[1],
+            transformation=how,
+            inputs=inputs,
+            repeated=repeated,
+        )
 
     return grow((root, column), None, None)
 

@@ -18,6 +18,8 @@ from lakemesh.catalog.trees import ProductGraph
 __all__ = ["lineage_svg"]
 
 BOX_H, GAP_X, GAP_Y, MARGIN, PAD_X = 44, 56, 14, 10, 10
+LOOP_ROOM = 24
+"""Room under the boxes for edges that run back to the left (a cycle)."""
 MIN_BOX_W = 110
 FONT = "ui-monospace, 'DejaVu Sans Mono', Menlo, Consolas, monospace"
 FONT_SIZE = 12
@@ -30,16 +32,41 @@ def _label(name: str) -> str:
     return name.rsplit("/", 1)[-1]
 
 
-def _columns(names: Iterable[str], edges: list[tuple[str, str]]) -> list[list[str]]:
-    """Names by column: one more than the column of the furthest of its inputs (cycles stop after one round)."""
-    rank = dict.fromkeys(names, 0)
-    for _ in range(len(rank)):
-        moved = False
-        for source, target in edges:
-            if source != target and rank[target] <= rank[source]:
-                rank[target], moved = rank[source] + 1, True
-        if not moved:
-            break
+def _columns(names: Iterable[str], edges: Iterable[tuple[str, str]]) -> list[list[str]]:
+    """Names by column: each one column right of the furthest of its inputs.
+
+    An edge that closes a cycle (a back edge of a depth-first walk; any producer may report one, e.g. a merge
+    that reads its own table) does not count: the cycle's datasets go left to right in the order met.
+    """
+    outgoing: dict[str, list[str]] = {name: [] for name in names}
+    for source, target in edges:
+        if source != target:
+            outgoing[source].append(target)
+    finished: list[str] = []  # depth-first post-order; reversed, every edge but a back edge points forward
+    state: dict[str, bool] = {}
+    for start in sorted(outgoing):
+        if start in state:
+            continue
+        state[start] = False
+        stack = [(start, iter(sorted(outgoing[start])))]
+        while stack:
+            node, pending = stack[-1]
+            for target in pending:
+                if target not in state:
+                    state[target] = False
+                    stack.append((target, iter(sorted(outgoing[target]))))
+                    break
+            else:
+                state[node] = True
+                finished.append(node)
+                stack.pop()
+    order = finished[::-1]
+    position = {name: i for i, name in enumerate(order)}
+    rank = dict.fromkeys(order, 0)
+    for node in order:
+        for target in outgoing[node]:
+            if position[target] > position[node]:
+                rank[target] = max(rank[target], rank[node] + 1)
     return [sorted(n for n, r in rank.items() if r == column) for column in sorted(set(rank.values()))]
 
 
@@ -53,7 +80,9 @@ def lineage_svg(graph: ProductGraph, *, link: Callable[[str], str | None]) -> st
             position[name], box_w[name] = (x, MARGIN + y_index * (BOX_H + GAP_Y)), width
         x += width + GAP_X
     width = x - GAP_X + MARGIN
-    height = MARGIN * 2 + max(len(names) for names in columns) * (BOX_H + GAP_Y) - GAP_Y
+    backward = any(position[t][0] <= position[s][0] for s, _, t in graph.edges if s != t)
+    rows_h = max(len(names) for names in columns) * (BOX_H + GAP_Y) - GAP_Y
+    height = MARGIN * 2 + rows_h + (LOOP_ROOM if backward else 0)
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="lineage" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" role="img" aria-label="lineage of {escape(graph.root)}">',
@@ -61,19 +90,31 @@ def lineage_svg(graph: ProductGraph, *, link: Callable[[str], str | None]) -> st
         'orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="#64748b"/></marker></defs>',
     ]
     for source, job, target in graph.edges:
-        (x1, y1), (x2, y2) = position[source], position[target]
-        start, end = (x1 + box_w[source], y1 + BOX_H / 2), (x2, y2 + BOX_H / 2)
-        bend = max(abs(end[0] - start[0]) / 2, 30)
+        curve = _curve(position[source], box_w[source], position[target], box_w[target], bottom=height - MARGIN)
         parts.append(
-            f'<path class="edge" data-from="{escape(source)}" data-to="{escape(target)}" '
-            f'd="M {start[0]} {start[1]} C {start[0] + bend} {start[1]}, {end[0] - bend} {end[1]}, '
-            f'{end[0]} {end[1]}" fill="none" stroke="#64748b" stroke-width="1.5" marker-end="url(#arrow)">'
+            f'<path class="edge" data-from="{escape(source)}" data-to="{escape(target)}" d="{curve}" fill="none" '
+            f'stroke="#64748b" stroke-width="1.5" marker-end="url(#arrow)">'
             f"<title>{escape(source)} → {escape(job)} → {escape(target)}</title></path>"
         )
     for name, (x, y) in sorted(position.items()):
         parts.append(_box(graph, name, x, y, box_w[name], link))
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _curve(source: tuple[int, int], source_w: int, target: tuple[int, int], target_w: int, *, bottom: float) -> str:
+    """An edge's path, its control points inside the picture: right side to left side when the reader is to the
+    right; a loop over the box's corner for a dataset that reads itself; else under the boxes, back to the left."""
+    (x1, y1), (x2, y2) = source, target
+    if source == target:
+        right = x1 + source_w
+        return f"M {right - 28} {y1} C {right - 28} {y1 - MARGIN}, {right + 8} {y1 - MARGIN}, {right} {y1 + 12}"
+    if x2 > x1:
+        start, end = (x1 + source_w, y1 + BOX_H / 2), (x2, y2 + BOX_H / 2)
+        bend = max((end[0] - start[0]) / 2, 30)
+        return f"M {start[0]} {start[1]} C {start[0] + bend} {start[1]}, {end[0] - bend} {end[1]}, {end[0]} {end[1]}"
+    start, end = (x1 + source_w / 2, y1 + BOX_H), (x2 + target_w / 2, y2 + BOX_H)
+    return f"M {start[0]} {start[1]} C {start[0]} {bottom}, {end[0]} {bottom}, {end[0]} {end[1]}"
 
 
 def _text(x: float, y: float, content: str, *, fill: str, size: int = FONT_SIZE, css: str = "") -> str:
@@ -90,7 +131,7 @@ def _box(graph: ProductGraph, name: str, x: int, y: int, width: int, link: Calla
     text_fill = "#ffffff" if root else "#0f172a"
     middle = x + width / 2
     if model:
-        version = f"model v{graph.models[name] or '?'}"
+        version = f"model v{graph.models[name]}" if graph.models[name] else "model, unregistered"
         text = _text(middle, y + 18, _label(name), fill=text_fill)
         text += _text(middle, y + 35, version, fill="#92400e", size=FONT_SIZE - 1, css="kind")
     else:

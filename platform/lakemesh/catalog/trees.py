@@ -76,41 +76,47 @@ def product_lineage(
         children.setdefault(origin, []).append((job, target))
     for dataset, links_out in children.items():
         children[dataset] = sorted(set(links_out), key=lambda link: (datasets[link[1]].name, link[0]))
-    expanded_at = first_shown(root, children)
+    expanded_at = first_shown(root, children, depth=depth)
+    printed: set[int] = set()
 
     def grow(dataset: int, via: int | None, parent: int | None) -> LineageNode:
         row = datasets[dataset]
-        # each dataset in full once, where first reached: the tree grows with the graph, not with its paths
-        repeated = parent is not None and expanded_at.get(dataset) != (parent, via)
+        # each dataset in full once, where first printed: the tree grows with the graph, not with its paths
+        expanded = parent is None or expanded_at.get(dataset) == (parent, via)
+        repeated = not expanded and dataset in printed  # else a leaf at the depth limit, met first here
+        printed.add(dataset)
         return LineageNode(
             namespace=row.namespace,
             name=row.name,
             via_job=jobs[via].name if via else None,
             model=bool(row.model),
             version=row.current_version,
-            children=[] if repeated else [grow(target, job, dataset) for job, target in children.get(dataset, [])],
+            children=[grow(target, job, dataset) for job, target in children.get(dataset, [])] if expanded else [],
             repeated=repeated,
         )
 
     return grow(root, None, None)
 
 
-def first_shown(root: Any, children: Mapping[Any, Sequence[tuple[Any, Any]]]) -> dict[Any, tuple[Any, Any]]:
-    """For each node, the (parent, link) under which a tree printed top to bottom from `root` first shows it.
+def first_shown(
+    root: Any, children: Mapping[Any, Sequence[tuple[Any, Any]]], *, depth: int
+) -> dict[Any, tuple[Any, Any]]:
+    """For each node, the (parent, link) under which a tree printed top to bottom from `root`, `depth` levels deep,
+    shows it in full: the first occurrence a reader meets, so every later one can say "shown above" truthfully.
 
-    A depth-first walk in the children's order: the first occurrence a reader meets is the full one, and every
-    later one can say "shown above" truthfully.
+    A depth-first walk in the children's order. An occurrence at the last level is a leaf (what is below it is
+    beyond the depth), so it is not the full one: a shallower occurrence further down may be.
     """
     first: dict[Any, tuple[Any, Any]] = {}
     seen = {root}
-    stack = [(root, iter(children.get(root, ())))]
+    stack = [(root, iter(children.get(root, ())), 0)]
     while stack:
-        node, pending = stack[-1]
+        node, pending, level = stack[-1]
         for link, target in pending:
-            if target not in seen:
+            if target not in seen and level + 1 < depth:
                 seen.add(target)
                 first[target] = (node, link)
-                stack.append((target, iter(children.get(target, ()))))
+                stack.append((target, iter(children.get(target, ())), level + 1))
                 break
         else:
             stack.pop()

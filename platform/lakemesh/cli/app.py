@@ -43,11 +43,13 @@ def _options(debug: Annotated[bool, typer.Option("--debug", help="show traceback
 
 def main() -> None:
     """The console script. Exit codes: 0 done; 1 done, but something it ran failed (a product of a run, a
-    reconciliation); 2 an error, printed as one `error: ...` (a platform error, a wrong option or argument); 130
-    interrupted."""
+    reconciliation) or a question was declined; 2 an error, printed as one `error: ...` (a platform error, a wrong
+    option or argument); 130 interrupted."""
     try:
         returned = app(standalone_mode=False)
         code = returned if isinstance(returned, int) else 0  # an `Exit(code)` raised by a command
+        if code == 130:  # typer turns Ctrl-C inside a command into `Exit(130)`
+            Console(stderr=True).print("[red]interrupted[/]")
     except SystemExit as done:
         code = done.code if isinstance(done.code, int) else 0 if done.code is None else 1
         if isinstance(done.code, str):
@@ -59,7 +61,10 @@ def main() -> None:
         code = _error(f"{error.format_message()}{hint}")
     except typer.TyperException as error:
         code = _error(error.format_message())
-    except (KeyboardInterrupt, typer.Abort):
+    except typer.Abort:  # a question left without an answer (Ctrl-C or the end of the input)
+        Console(stderr=True).print("aborted: no answer; nothing was done")
+        code = 1
+    except KeyboardInterrupt:  # outside a command: while the CLI starts
         Console(stderr=True).print("[red]interrupted[/]")
         code = 130
     except LakemeshError as error:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.markup import escape
+from rich.text import Text
 from rich.tree import Tree
 
 from lakemesh.cli.console import console
@@ -99,24 +100,25 @@ def catalog_show(product: str, as_json: Annotated[bool, JSON_OPTION] = False) ->
     contract = p.contract
     console.print(f"[bold]{escape(p.name)}[/bold]  {escape(p.description or '')}")
     console.print(
-        f"owner: {p.owner}   access: {contract.get('access')}   "
-        f"contract: {contract.get('contractId')} v{contract.get('contractVersion')}",
-        highlight=False,
-    )
-    console.print(
-        f"location: {contract.get('location')}   current Delta version: {p.current_version}   updated: {p.updated_at}",
-        highlight=False,
+        Text(
+            f"owner: {p.owner}   access: {contract.get('access')}   "
+            f"contract: {contract.get('contractId')} v{contract.get('contractVersion')}\n"
+            f"location: {contract.get('location')}   current Delta version: {p.current_version}   "
+            f"updated: {p.updated_at}"
+        )
     )
     if p.retired:
-        console.print(f"[yellow]retired since {p.retired}: its contract is gone; its versions stay readable")
+        console.print(f"[yellow]retired since {escape(p.retired)}: its contract is gone; its versions stay readable")
     if p.last_run:
         run = p.last_run
-        console.print(f"last run: {run['id']} {run['state']} at {run['endedAt'] or run['startedAt']}", highlight=False)
+        console.print(Text(f"last run: {run['id']} {run['state']} at {run['endedAt'] or run['startedAt']}"))
         if error := run["facets"].get("errorMessage", {}).get("message"):
             console.print(f"[red]{escape(error)}")
-    fields = [[escape(f["name"]), escape(f.get("type") or ""), escape(f.get("description") or "")] for f in p.fields]
+    fields = [[f["name"], f.get("type") or "", f.get("description") or ""] for f in p.fields]
     print_rows(_FIELD_COLUMNS, fields, as_json=False, title="columns")
-    checks = [[escape(name), "[green]passed" if ok else "[red]failed"] for name, ok in p.checks.items()]
+    checks = [
+        [name, Text("passed", style="green") if ok else Text("failed", style="red")] for name, ok in p.checks.items()
+    ]
     print_rows(_CHECK_COLUMNS, checks, as_json=False, title="checks (last run)")
 
 
@@ -163,7 +165,8 @@ def catalog_lineage(
 def _grow(tree: Tree, node: LineageNode) -> None:
     for child in node.children:
         if child.model:
-            label, how = child.name, f"model v{child.version}, via {child.via_job}"
+            version = f"model v{child.version}" if child.version else "model, no version registered"
+            label, how = child.name, f"{version}, via {child.via_job}"
         elif child.namespace.startswith(PRODUCT_NAMESPACE_SCHEME):
             label, how = child.name, f"via {child.via_job}"
         else:
@@ -205,7 +208,7 @@ def catalog_impact(
         print_json(found)
         return
     if not found:
-        console.print(f"nothing downstream of {target} is known to the catalog")
+        console.print(f"nothing downstream of {target} is known to the catalog", markup=False)
         return
     rows = []
     for entry in found:
@@ -305,10 +308,10 @@ def catalog_reconcile(
     try:
         closed = close_abandoned_trainings(settings)
     except Exception as error:  # the catalog is reconciled all the same
-        console.print(f"[red]model registry not reconciled: {in_one_line(error)}", highlight=False)
+        console.print(f"[red]model registry not reconciled: {escape(in_one_line(error))}", highlight=False)
         raise typer.Exit(1) from None
     for entry in closed:
-        console.print(f"  closed {entry}", highlight=False)
+        console.print(f"  closed {entry}", highlight=False, markup=False)
     if done.problems:
         raise typer.Exit(1)
 
@@ -316,19 +319,21 @@ def catalog_reconcile(
 def report_reconcile(done: Reconciliation) -> None:
     """Print what a reconciliation recorded, closed and could not do (`run` prints it too, when there is news)."""
     for entry in done.recorded:
-        console.print(f"  recorded {entry} from the Delta log", highlight=False)
+        console.print(f"  recorded {entry} from the Delta log", highlight=False, markup=False)
     for entry in done.restated:
-        console.print(f"  set to its Delta log: {entry}", highlight=False)
+        console.print(f"  set to its Delta log: {entry}", highlight=False, markup=False)
     for name in done.retired:
-        console.print(f"  retired {name}: its contract is gone from the project", highlight=False)
+        console.print(f"  retired {name}: its contract is gone from the project", highlight=False, markup=False)
     for name in done.revived:
-        console.print(f"  {name} is live again: its contract is back", highlight=False)
+        console.print(f"  {name} is live again: its contract is back", highlight=False, markup=False)
     for entry in done.aborted:
-        console.print(f"  closed {entry} as ABORTED: it never committed", highlight=False)
+        console.print(f"  closed {entry} as ABORTED: it never committed", highlight=False, markup=False)
     if done.waiting:
-        console.print(f"[yellow]{done.waiting} lineage event(s) still wait in the outbox: {done.outbox_error}")
+        console.print(
+            f"[yellow]{done.waiting} lineage event(s) still wait in the outbox: {escape(str(done.outbox_error))}"
+        )
     for problem in done.problems:
-        console.print(f"[red]not reconciled: {problem}", highlight=False)
+        console.print(f"[red]not reconciled: {escape(str(problem))}", highlight=False)
     console.print(
         f"catalog reconciled with {done.products} Delta logs: {len(done.recorded)} version(s) recorded, "
         f"{len(done.restated)} product(s) set to Delta, {len(done.aborted)} run(s) closed, "

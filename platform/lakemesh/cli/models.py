@@ -5,7 +5,7 @@ MLflow loads inside the commands, never when the CLI starts.
 
 from __future__ import annotations
 
-import time
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -36,8 +36,12 @@ def _registry(settings: Settings) -> ModelRegistry:
     return registry
 
 
-def _when(millis: int) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(millis / 1000))
+def _when(millis: int) -> datetime:
+    return datetime.fromtimestamp(millis / 1000, tz=UTC).replace(microsecond=0)
+
+
+def _shown(when: datetime) -> str:
+    return when.strftime("%Y-%m-%d %H:%M:%S")
 
 
 _LIST_COLUMNS = (
@@ -79,7 +83,7 @@ def models_list(as_json: Annotated[bool, JSON_OPTION] = False):
             str(r["newest"] or "-"),
             ", ".join(f"{a}={v}" for a, v in r["aliases"].items()) or "-",
             ", ".join(f"{k} {v:.4f}" for k, v in r["metrics"].items()) or "-",
-            r["registered"] or "-",
+            _shown(r["registered"]) if r["registered"] else "-",
         ]
         for r in records
     ]
@@ -122,7 +126,7 @@ def models_show(model: str, as_json: Annotated[bool, JSON_OPTION] = False) -> No
         details.add_column(no_wrap=True, style="dim")
         details.add_column(overflow="fold")  # wraps between words; folds only a word wider than the terminal
         for label, value in (
-            ("registered", f"{r['registered']} UTC"),
+            ("registered", f"{_shown(r['registered'])} UTC"),
             ("device", r["device"] or "-"),
             ("trained on", ", ".join(f"{p} v{v}" for p, v in r["trained_on"].items()) or "-"),
             ("metrics", ", ".join(f"{k} {v:g}" for k, v in r["metrics"].items()) or "-"),

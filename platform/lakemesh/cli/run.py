@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 from lakemesh.cli.catalog import report_reconcile
 from lakemesh.cli.console import console
@@ -102,8 +103,10 @@ def run(
     with console.status("loading code locations"):
         locations = load_workspace(settings.project_dir, errors=unloaded)
     for location, reason in unloaded.items():
-        console.print(f"[red]code location {location} did not load:[/] {reason}", highlight=False)
+        console.print(Text.assemble((f"code location {location} did not load:", "red"), f" {reason}"))
     if not locations:
+        if as_json:
+            print_json({"success": False, "unloaded": unloaded, "products": []})
         raise typer.Exit(1)
     selected = select_assets(locations, select) if select is not None else None
     timings["load"] = time.perf_counter() - started - timings["generate"]
@@ -139,7 +142,7 @@ def run(
         forward_abandoned_listener_events(settings=settings)  # what the Spark listeners of killed runs left
         reconciled = reconcile(settings, finished_runs={result.run_id})  # what a killed step left behind
     except Exception as error:  # the products stand; the catalog catches up with `lakemesh catalog reconcile`
-        console.print(f"[yellow]catalog not reconciled: {in_one_line(error)}")
+        console.print(Text(f"catalog not reconciled: {in_one_line(error)}", style="yellow"))
     else:
         news = (reconciled.recorded, reconciled.restated, reconciled.retired, reconciled.aborted, reconciled.problems)
         if any(news) or reconciled.waiting:
@@ -152,6 +155,7 @@ def run(
         print_json(
             {
                 "success": result.success and not unloaded,
+                "unloaded": unloaded,
                 "run_id": result.run_id,
                 "run_log": str(log_file),
                 "lakehouse": settings.lakehouse,

@@ -3,6 +3,7 @@
 deltalake and polars load inside the commands, never when the CLI starts.
 """
 
+import dataclasses
 from typing import Annotated
 
 import typer
@@ -39,11 +40,11 @@ def read(
 
 
 _MAINTAIN_COLUMNS = (
-    Column("table", "uri"),
+    Column("product", "product", wraps=True),
     Column("version", "version", justify="right"),
-    Column("readable from", "oldest_kept", justify="right"),
-    Column("files compacted", "compacted_files", justify="right"),
-    Column("files removed", "removed_files", justify="right"),
+    Column("oldest", "oldest_kept", justify="right"),  # the oldest version still readable
+    Column("compacted", "compacted_files", justify="right"),
+    Column("removed", "removed_files", justify="right"),
 )
 
 
@@ -63,12 +64,14 @@ def maintain(
         raise ProductNotFound(f"no contract for {', '.join(unknown)} in {settings.project_dir / 'contracts'}")
     chosen = [contracts[name] for name in products] if products else list(contracts.values())
     done = maintain_products(chosen, settings=settings)
-    if as_json:
-        print_json(done)
-        return
+    records = []
+    for d in done:
+        domain, *quarantine, name = d.uri.removeprefix(settings.lakehouse + "/").split("/")
+        records.append({"product": f"{domain}.{name}", "table": "quarantine" if quarantine else "product",
+                        **dataclasses.asdict(d)})  # fmt: skip
     rows = [
-        [d.uri.removeprefix(settings.lakehouse + "/"), str(d.version), str(d.oldest_kept), str(d.compacted_files),
-         str(d.removed_files)]
-        for d in done
+        [f"{r['product']} (quarantine)" if r["table"] == "quarantine" else r["product"], str(r["version"]),
+         str(r["oldest_kept"]), str(r["compacted_files"]), str(r["removed_files"])]
+        for r in records
     ]  # fmt: skip
-    print_rows(_MAINTAIN_COLUMNS, rows, as_json=False, title="storage maintenance")
+    print_rows(_MAINTAIN_COLUMNS, rows, records=records, as_json=as_json, title="storage maintenance")

@@ -3,7 +3,7 @@
 from collections.abc import Iterable, Mapping
 from typing import Protocol
 
-from rich.table import Table
+from rich.console import RenderableType
 
 from lakemesh.cli.tables import Column, fitted_table
 
@@ -37,7 +37,7 @@ SUMMARY_COLUMNS = (
 )
 
 
-def products_table(products: Iterable[ProductLine], *, lakehouse: str, width: int) -> Table:
+def products_table(products: Iterable[ProductLine], *, lakehouse: str, width: int) -> RenderableType:
     """Every product with its owner, rows, Delta version, contract version and check results, in `width`."""
     rows = [
         [

@@ -9,21 +9,26 @@ words in the width that is left.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
+import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
 
 import typer
 from rich import box
+from rich.console import Group, RenderableType
+from rich.padding import Padding
 from rich.table import Table
+from rich.text import Text
 
 from lakemesh.cli.console import console
 
-__all__ = ["JSON_OPTION", "Column", "fitted_table", "print_json", "print_rows"]
+__all__ = ["JSON_OPTION", "Cell", "Column", "fitted_table", "print_json", "print_rows"]
 
 JSON_OPTION = typer.Option("--json", help="print JSON on stdout, for scripts")
 """The `--json` option every command that prints a table or tree takes."""
@@ -33,6 +38,8 @@ _GAP = 2
 _NARROWEST_WRAP = 28
 """The width the wrapping column needs at least (or its longest word) before other columns give way: a reason
 wraps over a few lines, not one word a line."""
+_NARROWEST_WRAP_AT_ALL = 16
+"""Narrower than this (with every optional column gone), the rows become blocks instead of a table."""
 
 
 @dataclass(frozen=True)
@@ -47,20 +54,26 @@ class Column:
     wraps: bool = False
 
 
+Cell = str | Text
+"""A table cell: a string is shown as it is (never read as rich markup); a `Text` carries its own style."""
+
+
 def fitted_table(
-    columns: Sequence[Column], rows: Sequence[Sequence[str]], *, width: int, title: str | None = None
-) -> Table:
-    """`rows` under `columns`, in `width` characters: optional columns dropped until the rest fits, whole."""
-    natural = [max([len(c.header), *(len(row[i]) for row in rows)]) for i, c in enumerate(columns)]
-    # a wrapping column needs its longest word whole, and some room besides
-    narrowest = [
-        min(natural[i], max([_NARROWEST_WRAP, *(len(word) for row in rows for word in row[i].split())]))
-        for i in range(len(columns))
-    ]
+    columns: Sequence[Column], rows: Sequence[Sequence[Cell]], *, width: int, title: str | None = None
+) -> RenderableType:
+    """`rows` under `columns`, in `width` characters: optional columns dropped until the rest fits, whole; when
+    even the required ones do not fit, one block per row (its first cell, then a `header  value` line each)."""
+    cells = [[cell if isinstance(cell, Text) else Text(cell) for cell in row] for row in rows]
+    natural = [max([len(c.header), *(len(row[i].plain) for row in cells)]) for i, c in enumerate(columns)]
+    words = [[len(word) for row in cells for word in row[i].plain.split()] for i in range(len(columns))]
+    longest_word = [max(lengths, default=0) for lengths in words]
     shown = list(range(len(columns)))
 
-    def needed() -> int:
-        return sum(narrowest[i] if columns[i].wraps else natural[i] for i in shown) + _GAP * (len(shown) - 1)
+    def needed(wrap: int = _NARROWEST_WRAP) -> int:
+        """The width of the columns shown, a wrapping one at `wrap` (or its longest word, or its natural width)."""
+        return sum(
+            min(natural[i], max(wrap, longest_word[i])) if columns[i].wraps else natural[i] for i in shown
+        ) + _GAP * (len(shown) - 1)
 
     dropped = []
     for i in sorted((i for i, c in enumerate(columns) if c.drop), key=lambda i: -columns[i].drop):
@@ -68,6 +81,8 @@ def fitted_table(
             break
         shown.remove(i)
         dropped.append(i)
+    if needed(wrap=_NARROWEST_WRAP_AT_ALL) > width:
+        return _blocks(columns, cells, title=title)
     for i in dropped[:-1]:  # one left out early may fit beside what is left, once a wider one went too
         shown = sorted([*shown, i])
         if needed() > width:
@@ -79,14 +94,28 @@ def fitted_table(
             table.add_column(column.header, justify=column.justify, overflow="fold")
         else:
             table.add_column(column.header, justify=column.justify, no_wrap=True, min_width=natural[i])
-    for row in rows:
+    for row in cells:
         table.add_row(*(row[i] for i in shown))
     return table
 
 
+def _blocks(columns: Sequence[Column], cells: Sequence[Sequence[Text]], *, title: str | None) -> Group:
+    """Rows too wide for any table in the width: each row's first cell on a line, the others under it, every
+    column kept (values wrap between words)."""
+    parts: list[RenderableType] = [Text(title, style="italic")] if title else []
+    for row in cells:
+        details = Table.grid(padding=(0, 2))
+        details.add_column(no_wrap=True, style="dim")
+        details.add_column(overflow="fold")
+        for column, cell in zip(columns[1:], row[1:], strict=True):
+            details.add_row(column.header, cell)
+        parts += [Text.assemble(row[0], style="bold"), Padding(details, (0, 0, 0, 2), expand=False)]
+    return Group(*parts)
+
+
 def print_rows(
     columns: Sequence[Column],
-    rows: Sequence[Sequence[str]],
+    rows: Sequence[Sequence[Cell]],
     *,
     records: Sequence[dict[str, Any]] | None = None,
     as_json: bool,
@@ -102,13 +131,28 @@ def print_rows(
 
 
 def print_json(value: Any) -> None:
-    """`value` as indented JSON on stdout, dataclasses as objects and times as ISO strings."""
-    sys.stdout.write(json.dumps(value, indent=2, default=_plain) + "\n")
+    """`value` as indented JSON on stdout: dataclasses as objects, times as ISO strings, durations in seconds,
+    decimals as strings (their exact digits), bytes in base64, NaN and infinities as null (JSON has neither)."""
+    sys.stdout.write(json.dumps(_jsonable(value), indent=2, allow_nan=False) + "\n")
 
 
-def _plain(value: Any) -> Any:
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, str | int | bool):
+        return value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dataclasses.asdict(value)
-    if isinstance(value, datetime | date):
+        return _jsonable(dataclasses.asdict(value))
+    if isinstance(value, Mapping):
+        return {str(key): _jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_jsonable(item) for item in value]
+    if isinstance(value, datetime | date | time):
         return value.isoformat()
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, Text):
+        return value.plain
     return str(value)

@@ -1,5 +1,6 @@
 """The catalog store on SQLite and PostgreSQL: migrations, ingestion, lineage graphs, column lineage, impact."""
 
+import itertools
 import sqlite3
 import uuid
 
@@ -250,6 +251,33 @@ def test_lineage_trees_show_each_dataset_once_so_they_grow_with_the_graph_not_it
     total, full = _count(source, "inputs")
     assert full == 1 + 3 * 15  # every column back to layer 0 in full once, instead of 3**15 paths
     assert total <= 3 * full
+
+
+def test_a_tree_keeps_to_its_depth_and_says_shown_above_only_below_the_full_occurrence(tmp_path):
+    """The mart reads every stage of a chain: the first stage printed reaches deeper stages before the mart's
+    own branches do. Each dataset is in full once, where first printed, and never beyond the depth asked."""
+    catalog = Catalog(f"sqlite:///{tmp_path / 'catalog.sqlite'}")
+    stages = [f"S{i:03}" for i in range(40)]
+    catalog.ingest(run_event("make_mart", inputs=[dataset(s) for s in stages], outputs=[dataset("mart")]))
+    for stage, source in itertools.pairwise(stages):
+        catalog.ingest(run_event(f"make_{stage}", inputs=[dataset(source)], outputs=[dataset(stage)]))
+
+    tree = product_lineage(catalog, "mart", direction="upstream", depth=3, namespace=NS)
+    shown, expanded = set(), set()
+
+    def walk(node, level: int) -> None:
+        assert level <= 3, f"{node.name} printed at level {level}, beyond the depth"
+        if node.repeated:
+            assert node.name in shown, f"{node.name} says shown above, but it is shown below"
+        shown.add(node.name)
+        if node.children:
+            assert node.name not in expanded, f"{node.name} shown in full twice"
+            expanded.add(node.name)
+        for child in node.children:
+            walk(child, level + 1)
+
+    walk(tree, 0)
+    assert [c.name for c in tree.children] == stages and shown == {"mart", *stages}
 
 
 def test_impact_reaches_readers_through_columns_they_join_or_filter_on(catalog_url: str):

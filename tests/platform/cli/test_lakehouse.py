@@ -57,6 +57,9 @@ def test_reset_removes_the_lakehouse_only_once_confirmed(settings: Settings):
     declined = _lakemesh("reset", input="n\n")
     assert declined.returncode == 1 and "nothing was removed" in declined.stdout
     assert DeltaTable(settings.table_uri("customers.customer")).version() == 0
+    unanswered = _lakemesh("reset", input="")  # no terminal, no answer: nothing is removed
+    assert unanswered.returncode == 1 and "aborted: no answer; nothing was done" in unanswered.stderr
+    assert DeltaTable(settings.table_uri("customers.customer")).version() == 0
 
     confirmed = _lakemesh("reset", input="y\n")
     assert confirmed.returncode == 0, confirmed.stderr

@@ -47,3 +47,35 @@ def test_catalog_list_fits_80_columns_and_answers_json(settings: Settings):
             "retired": None,
         }
     ]
+
+
+def test_too_narrow_for_any_table_each_row_becomes_a_block_with_every_value():
+    columns = [Column("product", "product"), Column("delta version", "v", justify="right"), Column("state", "s")]
+    rows = [["supply.supplier_delivery_performance", "12", "COMPLETED"], ["sales.orders", "3", "FAILED"]]
+    console = Console(width=40, record=True, file=io.StringIO())
+    console.print(fitted_table(columns, rows, width=40))
+    lines = [line.rstrip() for line in console.export_text().splitlines()]
+    assert max(len(line) for line in lines) <= 40 and "…" not in "".join(lines)
+    assert lines[:3] == ["supply.supplier_delivery_performance", "  delta version  12", "  state          COMPLETED"]
+
+
+def test_a_cell_is_shown_as_it_is_never_read_as_markup():
+    columns = [Column("product", "product"), Column("checks", "checks", wraps=True)]
+    rows = [["sales.orders", "failed: could not read [/data/landing] nor [bold]x[/bold]"]]
+    console = Console(width=80, record=True, file=io.StringIO())
+    console.print(fitted_table(columns, rows, width=80))  # a closing tag without its opening one raised here
+    assert "could not read [/data/landing] nor [bold]x[/bold]" in console.export_text()
+
+
+def test_json_for_scripts_has_no_nan_and_keeps_decimal_digits(capsys):
+    from datetime import UTC, datetime, timedelta
+    from decimal import Decimal
+
+    from lakemesh.cli.tables import print_json
+
+    print_json({"auc": float("nan"), "inf": float("inf"), "price": Decimal("194029.55"), "raw": b"\x00\x01",
+                "when": datetime(2026, 12, 7, tzinfo=UTC), "took": timedelta(minutes=1)})  # fmt: skip
+    assert json.loads(capsys.readouterr().out) == {
+        "auc": None, "inf": None, "price": "194029.55", "raw": "AAE=", "when": "2026-12-07T00:00:00+00:00",
+        "took": 60.0,
+    }  # fmt: skip

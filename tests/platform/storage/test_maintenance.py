@@ -86,7 +86,7 @@ def test_maintain_command_reports_every_table(project: Path, settings: Settings)
     lakemesh = str(Path(sys.executable).with_name("lakemesh"))
     done = subprocess.run([lakemesh, "maintain"], capture_output=True, text=True, env=os.environ.copy(), timeout=120)
     assert done.returncode == 0, done.stderr
-    assert "shop/events" in done.stdout and "storage maintenance" in done.stdout
+    assert "shop.events" in done.stdout and "storage maintenance" in done.stdout
     refused = subprocess.run(
         [lakemesh, "maintain", "shop.nope"], capture_output=True, text=True, env=os.environ.copy(), timeout=120
     )
