@@ -6,7 +6,9 @@ breaks either side: consumers (a column removed or retyped, a guarantee
 dropped) or the published data (a type narrowed, `required` added, allowed
 values narrowed, a range tightened, the primary key changed). Adding a column
 is the one tightening that is not breaking: tables evolve to take it. Access
-narrowed (public -> internal -> private) is the platform's own rule.
+narrowed (public -> internal -> private) and time partitions changed (their
+column or grain, or partitions added or dropped: the table is laid out anew)
+are the platform's own rules.
 """
 
 from __future__ import annotations
@@ -37,6 +39,20 @@ def _column(path: str) -> str | None:
     return parts[3] if len(parts) > 3 and parts[0] == "schema" and parts[2] == "properties" else None
 
 
+def _partitioned_by(document: dict[str, Any]) -> tuple[str, str] | None:
+    """(column, grain) of the time partitions an ODCS document (as kept with a published version) declares."""
+    for table in document.get("schema") or []:
+        for prop in table.get("properties") or []:
+            if prop.get("partitioned"):
+                custom = {p.get("property"): p.get("value") for p in prop.get("customProperties") or []}
+                return prop.get("name"), custom.get("partitionGrain")
+    return None
+
+
+def _partitions(declared: tuple[str, str] | None) -> str:
+    return f"{declared[1]} partitions of {declared[0]}" if declared else "none"
+
+
 def breaking_changes(previous: dict[str, Any], current: Contract) -> list[ContractChange]:
     """The breaking changes from `previous` (an ODCS document as kept with a published version) to `current`."""
     from datacontract.data_contract import DataContract  # a few seconds to import: only when a contract changed
@@ -55,6 +71,14 @@ def breaking_changes(previous: dict[str, Any], current: Contract) -> list[Contra
                                                             column=_column(entry.path)))  # fmt: skip
     old_access = next((p.get("value") for p in previous.get("customProperties") or [] if p.get("property") == "access"),
                       "internal")  # fmt: skip
+    new_partitions = (current.partitioning.column, current.partitioning.grain) if current.partitioning else None
+    if (old_partitions := _partitioned_by(previous)) != new_partitions:
+        found["partitioning"] = ContractChange(
+            path="partitioning",
+            message=f"partitioning changed from {_partitions(old_partitions)} to {_partitions(new_partitions)} "
+            "(every published partition is laid out anew)",
+            column=None,
+        )
     if old_access in _ACCESS_ORDER and _ACCESS_ORDER.index(current.access) < _ACCESS_ORDER.index(old_access):
         found["customProperties.access"] = ContractChange(
             path="customProperties.access",

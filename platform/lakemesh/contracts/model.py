@@ -12,6 +12,7 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal
@@ -25,6 +26,7 @@ from open_data_contract_standard.model import (
 )
 
 from lakemesh.contracts.compiler import compile_plan
+from lakemesh.contracts.partitioning import GRAINS, Partitioning
 from lakemesh.contracts.plan import CheckPlan, Column, QualityRule
 from lakemesh.errors import ContractInvalid
 
@@ -65,6 +67,8 @@ class Contract:
     freshness_hours: float | None
     retention_hours: float
     retain_versions: int
+    partitioning: Partitioning | None = None
+    """Its time partitions, when one column is declared `partitioned`."""
     document: OpenDataContractStandard = field(repr=False, compare=False)
     plan: CheckPlan = field(repr=False, compare=False)
 
@@ -123,11 +127,21 @@ DEFAULT_RETAIN_VERSIONS = 10
 """And the newest ten versions are kept readable whatever their age."""
 
 
+class _JsonYamlLoader(yaml.SafeLoader):
+    """YAML as the JSON it stands for: `1992-01-01` stays a string, as ODCS (a JSON schema) expects it."""
+
+
+_JsonYamlLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def load_contract(path: Path | str) -> Contract:
     """Read and check `contracts/<domain>/<product>.yaml`."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_JsonYamlLoader)
     except FileNotFoundError:
         raise ContractInvalid(path, "<file>", "the file does not exist") from None
     except yaml.YAMLError as exc:
@@ -204,6 +218,7 @@ def _to_contract(path: Path, doc: OpenDataContractStandard) -> Contract:
         raise fail("schema[0].properties", f"duplicate column names in {names}")
     if write_mode == "merge" and not any(prop.primaryKey for prop in table.properties):
         raise fail("customProperties.writeMode", "'merge' needs a primary key to merge on")
+    partitioning = _partitioning(table.properties, fail)
 
     quality = [_to_rule(rule, None, f"schema[0].quality[{i}]", fail) for i, rule in enumerate(table.quality or [])]
     for i, prop in enumerate(table.properties):
@@ -250,9 +265,46 @@ def _to_contract(path: Path, doc: OpenDataContractStandard) -> Contract:
         freshness_hours=sla.get("freshness"),
         retention_hours=sla.get("retention", DEFAULT_RETENTION_HOURS),
         retain_versions=retain_versions,
+        partitioning=partitioning,
         document=doc,
         plan=plan,
     )
+
+
+def _partitioning(properties: list[SchemaProperty], fail: Any) -> Partitioning | None:
+    """The time partitions the properties declare: one `partitioned` required date, its grain and first day."""
+    for i, prop in enumerate(properties):
+        if prop.partitionKeyPosition is not None and not prop.partitioned:
+            raise fail(f"schema[0].properties[{i}].partitionKeyPosition", "is only for a column with partitioned: true")
+    declared = [(i, prop) for i, prop in enumerate(properties) if prop.partitioned]
+    if not declared:
+        return None
+    if len(declared) > 1:
+        names = [prop.name for _, prop in declared]
+        where = f"schema[0].properties[{declared[1][0]}].partitioned"
+        raise fail(where, f"one column partitions a product, got {names}")
+    i, prop = declared[0]
+    where = f"schema[0].properties[{i}]"
+    if prop.partitionKeyPosition not in (None, 1):
+        position = prop.partitionKeyPosition
+        raise fail(f"{where}.partitionKeyPosition", f"must be 1 (the one partition column), got {position}")
+    if prop.logicalType != "date" or not prop.required:
+        kind = f"{'a required' if prop.required else 'an optional'} {prop.logicalType}"
+        raise fail(f"{where}.partitioned", f"a partition column is a required date; {prop.name!r} is {kind}")
+    custom = _custom_properties(prop.customProperties)
+    grain = custom.get("partitionGrain")
+    if grain not in GRAINS:
+        raise fail(f"{where}.customProperties.partitionGrain", f"must be one of {', '.join(GRAINS)}, got {grain!r}")
+    try:
+        start = date.fromisoformat(str(custom.get("partitionStart")))
+    except ValueError:
+        raise fail(
+            f"{where}.customProperties.partitionStart",
+            f"the first partition's day, such as 1992-01-01, got {custom.get('partitionStart')!r}",
+        ) from None
+    partitioning = Partitioning(column=prop.name, grain=grain, start=start)
+    first, _ = partitioning.window(partitioning.key_of(start))  # a month's or a year's first day
+    return Partitioning(column=prop.name, grain=grain, start=first)
 
 
 def _check_property(prop: SchemaProperty, where: str, fail: Any) -> None:
