@@ -23,6 +23,7 @@ __all__ = [
     "LakemeshError",
     "LandingDataBad",
     "ModelUnavailable",
+    "PartitionMismatch",
     "ProductNotFound",
     "RegistryUnavailable",
     "SelectionInvalid",
@@ -63,6 +64,10 @@ class CheckError(LakemeshError):
 
 class BreakingChange(LakemeshError):
     """A contract change that breaks the published product's readers without a new major version."""
+
+
+class PartitionMismatch(LakemeshError, ValueError):
+    """A batch for one time partition holding rows of another: they would land in the wrong partition."""
 
 
 class AccessRefused(LakemeshError):

@@ -19,7 +19,7 @@ from deltalake import DeltaTable
 from lakemesh.contracts import Contract
 from lakemesh.quality import ValidationReport, as_polars, validate
 from lakemesh.settings import Settings
-from lakemesh.storage.commit import CommitRequest, Committed
+from lakemesh.storage.commit import CommitRequest, Committed, PartitionWindow
 from lakemesh.storage.delta import write_table
 from lakemesh.storage.quarantine import write_quarantine
 
@@ -37,6 +37,10 @@ class Batch(Protocol):
     def quarantine(self, report: ValidationReport, uri: str, *, run_id: str, settings: Settings) -> None: ...
 
     def commit(self, uri: str, request: CommitRequest, *, columns: Sequence[str]) -> Committed: ...
+
+    def outside(self, window: PartitionWindow) -> tuple[int, list[str]]:
+        """Rows whose partition column is not in `window` (or null): how many, and up to three of their values."""
+        ...
 
     def release(self) -> None: ...
 
@@ -65,6 +69,11 @@ class PolarsBatch:
 
     def commit(self, uri: str, request: CommitRequest, *, columns: Sequence[str]) -> Committed:
         return write_table(uri, self._arrow(columns), request)
+
+    def outside(self, window: PartitionWindow) -> tuple[int, list[str]]:
+        inside = pl.col(window.column).is_between(window.first, window.end, closed="left").fill_null(False)
+        misplaced = self.frame.filter(~inside).get_column(window.column)
+        return misplaced.len(), [str(v) for v in misplaced.unique(maintain_order=True).head(3).to_list()]
 
     def _arrow(self, columns: Sequence[str]) -> pa.Table:
         """The producer's own Arrow table when normalising left it as it was (no copy), else the frame's."""
@@ -106,6 +115,14 @@ class SparkBatch:
         from lakemesh.storage.spark_delta import write_spark_table
 
         return write_spark_table(self.frame.select(*columns), uri, request)
+
+    def outside(self, window: PartitionWindow) -> tuple[int, list[str]]:
+        from pyspark.sql import functions as F
+
+        column = F.col(window.column)
+        inside = (column >= F.lit(window.first)) & (column < F.lit(window.end))
+        misplaced = self.frame.filter(column.isNull() | ~inside).select(window.column)
+        return misplaced.count(), [str(row[0]) for row in misplaced.distinct().limit(3).collect()]
 
     def release(self) -> None:
         self.frame.unpersist()

@@ -20,13 +20,20 @@ from typing import Any
 from deltalake import DeltaTable
 
 from lakemesh.contracts import Contract
-from lakemesh.errors import ProductNotFound
+from lakemesh.errors import PartitionMismatch, ProductNotFound
 from lakemesh.lineage import ColumnInput, InputRef, LineageEmitter, PublishLineage, publish_run_id
 from lakemesh.producers.batches import Batch, PolarsBatch, as_batch
 from lakemesh.producers.gate import Gate, schema_gate
 from lakemesh.quality import ContractViolation, ValidationReport
 from lakemesh.settings import Settings
-from lakemesh.storage.commit import CommitRequest, Committed, PublishCommit, StepTransaction, rows_written
+from lakemesh.storage.commit import (
+    CommitRequest,
+    Committed,
+    PartitionWindow,
+    PublishCommit,
+    StepTransaction,
+    rows_written,
+)
 from lakemesh.storage.delta import committed_version, open_table
 
 __all__ = ["PublishResult", "publish"]
@@ -72,6 +79,7 @@ def publish(
     column_lineage: Mapping[str, Sequence[ColumnInput]] | None = None,
     dataset_lineage: Sequence[ColumnInput] = (),
     parent_job: str | None = None,
+    partition: str | None = None,
 ) -> PublishResult:
     """Validate `data` against `contract` and, only if it passes, commit it as the product's next version.
 
@@ -81,9 +89,11 @@ def publish(
     datasets (landing files) to show in lineage; `column_lineage` maps output
     columns to the input columns they are computed from, and `dataset_lineage`
     lists the INDIRECT ones that shape every row (join keys, filters, grouping,
-    sort and window columns). Raises
-    `ContractViolation` (nothing written, rows quarantined), `BreakingChange`,
-    `CommitConflict`.
+    sort and window columns). With `partition` (a key of the contract's time
+    partitions, e.g. `1995-06-30`), the batch is that partition: every row
+    must fall in it, and the commit replaces it and nothing else, once per
+    step and partition. Raises `ContractViolation` (nothing written, rows
+    quarantined), `BreakingChange`, `PartitionMismatch`, `CommitConflict`.
     """
     inputs = dict(inputs or {})
     unknown = sorted(set(column_lineage or {}) - {c.name for c in contract.columns})
@@ -93,7 +103,10 @@ def publish(
         uuid.UUID(run_id)
     except ValueError:
         raise ValueError(f"run_id must be a UUID (the Dagster run id), got {run_id!r}") from None
-    transaction = StepTransaction(app_id=f"lakemesh/{contract.name}/{run_id}/{step}")
+    window = _partition_window(contract, partition) if partition is not None else None
+    transaction = StepTransaction(
+        app_id=f"lakemesh/{contract.name}/{run_id}/{step}" + (f"/{partition}" if partition is not None else "")
+    )
     lineage = PublishLineage(
         LineageEmitter.for_settings(settings),
         settings=settings,
@@ -125,6 +138,8 @@ def publish(
                 replace_schema=schema_gate(table, contract, settings),
             )
             report = gate.judge(table)
+            if window is not None:
+                _check_window(batch, window, product=contract.name)
             validated = time.perf_counter()
             record = PublishCommit(
                 run_id=run_id,
@@ -133,6 +148,7 @@ def publish(
                 contract=contract.to_json(),
                 code_version=code_version or "",
                 inputs=inputs,
+                partition=partition,
             )
             request = CommitRequest(
                 mode=contract.write_mode,
@@ -140,6 +156,7 @@ def publish(
                 record=record,
                 step=transaction,
                 replace_schema=gate.replace_schema,
+                partition=window,
                 recheck=gate.recheck,
                 checked_at=table.version() if table is not None else None,
                 storage_options=settings.storage_options,
@@ -170,6 +187,32 @@ def publish(
         validate_seconds=(validated - started) if report else 0.0,
         write_seconds=(written - validated) if report else 0.0,
     )
+
+
+def _partition_window(contract: Contract, key: str) -> PartitionWindow:
+    """The rows partition `key` of the product holds; a product without partitions or a key not of its grain is
+    refused."""
+    partitioning = contract.partitioning
+    if partitioning is None:
+        raise ValueError(f"{contract.name} is not partitioned (its contract marks no column partitioned): "
+                         f"publish it whole, without partition {key!r}")  # fmt: skip
+    first, end = partitioning.window(key)
+    if first < partitioning.start:
+        raise ValueError(
+            f"{contract.name}: partition {key} is before its first partition, {partitioning.key_of(partitioning.start)}"
+        )
+    return PartitionWindow(key=key, column=partitioning.column, first=first, end=end)
+
+
+def _check_window(batch: Batch, window: PartitionWindow, *, product: str) -> None:
+    """Every row of a partition's batch belongs to it: another's would land in the wrong partition."""
+    count, examples = batch.outside(window)
+    if count:
+        raise PartitionMismatch(
+            f"{product}: {count} row(s) of partition {window.key} have {window.column} outside it "
+            f"({window.first} <= {window.column} < {window.end}), e.g. {', '.join(examples)}: they would land in "
+            "another partition; nothing was written"
+        )
 
 
 def _duplicate_rows(batch: Batch, uri: str, version: int, settings: Settings) -> int:

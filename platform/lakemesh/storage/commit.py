@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
@@ -25,6 +26,7 @@ __all__ = [
     "CONTRACT_KEY",
     "CommitRequest",
     "Committed",
+    "PartitionWindow",
     "PublishCommit",
     "StepTransaction",
     "published_fields",
@@ -42,6 +44,7 @@ _KEYS = {
     "contract": CONTRACT_KEY,
     "code_version": "lakemesh.codeVersion",
     "inputs": "lakemesh.inputs",
+    "partition": "lakemesh.partition",
 }
 """Each field of `PublishCommit` and its key in the commit info."""
 
@@ -61,6 +64,8 @@ class PublishCommit:
     code_version: str | None = None
     inputs: Mapping[str, int] | None = None
     """The Delta version of every upstream product read."""
+    partition: str | None = None
+    """The time partition the commit replaced (its key), when it replaced one partition only."""
 
     def metadata(self) -> dict[str, str]:
         """The fields as commit-info keys (`lakemesh.runId`, ...), the inputs as JSON sorted by product."""
@@ -141,6 +146,23 @@ class Committed:
 
 
 @dataclass(frozen=True, kw_only=True)
+class PartitionWindow:
+    """One time partition a commit replaces: its key, and its rows (`column` from `first` up to, not including,
+    `end`). The table is not partitioned on disk by it: the commit replaces the rows the predicate selects, and the
+    files' statistics of `column` let it touch only the files that hold them."""
+
+    key: str
+    column: str
+    first: date
+    end: date
+
+    def predicate(self, *, quote: str) -> str:
+        """The partition's rows as SQL, the column quoted as the engine quotes names (`"` DataFusion, `` ` `` Spark)."""
+        column = f"{quote}{self.column}{quote}"
+        return f"{column} >= DATE '{self.first.isoformat()}' AND {column} < DATE '{self.end.isoformat()}'"
+
+
+@dataclass(frozen=True, kw_only=True)
 class CommitRequest:
     """How one publish commits, whichever engine writes it (deltalake or Spark).
 
@@ -149,7 +171,8 @@ class CommitRequest:
     replaces its schema and content instead. `recheck(table)` is the gate's
     table-dependent part (an append's key check, the schema gate), last run
     against version `checked_at`: it runs again against any newer version
-    before committing on it, and may refuse the batch.
+    before committing on it, and may refuse the batch. With a `partition`, the
+    commit replaces that partition's rows and nothing else, whatever the mode.
     """
 
     mode: Literal["overwrite", "append", "merge"]
@@ -157,6 +180,7 @@ class CommitRequest:
     record: PublishCommit
     step: StepTransaction
     replace_schema: bool = False
+    partition: PartitionWindow | None = None
     recheck: Callable[[DeltaTable], None] | None = None
     checked_at: int | None = None
     storage_options: Mapping[str, str] = field(default_factory=dict, repr=False)

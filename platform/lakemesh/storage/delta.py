@@ -130,7 +130,7 @@ def _commit_once(
         )
         return 0
     mode, replace_schema = request.mode, request.replace_schema
-    if mode == "merge" and not replace_schema:
+    if mode == "merge" and not replace_schema and request.partition is None:
         predicate = " AND ".join(f'target."{key}" = source."{key}"' for key in request.primary_key)
         merger = table.merge(
             data, predicate, source_alias="source", target_alias="target", merge_schema=True, commit_properties=commit
@@ -138,10 +138,12 @@ def _commit_once(
         merger.when_matched_update_all().when_not_matched_insert_all().execute()
     else:
         added = set(data.schema.names) - {field.name for field in table.schema().fields}
+        replaced = request.partition is not None and not replace_schema  # a new major lays every partition anew
         write_deltalake(
             table,
             data,
-            mode="append" if mode == "append" and not replace_schema else "overwrite",
+            mode="append" if mode == "append" and not replace_schema and not replaced else "overwrite",
+            predicate=request.partition.predicate(quote='"') if replaced else None,
             schema_mode="overwrite" if replace_schema else "merge" if added else None,  # merge only to evolve
             commit_properties=commit,
         )

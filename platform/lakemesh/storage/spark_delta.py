@@ -124,7 +124,7 @@ def _write_once(data: DataFrame, uri: str, request: CommitRequest, *, table: Del
     """One attempt at the step's commit: a keyed MERGE into an existing table, else a write."""
     step, mode, replace_schema = request.step, request.mode, request.replace_schema
     user_metadata = json.dumps(request.metadata(), sort_keys=True)
-    keyed = bool(request.primary_key) and mode in ("merge", "append")
+    keyed = bool(request.primary_key) and mode in ("merge", "append") and request.partition is None
     if keyed and table is not None and not replace_schema:
         _merge(
             data,
@@ -141,7 +141,7 @@ def _write_once(data: DataFrame, uri: str, request: CommitRequest, *, table: Del
         return
     if table is None:  # never over a table a concurrent writer just created ("error": Spark Connect's spelling)
         save_mode = "error"
-    elif mode == "append" and not replace_schema:
+    elif mode == "append" and not replace_schema and request.partition is None:
         save_mode = "append"
     else:
         save_mode = "overwrite"
@@ -155,6 +155,8 @@ def _write_once(data: DataFrame, uri: str, request: CommitRequest, *, table: Del
     )
     if table is None:
         writer = writer.options(**TABLE_PROPERTIES)  # a new table keeps its whole log, as deltalake's do
+    elif request.partition is not None and not replace_schema:
+        writer = writer.option("replaceWhere", request.partition.predicate(quote="`"))
     writer.save(uri)
 
 

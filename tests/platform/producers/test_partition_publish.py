@@ -1,0 +1,118 @@
+"""Publishing one time partition: it replaces that partition and nothing else, once per step and partition, and a
+batch holding another partition's rows is refused with nothing written."""
+
+import threading
+import uuid
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pytest
+from deltalake import DeltaTable
+from lakemesh import PartitionMismatch, Settings, publish, read
+from lakemesh.storage.commit import PublishCommit
+
+from ..conftest import contract_doc, write_contract
+from ..contracts.test_partitioning import COLUMNS
+
+
+def _day(day: date, ids: list[int]) -> pl.DataFrame:
+    return pl.DataFrame({"id": ids, "order_date": [day] * len(ids)})
+
+
+JUNE_30, JULY_1 = date(1995, 6, 30), date(1995, 7, 1)
+
+
+@pytest.fixture
+def contract(project: Path):
+    return write_contract(project, contract_doc(columns=COLUMNS))
+
+
+def _rows(settings: Settings) -> dict[date, list[int]]:
+    frame = read("shop.events", settings=settings).sort("id")
+    return {day: frame.filter(pl.col("order_date") == day)["id"].to_list() for day in (JUNE_30, JULY_1)}
+
+
+def test_a_partition_replaces_itself_only_once_per_step(contract, settings: Settings):
+    run = str(uuid.uuid4())
+    publish(_day(JUNE_30, [1, 2]), contract=contract, settings=settings, run_id=run, partition="1995-06-30")
+    publish(_day(JULY_1, [3]), contract=contract, settings=settings, run_id=run, partition="1995-07-01")
+    assert _rows(settings) == {JUNE_30: [1, 2], JULY_1: [3]}
+
+    corrected = str(uuid.uuid4())  # a corrected landing day, rebuilt in a later run
+    done = publish(_day(JUNE_30, [4]), contract=contract, settings=settings, run_id=corrected, partition="1995-06-30")
+    assert (done.version, done.duplicate) == (2, False) and _rows(settings) == {JUNE_30: [4], JULY_1: [3]}
+    again = publish(_day(JUNE_30, [4]), contract=contract, settings=settings, run_id=corrected, partition="1995-06-30")
+    assert (again.version, again.duplicate) == (2, True)  # a retried step: its commit stands
+    assert DeltaTable(settings.table_uri("shop.events")).version() == 2
+
+    records = [PublishCommit.read(c) for c in DeltaTable(settings.table_uri("shop.events")).history()]
+    assert [r.partition for r in records] == ["1995-06-30", "1995-07-01", "1995-06-30"]
+
+
+def test_two_partitions_built_at_once_both_land(contract, settings: Settings):
+    publish(_day(JUNE_30, [1]), contract=contract, settings=settings, run_id=str(uuid.uuid4()), partition="1995-06-30")
+    run, errors = str(uuid.uuid4()), []
+
+    def build(day: date, ids: list[int]) -> None:
+        try:
+            publish(_day(day, ids), contract=contract, settings=settings, run_id=run, partition=str(day))
+        except Exception as error:  # the test fails below, naming it
+            errors.append(error)
+
+    threads = [threading.Thread(target=build, args=args) for args in ((JUNE_30, [5, 6]), (JULY_1, [7]))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and _rows(settings) == {JUNE_30: [5, 6], JULY_1: [7]}
+
+
+@pytest.mark.parametrize(
+    ("partition", "rows", "error", "message"),
+    [
+        ("1995-06-30", pl.concat([_day(JUNE_30, [1]), _day(JULY_1, [2])]), PartitionMismatch,
+         "shop.events: 1 row(s) of partition 1995-06-30 have order_date outside it (1995-06-30 <= order_date < "
+         "1995-07-01), e.g. 1995-07-01: they would land in another partition; nothing was written"),
+        ("1995-06", _day(JUNE_30, [1]), ValueError, "'1995-06' is not a day partition key such as '1992-01-01'"),
+        ("1991-12-31", _day(date(1991, 12, 31), [1]), ValueError,
+         "shop.events: partition 1991-12-31 is before its first partition, 1992-01-01"),
+    ],
+)  # fmt: skip
+def test_a_batch_that_is_not_its_partition_is_refused_and_nothing_is_written(
+    contract, settings: Settings, partition: str, rows: pl.DataFrame, error: type, message: str
+):
+    publish(_day(JUNE_30, [9]), contract=contract, settings=settings, run_id=str(uuid.uuid4()), partition="1995-06-30")
+    with pytest.raises(error) as refused:
+        publish(rows, contract=contract, settings=settings, run_id=str(uuid.uuid4()), partition=partition)
+    assert str(refused.value) == message
+    assert DeltaTable(settings.table_uri("shop.events")).version() == 0 and _rows(settings)[JUNE_30] == [9]
+
+
+def test_a_product_without_partitions_is_published_whole(project: Path, settings: Settings):
+    whole = write_contract(project, contract_doc(columns=COLUMNS[:1]))
+    with pytest.raises(ValueError, match=r"shop.events is not partitioned .*: publish it whole, without partition"):
+        publish(pl.DataFrame({"id": [1]}), contract=whole, settings=settings, run_id=str(uuid.uuid4()),
+                partition="1995-06-30")  # fmt: skip
+    assert not Path(settings.table_uri("shop.events")).exists()
+
+
+@pytest.mark.spark
+def test_a_spark_batch_replaces_its_partition_and_is_refused_with_another_s_rows(contract, settings: Settings, spark):
+    publish(
+        pl.concat([_day(JUNE_30, [1]), _day(JULY_1, [2])]),
+        contract=contract,
+        settings=settings,
+        run_id=str(uuid.uuid4()),
+    )  # fmt: skip  (the whole table first, then one partition)
+
+    def frame(rows: pl.DataFrame):
+        return spark.createDataFrame(rows.to_pandas()).selectExpr("CAST(id AS BIGINT) id", "CAST(order_date AS DATE) order_date")
+
+    done = publish(frame(_day(JULY_1, [3, 4])), contract=contract, settings=settings, run_id=str(uuid.uuid4()),
+                   partition="1995-07-01")  # fmt: skip
+    assert done.version == 1 and _rows(settings) == {JUNE_30: [1], JULY_1: [3, 4]}
+    with pytest.raises(PartitionMismatch, match=r"1 row\(s\) of partition 1995-07-01 .* e\.g\. 1995-06-30"):
+        publish(frame(pl.concat([_day(JUNE_30, [5]), _day(JULY_1, [6])])), contract=contract, settings=settings,
+                run_id=str(uuid.uuid4()), partition="1995-07-01")  # fmt: skip
+    assert DeltaTable(settings.table_uri("shop.events")).version() == 1
