@@ -8,6 +8,7 @@ explicit `MlflowClient`: no process-wide MLflow state is set.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import socket
@@ -38,6 +39,10 @@ _BASELINE = "lakemesh/drift_baseline.json"
 
 def _configured() -> str | None:
     return os.environ.get(TRACKING_URI_ENV) or None
+
+
+_CREATED: set[str] = set()
+"""The default SQLite stores this process has seen created (their tables exist from then on)."""
 
 
 def tracking_uri(settings: Settings) -> str:
@@ -122,9 +127,19 @@ class ModelRegistry:
         root = os.environ.get(ARTIFACTS_ENV) or None
         if root is None and ("://" not in settings.lakehouse or settings.lakehouse.startswith("file://")):
             root = (_registry_dir(settings) / "artifacts").as_uri()
-        if uri.startswith("sqlite:///") and _configured() is None:
-            _registry_dir(settings).mkdir(parents=True, exist_ok=True)  # SQLite creates the file, not its folder
-        return cls(uri, artifact_root=root)
+        if not uri.startswith("sqlite:///") or _configured() is not None or uri in _CREATED:
+            return cls(uri, artifact_root=root)
+        folder = _registry_dir(settings)
+        folder.mkdir(parents=True, exist_ok=True)  # SQLite creates the file, not its folder
+        # MLflow creates a new store's tables when a client first opens it; two runs starting at once would both
+        # try, and one fail ("table ... already exists"): the first creates them while the others wait
+        with (folder / "mlflow.db.migrate.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            registry = cls(uri, artifact_root=root)
+            registry.client.search_experiments(max_results=1)
+            registry.client.search_registered_models(max_results=1)
+        _CREATED.add(uri)
+        return registry
 
     def check_reachable(self, *, timeout: float = 10.0) -> None:
         """Fail fast, naming the URI, when the store does not answer (MLflow itself would retry for minutes)."""

@@ -107,7 +107,9 @@ def test_a_spark_batch_replaces_its_partition_and_is_refused_with_another_s_rows
     )  # fmt: skip  (the whole table first, then one partition)
 
     def frame(rows: pl.DataFrame):
-        return spark.createDataFrame(rows.to_pandas()).selectExpr("CAST(id AS BIGINT) id", "CAST(order_date AS DATE) order_date")
+        return spark.createDataFrame(rows.to_pandas()).selectExpr(
+            "CAST(id AS BIGINT) id", "CAST(order_date AS DATE) order_date"
+        )
 
     done = publish(frame(_day(JULY_1, [3, 4])), contract=contract, settings=settings, run_id=str(uuid.uuid4()),
                    partition="1995-07-01")  # fmt: skip
