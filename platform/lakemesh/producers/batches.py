@@ -32,7 +32,12 @@ __all__ = ["Batch", "PolarsBatch", "SparkBatch", "as_batch", "is_spark_dataframe
 class Batch(Protocol):
     """One producer's output on its way to a product."""
 
-    def judge(self, contract: Contract, *, against: DeltaTable | None, keyed_append: bool) -> ValidationReport: ...
+    def judge(
+        self, contract: Contract, *, against: DeltaTable | None, keyed_append: bool, replaced: PartitionWindow | None
+    ) -> ValidationReport:
+        """The contract's report on the batch; with `keyed_append`, its keys against the table's (but those of the
+        partition it `replaced`, whose rows it replaces)."""
+        ...
 
     def quarantine(self, report: ValidationReport, uri: str, *, run_id: str, settings: Settings) -> None: ...
 
@@ -52,8 +57,16 @@ class PolarsBatch:
     data: Any
     frame: pl.DataFrame
 
-    def judge(self, contract: Contract, *, against: DeltaTable | None, keyed_append: bool) -> ValidationReport:
-        existing = pl.scan_delta(against).select(contract.primary_key) if keyed_append and against else None
+    def judge(
+        self, contract: Contract, *, against: DeltaTable | None, keyed_append: bool, replaced: PartitionWindow | None
+    ) -> ValidationReport:
+        existing = None
+        if keyed_append and against is not None:
+            existing = pl.scan_delta(against)
+            if replaced is not None:
+                kept = pl.col(replaced.column).is_between(replaced.first, replaced.end, closed="left").not_()
+                existing = existing.filter(kept)
+            existing = existing.select(contract.primary_key)
         return validate(self.frame, contract, existing_keys=existing)
 
     def quarantine(self, report: ValidationReport, uri: str, *, run_id: str, settings: Settings) -> None:
@@ -93,13 +106,20 @@ class SparkBatch:
     frame: DataFrame
     _refused: DataFrame | None = field(default=None, repr=False)
 
-    def judge(self, contract: Contract, *, against: DeltaTable | None, keyed_append: bool) -> ValidationReport:
+    def judge(
+        self, contract: Contract, *, against: DeltaTable | None, keyed_append: bool, replaced: PartitionWindow | None
+    ) -> ValidationReport:
+        from pyspark.sql import functions as F
+
         from lakemesh.quality.spark_backend import validate_spark
         from lakemesh.storage.spark_delta import read_spark_table
 
         existing = None
         if keyed_append and against is not None:
             table = read_spark_table(self.frame.sparkSession, against.table_uri, version=against.version())
+            if replaced is not None:
+                column = F.col(replaced.column)
+                table = table.filter((column < F.lit(replaced.first)) | (column >= F.lit(replaced.end)))
             existing = table.select(*contract.primary_key)
         verdict = validate_spark(self.frame, contract, existing_keys=existing)
         self._refused = verdict.refused

@@ -21,6 +21,7 @@ from lakemesh.lineage import PublishLineage
 from lakemesh.producers.batches import Batch
 from lakemesh.quality import ContractViolation, ValidationReport, as_polars, validate
 from lakemesh.settings import Settings
+from lakemesh.storage.commit import PartitionWindow
 from lakemesh.storage.delta import current_version, last_published_contract, read_table
 
 __all__ = ["Gate", "judge_published", "schema_gate"]
@@ -37,15 +38,22 @@ class Gate:
     run_id: str
     replace_schema: bool
     """The contract is a new major version: the table's schema and content are replaced."""
+    partition: PartitionWindow | None = None
+    """The one time partition the batch replaces, if it is one."""
 
     @property
     def keyed_append(self) -> bool:
-        """An append under a primary key: its keys are judged against the table's (a new major version starts over)."""
-        return self.contract.write_mode == "append" and bool(self.contract.primary_key) and not self.replace_schema
+        """Its keys are judged against the table's (a new major version starts over): an append under a primary key,
+        or one partition of a product with a primary key, whose keys are unique across partitions."""
+        if not self.contract.primary_key or self.replace_schema:
+            return False
+        return self.contract.write_mode == "append" or self.partition is not None
 
     def judge(self, against: DeltaTable | None) -> ValidationReport:
         """The batch's report against the table as it is; a failing batch is quarantined and refused."""
-        verdict = self.batch.judge(self.contract, against=against, keyed_append=self.keyed_append)
+        verdict = self.batch.judge(
+            self.contract, against=against, keyed_append=self.keyed_append, replaced=self.partition
+        )
         if not verdict.passed:
             raise self.refuse(verdict, table=against)
         return verdict

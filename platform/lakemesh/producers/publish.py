@@ -136,6 +136,7 @@ def publish(
                 lineage=lineage,
                 run_id=run_id,
                 replace_schema=schema_gate(table, contract, settings),
+                partition=window,
             )
             report = gate.judge(table)
             if window is not None:

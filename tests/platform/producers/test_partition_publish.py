@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 from deltalake import DeltaTable
-from lakemesh import PartitionMismatch, Settings, publish, read
+from lakemesh import ContractViolation, PartitionMismatch, Settings, publish, read
 from lakemesh.storage.commit import PublishCommit
 
 from ..conftest import contract_doc, write_contract
@@ -48,6 +48,21 @@ def test_a_partition_replaces_itself_only_once_per_step(contract, settings: Sett
 
     records = [PublishCommit.read(c) for c in DeltaTable(settings.table_uri("shop.events")).history()]
     assert [r.partition for r in records] == ["1995-06-30", "1995-07-01", "1995-06-30"]
+
+
+def test_a_key_is_unique_across_partitions_and_a_partition_may_keep_its_own(contract, settings: Settings):
+    publish(
+        _day(JUNE_30, [1, 2]), contract=contract, settings=settings, run_id=str(uuid.uuid4()), partition="1995-06-30"
+    )
+    again = publish(
+        _day(JUNE_30, [1, 2]), contract=contract, settings=settings, run_id=str(uuid.uuid4()), partition="1995-06-30"
+    )  # fmt: skip  (its own keys: replaced, not duplicated)
+    assert again.version == 1
+    with pytest.raises(ContractViolation, match="primary_key"):
+        publish(
+            _day(JULY_1, [2, 3]), contract=contract, settings=settings, run_id=str(uuid.uuid4()), partition="1995-07-01"
+        )  # fmt: skip  (key 2 is June 30's)
+    assert DeltaTable(settings.table_uri("shop.events")).version() == 1 and _rows(settings)[JULY_1] == []
 
 
 def test_two_partitions_built_at_once_both_land(contract, settings: Settings):
