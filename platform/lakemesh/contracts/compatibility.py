@@ -7,8 +7,8 @@ dropped) or the published data (a type narrowed, `required` added, allowed
 values narrowed, a range tightened, the primary key changed). Adding a column
 is the one tightening that is not breaking: tables evolve to take it. Access
 narrowed (public -> internal -> private) and time partitions changed (their
-column or grain, or partitions added or dropped: the table is laid out anew)
-are the platform's own rules.
+column or grain, or partitions added or dropped: what a partition holds
+changes for every reader) are the platform's own rules.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def breaking_changes(previous: dict[str, Any], current: Contract) -> list[Contra
         found["partitioning"] = ContractChange(
             path="partitioning",
             message=f"partitioning changed from {_partitions(old_partitions)} to {_partitions(new_partitions)} "
-            "(every published partition is laid out anew)",
+            "(the new major version is published whole, then by partition)",
             column=None,
         )
     if old_access in _ACCESS_ORDER and _ACCESS_ORDER.index(current.access) < _ACCESS_ORDER.index(old_access):

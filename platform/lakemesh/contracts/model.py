@@ -297,6 +297,8 @@ def _partitioning(properties: list[SchemaProperty], fail: Any) -> Partitioning |
         raise fail(f"{where}.customProperties.partitionGrain", f"must be one of {', '.join(GRAINS)}, got {grain!r}")
     try:
         start = date.fromisoformat(str(custom.get("partitionStart")))
+        if start.year < 1000:  # keys are written with four-digit years
+            raise ValueError(start)
     except ValueError:
         raise fail(
             f"{where}.customProperties.partitionStart",

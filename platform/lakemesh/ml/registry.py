@@ -133,11 +133,19 @@ class ModelRegistry:
         folder.mkdir(parents=True, exist_ok=True)  # SQLite creates the file, not its folder
         # MLflow creates a new store's tables when a client first opens it; two runs starting at once would both
         # try, and one fail ("table ... already exists"): the first creates them while the others wait
-        with (folder / "mlflow.db.migrate.lock").open("w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            lock = os.open(folder / "mlflow.db.migrate.lock", os.O_RDONLY | os.O_CREAT, 0o666)
+        except OSError:  # a registry this process may only read: whoever could write it created it
+            lock = None
+        try:
+            if lock is not None:
+                fcntl.flock(lock, fcntl.LOCK_EX)
             registry = cls(uri, artifact_root=root)
             registry.client.search_experiments(max_results=1)
             registry.client.search_registered_models(max_results=1)
+        finally:
+            if lock is not None:
+                os.close(lock)
         _CREATED.add(uri)
         return registry
 

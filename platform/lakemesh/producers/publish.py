@@ -138,6 +138,11 @@ def publish(
                 replace_schema=schema_gate(table, contract, settings),
                 partition=window,
             )
+            if window is not None and gate.replace_schema:
+                raise ValueError(
+                    f"{contract.name}: contract v{contract.version} is a new major version, which replaces the whole "
+                    f"table: publish it whole first, not partition {window.key}; nothing was written"
+                )
             report = gate.judge(table)
             if window is not None:
                 _check_window(batch, window, product=contract.name)

@@ -185,6 +185,10 @@ class CommitRequest:
     checked_at: int | None = None
     storage_options: Mapping[str, str] = field(default_factory=dict, repr=False)
 
+    def __post_init__(self) -> None:
+        if self.partition is not None and self.replace_schema:
+            raise ValueError("a new major version replaces the whole table, not one partition")
+
     def metadata(self) -> dict[str, str]:
         """The commit info: the record and the step that wrote it."""
         return {**self.record.metadata(), APP_ID_KEY: self.step.app_id}

@@ -138,12 +138,12 @@ def _commit_once(
         merger.when_matched_update_all().when_not_matched_insert_all().execute()
     else:
         added = set(data.schema.names) - {field.name for field in table.schema().fields}
-        replaced = request.partition is not None and not replace_schema  # a new major lays every partition anew
+        partition = request.partition
         write_deltalake(
             table,
             data,
-            mode="append" if mode == "append" and not replace_schema and not replaced else "overwrite",
-            predicate=request.partition.predicate(quote='"') if replaced else None,
+            mode="append" if mode == "append" and not replace_schema and partition is None else "overwrite",
+            predicate=partition.predicate(quote='"') if partition is not None else None,
             schema_mode="overwrite" if replace_schema else "merge" if added else None,  # merge only to evolve
             commit_properties=commit,
         )

@@ -155,7 +155,7 @@ def _write_once(data: DataFrame, uri: str, request: CommitRequest, *, table: Del
     )
     if table is None:
         writer = writer.options(**TABLE_PROPERTIES)  # a new table keeps its whole log, as deltalake's do
-    elif request.partition is not None and not replace_schema:
+    elif request.partition is not None:
         writer = writer.option("replaceWhere", request.partition.predicate(quote="`"))
     writer.save(uri)
 

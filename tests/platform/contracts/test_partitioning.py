@@ -35,7 +35,7 @@ def _columns(**changes) -> list[dict]:
     return columns
 
 
-def _grain(grain: str, start: str = "1992-01-01") -> list[dict]:
+def grained(grain: str, start: str = "1992-01-01") -> list[dict]:
     custom = [{"property": "partitionGrain", "value": grain}, {"property": "partitionStart", "value": start}]
     return _columns(customProperties=custom)
 
@@ -43,7 +43,7 @@ def _grain(grain: str, start: str = "1992-01-01") -> list[dict]:
 def test_a_partitioned_contract_names_its_column_grain_and_first_partition(project: Path):
     contract = write_contract(project, contract_doc(columns=_columns()))
     assert contract.partitioning == Partitioning(column="order_date", grain="day", start=date(1992, 1, 1))
-    monthly = write_contract(project, contract_doc(columns=_grain("month", "1992-01-15")))
+    monthly = write_contract(project, contract_doc(columns=grained("month", "1992-01-15")))
     assert monthly.partitioning.start == date(1992, 1, 1)  # the first day of the month holding the start
     assert monthly.partitioning.window("1995-12") == (date(1995, 12, 1), date(1996, 1, 1))
     assert write_contract(project, contract_doc(columns=COLUMNS[:1])).partitioning is None
@@ -56,10 +56,12 @@ def test_a_partitioned_contract_names_its_column_grain_and_first_partition(proje
          "a partition column is a required date; 'order_date' is a required string"),
         (_columns(required=False), "schema[0].properties[1].partitioned",
          "a partition column is a required date; 'order_date' is an optional date"),
-        (_grain("week"), "schema[0].properties[1].customProperties.partitionGrain",
+        (grained("week"), "schema[0].properties[1].customProperties.partitionGrain",
          "must be one of day, month, year, got 'week'"),
-        (_grain("day", "sometime"), "schema[0].properties[1].customProperties.partitionStart",
+        (grained("day", "sometime"), "schema[0].properties[1].customProperties.partitionStart",
          "the first partition's day, such as 1992-01-01, got 'sometime'"),
+        (grained("year", "0999-01-01"), "schema[0].properties[1].customProperties.partitionStart",
+         "the first partition's day, such as 1992-01-01, got '0999-01-01'"),
         (_columns(partitionKeyPosition=2), "schema[0].properties[1].partitionKeyPosition",
          "must be 1 (the one partition column), got 2"),
         ([{**COLUMNS[0], "partitionKeyPosition": 1}, ORDER_DATE], "schema[0].properties[0].partitionKeyPosition",
@@ -87,7 +89,7 @@ def test_a_partition_key_of_another_grain_is_refused():
 UNPARTITIONED = [COLUMNS[0], {"name": "order_date", "logicalType": "date", "required": True}]
 
 
-@pytest.mark.parametrize("columns", [_grain("month"), UNPARTITIONED])
+@pytest.mark.parametrize("columns", [grained("month"), UNPARTITIONED])
 def test_changing_the_partitions_of_a_published_product_needs_a_new_major_version(
     project: Path, settings: Settings, columns: list[dict]
 ):

@@ -13,7 +13,7 @@ from lakemesh import ContractViolation, PartitionMismatch, Settings, publish, re
 from lakemesh.storage.commit import PublishCommit
 
 from ..conftest import contract_doc, write_contract
-from ..contracts.test_partitioning import COLUMNS
+from ..contracts.test_partitioning import COLUMNS, grained
 
 
 def _day(day: date, ids: list[int]) -> pl.DataFrame:
@@ -133,3 +133,14 @@ def test_a_spark_batch_replaces_its_partition_and_is_refused_with_another_s_rows
         publish(frame(pl.concat([_day(JUNE_30, [5]), _day(JULY_1, [6])])), contract=contract, settings=settings,
                 run_id=str(uuid.uuid4()), partition="1995-07-01")  # fmt: skip
     assert DeltaTable(settings.table_uri("shop.events")).version() == 1
+
+
+def test_a_new_major_version_is_published_whole_before_any_partition(project: Path, contract, settings: Settings):
+    run = str(uuid.uuid4())
+    publish(pl.concat([_day(JUNE_30, [1]), _day(JULY_1, [2])]), contract=contract, settings=settings, run_id=run)
+    monthly = write_contract(project, contract_doc(columns=grained("month"), version="2.0.0"))  # a breaking change
+    with pytest.raises(ValueError, match=r"v2\.0\.0 is a new major version, .* publish it whole first, not partition "
+                                         r"1995-06; nothing was written"):  # fmt: skip
+        publish(_day(JUNE_30, [3]), contract=monthly, settings=settings, run_id=str(uuid.uuid4()), partition="1995-06")
+    assert DeltaTable(settings.table_uri("shop.events")).version() == 0
+    assert _rows(settings) == {JUNE_30: [1], JULY_1: [2]}
