@@ -74,10 +74,13 @@ def catalog_list(as_json: Annotated[bool, JSON_OPTION] = False):
         }
         for p in products
     ]
-    rows = [[str(value) if value is not None else "-" for value in list(record.values())[:-1]] for record in records]
-    for row, record in zip(rows, records, strict=True):  # a retired product is not shown as live
-        if record["retired"]:
-            row[-1] = f"retired {record['retired'][:10]}"
+    rows = [
+        [
+            *(str(r[c.key]) if r[c.key] is not None else "-" for c in _LIST_COLUMNS[:-1]),
+            f"retired {r['retired'][:10]}" if r["retired"] else r["last_run"] or "-",  # a retired one is not live
+        ]
+        for r in records
+    ]
     print_rows(_LIST_COLUMNS, rows, records=records, as_json=as_json)
 
 

@@ -64,8 +64,7 @@ class PolarsBatch:
         if keyed_append and against is not None:
             existing = pl.scan_delta(against)
             if replaced is not None:
-                kept = pl.col(replaced.column).is_between(replaced.first, replaced.end, closed="left").not_()
-                existing = existing.filter(kept)
+                existing = existing.filter(_in_polars(replaced).not_())
             existing = existing.select(contract.primary_key)
         return validate(self.frame, contract, existing_keys=existing)
 
@@ -84,8 +83,7 @@ class PolarsBatch:
         return write_table(uri, self._arrow(columns), request)
 
     def outside(self, window: PartitionWindow) -> tuple[int, list[str]]:
-        inside = pl.col(window.column).is_between(window.first, window.end, closed="left").fill_null(False)
-        misplaced = self.frame.filter(~inside).get_column(window.column)
+        misplaced = self.frame.filter(~_in_polars(window).fill_null(False)).get_column(window.column)
         return misplaced.len(), [str(v) for v in misplaced.unique(maintain_order=True).head(3).to_list()]
 
     def _arrow(self, columns: Sequence[str]) -> pa.Table:
@@ -109,7 +107,6 @@ class SparkBatch:
     def judge(
         self, contract: Contract, *, against: DeltaTable | None, keyed_append: bool, replaced: PartitionWindow | None
     ) -> ValidationReport:
-        from pyspark.sql import functions as F
 
         from lakemesh.quality.spark_backend import validate_spark
         from lakemesh.storage.spark_delta import read_spark_table
@@ -118,8 +115,7 @@ class SparkBatch:
         if keyed_append and against is not None:
             table = read_spark_table(self.frame.sparkSession, against.table_uri, version=against.version())
             if replaced is not None:
-                column = F.col(replaced.column)
-                table = table.filter((column < F.lit(replaced.first)) | (column >= F.lit(replaced.end)))
+                table = table.filter(~_in_spark(replaced))
             existing = table.select(*contract.primary_key)
         verdict = validate_spark(self.frame, contract, existing_keys=existing)
         self._refused = verdict.refused
@@ -139,13 +135,24 @@ class SparkBatch:
     def outside(self, window: PartitionWindow) -> tuple[int, list[str]]:
         from pyspark.sql import functions as F
 
-        column = F.col(window.column)
-        inside = (column >= F.lit(window.first)) & (column < F.lit(window.end))
-        misplaced = self.frame.filter(column.isNull() | ~inside).select(window.column)
+        misplaced = self.frame.filter(F.col(window.column).isNull() | ~_in_spark(window)).select(window.column)
         return misplaced.count(), [str(row[0]) for row in misplaced.distinct().limit(3).collect()]
 
     def release(self) -> None:
         self.frame.unpersist()
+
+
+def _in_polars(window: PartitionWindow) -> pl.Expr:
+    """Whether a row is in the partition, as polars says it (null for a null date)."""
+    return pl.col(window.column).is_between(window.first, window.end, closed="left")
+
+
+def _in_spark(window: PartitionWindow) -> Any:
+    """Whether a row is in the partition, as Spark says it (null for a null date)."""
+    from pyspark.sql import functions as F
+
+    column = F.col(window.column)
+    return (column >= F.lit(window.first)) & (column < F.lit(window.end))
 
 
 def is_spark_dataframe(data: Any) -> bool:
