@@ -12,7 +12,7 @@ from lakemesh.settings import Settings
 from sample.tpch import generate as generate_tpch
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
-TEST_SCALE_FACTOR = 0.01
+TEST_SCALE_FACTOR = 0.02  # the smallest at which TPC-H has orders every day
 
 
 def exited_pid() -> int:
@@ -61,7 +61,7 @@ def tpch_landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def settings(tmp_path: Path, tpch_landing: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """A fresh lakehouse (with its own copy of the landing zone) and catalog for one test."""
     landing = tmp_path / "landing"
-    shutil.copytree(tpch_landing, landing)
+    shutil.copytree(tpch_landing, landing, ignore=shutil.ignore_patterns(".tpch"))  # not the generator's source
     monkeypatch.setenv("LAKEMESH_LAKEHOUSE", str(tmp_path / "lakehouse"))
     monkeypatch.setenv("LAKEMESH_LANDING", str(landing))
     monkeypatch.setenv("LAKEMESH_PROJECT_DIR", str(PROJECT_DIR))

@@ -41,13 +41,20 @@ _LINE_ITEMS = {  # product column: landing column
 }
 
 
-@data_product(landing=["lineitem"], columns={out: f"lineitem.{src}" for out, src in _LINE_ITEMS.items()})
-def line_items(lineitem: pl.LazyFrame) -> pl.LazyFrame:
-    return lineitem.select(**_LINE_ITEMS)
+@data_product(
+    landing=["lineitem", "orders"],
+    columns={**{out: f"lineitem.{src}" for out, src in _LINE_ITEMS.items()}, "order_date": "orders.o_orderdate"},
+    indirect={"JOIN": ["lineitem.l_orderkey", "orders.o_orderkey"]},
+)
+def line_items(lineitem: pl.LazyFrame, orders: pl.LazyFrame) -> pl.LazyFrame:
+    """Every order line, with the day its order was placed (the line items land on their order's day)."""
+    placed = orders.select(order_key="o_orderkey", order_date="o_orderdate")
+    return lineitem.select(**_LINE_ITEMS).join(placed, on="order_key", how="left")
 
 
 _SHIPMENTS = (
-    *("order_key", "line_number", "part_key", "supplier_key", "ship_date", "commit_date", "receipt_date"),
+    *("order_key", "line_number", "part_key", "supplier_key", "order_date", "ship_date", "commit_date"),
+    "receipt_date",
     *("ship_mode", "ship_instruct", "quantity", "discount"),
 )
 

@@ -154,9 +154,9 @@ def test_missing_landing_file_names_path_and_reason(settings: Settings):
 
 
 def test_corrupt_landing_file_names_path_and_reason(settings: Settings):
-    path = settings.landing / "orders.parquet"
+    path = settings.landing / "orders" / "1995-06-30.parquet"
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
-    with pytest.raises(LandingDataBad, match=r"orders.parquet: not a readable Parquet file"):
+    with pytest.raises(LandingDataBad, match=r"orders/1995-06-30.parquet: not a readable Parquet file"):
         read_landing(settings.landing, "orders")
 
 

@@ -47,7 +47,7 @@ def _publish_orders(settings: Settings) -> None:
 
 
 def _expected(settings: Settings) -> pl.DataFrame:
-    landing = settings.landing / "orders.parquet"
+    landing = settings.landing / "orders" / "*.parquet"
     return duckdb.sql(
         f"select o_orderkey as order_key from read_parquet('{landing}') where o_totalprice > 400000 order by 1"
     ).pl()

@@ -9,12 +9,12 @@ import time
 from pathlib import Path
 
 import dagster as dg
-import polars as pl
 import pytest
 from deltalake import DeltaTable
 from lakemesh import Settings, load_contracts, read
 from lakemesh.orchestration.mesh import materialize_mesh
 from lakemesh.quality import as_polars, validate
+from lakemesh.storage.landing import read_landing
 
 from ..conftest import PROJECT_DIR, TEST_SCALE_FACTOR, exited_pid
 
@@ -58,10 +58,7 @@ def test_two_runs_at_once_both_finish_and_publish_each_product_exactly_once(sett
         assert table.version() == 1, f"{name}: {table.version() + 1} commits for two runs"
         report = validate(as_polars(read(name, settings=settings), contract.plan), contract)
         assert report.passed, f"{name}: {report.summary()}"
-    assert (
-        read("sales.line_items", settings=settings).height
-        == pl.read_parquet(settings.landing / "lineitem.parquet").height
-    )
+    assert read("sales.line_items", settings=settings).height == read_landing(settings.landing, "lineitem").height
 
 
 def _alive(pid: int) -> bool:

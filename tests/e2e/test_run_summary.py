@@ -3,10 +3,12 @@
 import os
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import pytest
 from lakemesh import Settings
+from lakemesh.storage.landing import last_landed_day
 
 from ..conftest import PROJECT_DIR, TEST_SCALE_FACTOR, copy_project
 
@@ -35,8 +37,11 @@ def _run(project: Path) -> tuple[subprocess.CompletedProcess[str], dict[str, str
 
 
 def test_a_failed_step_shows_in_the_summary_and_the_exit_code(settings: Settings):
-    (settings.landing / "lineitem.parquet").write_bytes(b"PAR1 not really parquet")
+    next((settings.landing / "lineitem").iterdir()).write_bytes(b"PAR1 not really parquet")  # one day damaged
+    for later in (*settings.landing.glob("orders/1998-*"), *settings.landing.glob("lineitem/1998-*")):
+        later.unlink()  # landed through 1997-12-31
     done, rows = _run(PROJECT_DIR)
+    assert last_landed_day(settings.landing) == date(1997, 12, 31)  # a run lands nothing past what has landed
     assert done.returncode == 1, done.stderr[-2000:]
     assert "failed: landing file" in rows["sales.line_items"]
     for dependant in ("sales.pricing_summary", "sales.revenue_by_nation"):

@@ -34,6 +34,8 @@ class RunProgress:
             console=console,
         )
         self._task: TaskID | None = None
+        self._published: set[tuple[str, str]] = set()
+        """(run, step) of each step that published: a range's step materializes each partition, and counts once."""
 
     def __enter__(self) -> Self:
         self._progress.start()
@@ -53,6 +55,9 @@ class RunProgress:
         left at 8/14 would keep a spinner frame on the console)."""
         task = self._progress.tasks[0]
         self._progress.update(self._task, visible=False)
+        if not task.total:
+            self._progress.console.print("  nothing to build: every product is up to date", highlight=False)
+            return
         self._progress.console.print(
             f"  built {task.completed:.0f} of {task.total:.0f} in {task.elapsed or 0:.1f}s", highlight=False
         )
@@ -65,6 +70,9 @@ class RunProgress:
         if event.event_type == dg.DagsterEventType.STEP_START:
             self._progress.update(self._task, description=product)
         elif event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
+            if (entry.run_id, event.step_key or "") in self._published:
+                return
+            self._published.add((entry.run_id, event.step_key or ""))
             self._progress.advance(self._task)
             metadata = event.event_specific_data.materialization.metadata
             if "model_version" in metadata and "delta_version" not in metadata:

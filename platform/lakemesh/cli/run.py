@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -28,15 +29,32 @@ run_app = typer.Typer()
 
 
 @run_app.command()
-def generate(scale_factor: Annotated[float, typer.Option("--scale-factor", "-s")] = 0.1, force: bool = False) -> None:
-    """Fill the landing zone with the project's landing generator (the sample's TPC-H)."""
-    from lakemesh.storage.landing import landing_generator
+def generate(
+    scale_factor: Annotated[float, typer.Option("--scale-factor", "-s")] = 0.1,
+    until: Annotated[
+        datetime | None,
+        typer.Option(
+            formats=["%Y-%m-%d"],
+            help="land the data that arrives by the day up to this day (1995-06-30); days landed before are kept",
+            show_default="every day",
+        ),
+    ] = None,
+    force: Annotated[bool, typer.Option(help="replace what has landed, every day of it")] = False,
+) -> None:
+    """Fill the landing zone with the project's landing generator (the sample's TPC-H, orders by the day)."""
+    from lakemesh.storage.landing import landing_generator, last_landed_day
 
     settings = Settings.from_env()
     started = time.perf_counter()
-    landing_generator(settings.project_dir)(settings.landing, scale_factor=scale_factor, force=force)
+    landing_generator(settings.project_dir)(
+        settings.landing, scale_factor=scale_factor, until=until.date() if until else None, force=force
+    )
+    last = last_landed_day(settings.landing)
+    through = f" through {last}" if last else ""
     console.print(
-        f"landing data at scale factor {scale_factor} in {settings.landing} ({time.perf_counter() - started:.1f}s)"
+        f"landing data at scale factor {scale_factor:g}{through} in {settings.landing} "
+        f"({time.perf_counter() - started:.1f}s)",
+        highlight=False,
     )
 
 
@@ -86,7 +104,7 @@ def run(
         prepare_instance_home,
         select_assets,
     )
-    from lakemesh.storage.landing import landing_generator
+    from lakemesh.storage.landing import landing_generator, landing_is_empty
 
     settings.logs_dir.mkdir(parents=True, exist_ok=True)
     log_file = settings.logs_dir / f"run-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
@@ -95,8 +113,9 @@ def run(
     signal.signal(signal.SIGTERM, _interrupt)  # a killed run ends like Ctrl-C: the run is marked, dbt stops
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    with console.status(f"generating landing data at scale factor {scale_factor}"):
-        landing_generator(settings.project_dir)(settings.landing, scale_factor=scale_factor, force=regenerate)
+    if regenerate or landing_is_empty(settings.landing):  # what has landed is the run's input, as it is
+        with console.status(f"generating landing data at scale factor {scale_factor:g}"):
+            landing_generator(settings.project_dir)(settings.landing, scale_factor=scale_factor, force=regenerate)
     record_scale_factor(settings, scale_factor)
     timings["generate"] = time.perf_counter() - started
     unloaded: dict[str, str] = {}
@@ -113,8 +132,6 @@ def run(
     console.print(f"run log: {log_file}", highlight=False, soft_wrap=True)
 
     with RunProgress(console=console) as progress:
-        every = sum(len(list(d.resolve_asset_graph().materializable_asset_keys)) for d in locations.values())
-        progress.start(total=len(selected) if selected is not None else every)
         # Run in memory (a SQLite instance costs ~10 ms an event, and a run has hundreds) and recorded as it goes
         # in the project's Dagster instance, the UI's: the run, its steps, materializations and check results.
         home = Path(os.environ.get("DAGSTER_HOME") or settings.project_dir / ".dagster")
@@ -129,9 +146,11 @@ def run(
                 echo=verbose,
                 on_event=progress.on_event,
                 record_into=recorded,
+                settings=settings,
+                on_plan=lambda plan: progress.start(total=sum(len(build.keys) for build in plan)),
             )
             timings["materialize"] = time.perf_counter() - materialize_started
-            in_steps = step_seconds(instance, run_id=result.run_id)
+            in_steps = sum(step_seconds(instance, run_id=run_id) for run_id in result.run_ids)
         progress.finish()
     from lakemesh.catalog.reconcile import reconcile
     from lakemesh.compute.spark import stop_spark_session
@@ -140,7 +159,7 @@ def run(
     stop_spark_session(settings=settings)  # the Spark application's run ends in the catalog with the run
     try:
         forward_abandoned_listener_events(settings=settings)  # what the Spark listeners of killed runs left
-        reconciled = reconcile(settings, finished_runs={result.run_id})  # what a killed step left behind
+        reconciled = reconcile(settings, finished_runs=set(result.run_ids))  # what a killed step left behind
     except Exception as error:  # the products stand; the catalog catches up with `lakemesh catalog reconcile`
         console.print(Text(f"catalog not reconciled: {in_one_line(error)}", style="yellow"))
     else:
@@ -156,7 +175,7 @@ def run(
             {
                 "success": result.success and not unloaded,
                 "unloaded": unloaded,
-                "run_id": result.run_id,
+                "run_ids": result.run_ids,
                 "run_log": str(log_file),
                 "lakehouse": settings.lakehouse,
                 "products": statuses,

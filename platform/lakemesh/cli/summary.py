@@ -25,6 +25,8 @@ class ProductLine(Protocol):
     def contract_version(self) -> str: ...
     @property
     def checks(self) -> str: ...
+    @property
+    def built(self) -> str: ...
 
 
 SUMMARY_COLUMNS = (
@@ -33,12 +35,14 @@ SUMMARY_COLUMNS = (
     Column("rows", "rows", justify="right"),
     Column("ver", "version", justify="right"),
     Column("contract", "contract_version", drop=2),
+    Column("built", "built", drop=3),
     Column("checks", "checks", wraps=True),
 )
 
 
 def products_table(products: Iterable[ProductLine], *, lakehouse: str, width: int) -> RenderableType:
-    """Every product with its owner, rows, Delta version, contract version and check results, in `width`."""
+    """Every product with its owner, rows, Delta version, contract version, what the run built of it (partitions,
+    whole, up to date) and check results, in `width`."""
     rows = [
         [
             product.name,
@@ -46,6 +50,7 @@ def products_table(products: Iterable[ProductLine], *, lakehouse: str, width: in
             f"{product.rows:,}" if product.rows is not None else "-",
             str(product.version) if product.version is not None else "-",
             product.contract_version,
+            product.built,
             product.checks,
         ]
         for product in products

@@ -304,9 +304,15 @@ def _partitioning(properties: list[SchemaProperty], fail: Any) -> Partitioning |
             f"{where}.customProperties.partitionStart",
             f"the first partition's day, such as 1992-01-01, got {custom.get('partitionStart')!r}",
         ) from None
+    lookback = custom.get("partitionLookback", 0)
+    if not isinstance(lookback, int) or isinstance(lookback, bool) or lookback < 0:
+        raise fail(
+            f"{where}.customProperties.partitionLookback",
+            f"the partitions before its own a partition reads of its inputs: a whole number from 0, got {lookback!r}",
+        )
     partitioning = Partitioning(column=prop.name, grain=grain, start=start)
     first, _ = partitioning.window(partitioning.key_of(start))  # a month's or a year's first day
-    return Partitioning(column=prop.name, grain=grain, start=first)
+    return Partitioning(column=prop.name, grain=grain, start=first, lookback=lookback)
 
 
 def _check_property(prop: SchemaProperty, where: str, fail: Any) -> None:

@@ -3,7 +3,9 @@
 ODCS marks the column itself (`partitioned: true`, `partitionKeyPosition: 1`);
 the grain and the first partition are the platform's, in that property's
 `customProperties` (`partitionGrain: day | month | year`, `partitionStart:
-1992-01-01`). Everything else about partitions (the Dagster partitions, the
+1992-01-01`), with how far back a partition reads its inputs when that is
+further than its own window (`partitionLookback: 4`: a month of shipments by
+ship month reads the orders of the four months before it). Everything else about partitions (the Dagster partitions, the
 mappings to inputs, how Delta replaces one) is derived from this.
 """
 
@@ -28,6 +30,8 @@ class Partitioning:
     column: str
     grain: Grain
     start: date
+    lookback: int = 0
+    """How many partitions (of this grain) before its own a partition reads of its partitioned inputs."""
 
     @property
     def key_format(self) -> str:
@@ -54,6 +58,25 @@ class Partitioning:
             year, month = parts
             return date(year, month, 1), date(year + month // 12, month % 12 + 1, 1)
         return date(parts[0], 1, 1), date(parts[0] + 1, 1, 1)
+
+    def span(self, first_key: str, last_key: str) -> tuple[date, date]:
+        """The days of the partitions from `first_key` through `last_key`: `[first day, end)`.
+
+        Raises `ValueError` for a key not of this grain, or a range that runs backwards.
+        """
+        first, _ = self.window(first_key)
+        last, end = self.window(last_key)
+        if last < first:
+            raise ValueError(f"the partition range {first_key}...{last_key} runs backwards")
+        return first, end
+
+    def reads(self, first: date, end: date) -> tuple[date, date]:
+        """The days of its inputs the partitions `[first, end)` read: as many partitions further back as its
+        lookback (`[1995-03-01, 1995-08-01)` for July 1995 by month with a lookback of 4)."""
+        start = first
+        for _ in range(self.lookback):
+            start, _ = self.window(self.key_of(date.fromordinal(start.toordinal() - 1)))
+        return start, end
 
 
 def _is_key(key: str, grain: Grain) -> bool:

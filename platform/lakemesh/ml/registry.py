@@ -24,7 +24,14 @@ from lakemesh.ml.features import Encoding
 from lakemesh.processes import process_exited
 from lakemesh.settings import Settings
 
-__all__ = ["LoadedModel", "ModelRegistry", "RegisteredVersion", "close_abandoned_trainings", "tracking_uri"]
+__all__ = [
+    "CODE_VERSION_TAG",
+    "LoadedModel",
+    "ModelRegistry",
+    "RegisteredVersion",
+    "close_abandoned_trainings",
+    "tracking_uri",
+]
 
 TRACKING_URI_ENV = "LAKEMESH_MLFLOW_TRACKING_URI"
 ARTIFACTS_ENV = "LAKEMESH_MLFLOW_ARTIFACTS"
@@ -32,6 +39,8 @@ HOST_TAG = "lakemesh.host"
 PID_TAG = "lakemesh.pid"
 """Tags of a training's MLflow run: the process that runs it, so a run whose process is gone can be closed."""
 ALIASED_TAG = "lakemesh.aliased"
+CODE_VERSION_TAG = "lakemesh.code_version"
+"""A registered version's tag: the code version of the declaration that trained it."""
 """Tag of a model version once its alias pointed at it: it stays when a newer version takes the alias."""
 _ENCODING = "lakemesh/encoding.json"
 _BASELINE = "lakemesh/drift_baseline.json"

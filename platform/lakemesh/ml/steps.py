@@ -20,7 +20,7 @@ from lakemesh.lineage import InputRef, LineageEmitter
 from lakemesh.ml.device import choose_device
 from lakemesh.ml.features import FeatureSource
 from lakemesh.ml.lineage import TrainingLineage, model_dataset
-from lakemesh.ml.registry import ModelRegistry
+from lakemesh.ml.registry import CODE_VERSION_TAG, ModelRegistry
 from lakemesh.ml.scoring import score
 from lakemesh.ml.spec import ModelSpec
 from lakemesh.ml.training import TrainedModel, train_model
@@ -131,7 +131,7 @@ def train_and_register(
                 run.tag: run.run_id,
                 "lakemesh.device": trained.device,
                 "lakemesh.training_digest": trained.digest,
-                "lakemesh.code_version": spec.code_version(),
+                CODE_VERSION_TAG: spec.code_version(),
             },
             description=description,
         )

@@ -24,7 +24,14 @@ def dbt_product_asset(model: DbtModel, contracts: Mapping[str, Contract], *, set
     """One Dagster asset per model, so Dagster orders the models and a refused one stops its dependants."""
     contract = contracts[model.product]
     spec = (
-        product_spec(contract, settings=settings, deps=model.products, kinds={"dbt", "duckdb"})
+        product_spec(
+            contract,
+            settings=settings,
+            deps=model.products,
+            inputs=contracts,
+            kinds={"dbt", "duckdb"},
+            landing=model.landing,
+        )
         .replace_attributes(code_version=model.checksum)
         .merge_attributes(metadata={"dbt_model": model.path})
     )

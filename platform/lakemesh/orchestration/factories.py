@@ -35,7 +35,7 @@ def producer_assets(
 
 @producer_assets.register
 def _(producer: DataProduct, *, contracts: Mapping[str, Contract], settings: Settings) -> list[dg.AssetsDefinition]:
-    return [python_product_asset(producer, contracts[producer.product], settings=settings)]
+    return [python_product_asset(producer, contracts[producer.product], settings=settings, inputs=contracts)]
 
 
 @producer_assets.register

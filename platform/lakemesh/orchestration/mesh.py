@@ -11,7 +11,7 @@ import sys
 import threading
 import uuid
 import warnings
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -25,11 +25,13 @@ from dagster import DagsterEventType
 from lakemesh.catalog import Catalog, NotFound
 from lakemesh.contracts import load_contract
 from lakemesh.errors import ContractInvalid, SelectionInvalid, TableUnreadable, did_you_mean, first_line
+from lakemesh.orchestration.catch_up import Build, catch_up, partition_ranges
 from lakemesh.processes import process_exited
 from lakemesh.settings import Settings
 from lakemesh.storage.delta import current_version, read_table
 
 __all__ = [
+    "MeshRun",
     "ProductStatus",
     "failure_message",
     "failure_reason",
@@ -141,6 +143,8 @@ def _run_log(init_context: dg.InitLoggerContext) -> logging.Logger:
 
 
 _PROCESS_TAG = "lakemesh/process"
+_RANGE_START, _RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
+"""The run tags of a partition range, as Dagster's single-run backfills set them."""
 
 
 def _close_abandoned_runs(instance: dg.DagsterInstance) -> None:
@@ -186,25 +190,93 @@ def select_assets(locations: Mapping[str, dg.Definitions], selection: str) -> fr
     return frozenset(chosen)
 
 
+@dataclass(frozen=True, kw_only=True)
+class MeshRun:
+    """What one `lakemesh run` did: the Dagster runs of its catch-up, in order, and what they were to build."""
+
+    job: dg.JobDefinition
+    planned: Sequence[Build]
+    runs: Sequence[dg.ExecuteInProcessResult]
+
+    @property
+    def success(self) -> bool:
+        """Every run succeeded (an asset left out because its input failed means one did not)."""
+        return all(run.success for run in self.runs)
+
+    @property
+    def run_ids(self) -> list[str]:
+        return [run.run_id for run in self.runs]
+
+    @property
+    def all_events(self) -> list[dg.DagsterEvent]:
+        return [event for run in self.runs for event in run.all_events]
+
+    def materializations(self) -> list[dg.DagsterEvent]:
+        return [event for run in self.runs for event in run.get_asset_materialization_events()]
+
+    def check_evaluations(self) -> list[dg.AssetCheckEvaluation]:
+        return [evaluation for run in self.runs for evaluation in run.get_asset_check_evaluations()]
+
+
 def materialize_mesh(
     locations: dict[str, dg.Definitions],
     *,
     instance: dg.DagsterInstance,
     log_file: Path,
+    settings: Settings | None = None,
     selected: Collection[dg.AssetKey] | None = None,
     echo: bool = False,
     on_event: Callable[[dg.EventLogEntry], None] | None = None,
     record_into: dg.DagsterInstance | None = None,
-) -> dg.ExecuteInProcessResult:
-    """Materialize every asset of every location (or the `selected` ones, reading the others at their published
-    versions) in one run, in this process, reporting step events as they happen.
+    on_plan: Callable[[Sequence[Build]], None] | None = None,
+) -> MeshRun:
+    """Bring every asset of every location up to date (`catch_up`: the partitions and products that are missing or
+    older than what they read), or build the `selected` ones in full, reading the others at their published
+    versions; in this process, one Dagster run per partition range, reporting step events as they happen.
 
-    Dagster's and dbt's messages go to `log_file` (and stderr too with `echo`), not to the console. With
-    `record_into` (the UI's instance), the run, its steps, materializations and check results are recorded there
-    as they happen; Dagster's debug events stay in the run log.
+    An asset whose input failed in an earlier run is left out of the later ones. Dagster's and dbt's messages go
+    to `log_file` (and stderr too with `echo`), not to the console. With `record_into` (the UI's instance), the
+    runs, their steps, materializations and check results are recorded there as they happen; Dagster's debug
+    events stay in the run log. `on_plan` hears the plan before the first run starts.
     """
     _close_abandoned_runs(record_into or instance)
     job = _mesh_job(locations)
+    graph = job.asset_layer.asset_graph
+    plan = catch_up(graph, settings=settings or Settings.from_env(), selected=selected)
+    if on_plan:
+        on_plan(plan)
+    runs: list[dg.ExecuteInProcessResult] = []
+    failed: set[dg.AssetKey] = set()
+    for build in plan:
+        keys = {key for key in build.keys if not (graph.get_ancestor_asset_keys(key) & failed)}
+        if not keys:
+            continue
+        result = _run_once(
+            job, keys, partitions=build.partitions, instance=instance, log_file=log_file, echo=echo,
+            on_event=on_event, record_into=record_into,
+        )  # fmt: skip
+        runs.append(result)
+        failed |= {key for key in keys if _step_failed(result, key)}
+    return MeshRun(job=job, planned=plan, runs=runs)
+
+
+def _step_failed(result: dg.ExecuteInProcessResult, key: dg.AssetKey) -> bool:
+    step = result.job_def.asset_layer.get_op_output_handle(key).node_handle.name
+    return any(event.is_step_failure and event.step_key == step for event in result.all_events)
+
+
+def _run_once(
+    job: dg.JobDefinition,
+    keys: Collection[dg.AssetKey],
+    *,
+    partitions: tuple[str, str] | None,
+    instance: dg.DagsterInstance,
+    log_file: Path,
+    echo: bool,
+    on_event: Callable[[dg.EventLogEntry], None] | None,
+    record_into: dg.DagsterInstance | None,
+) -> dg.ExecuteInProcessResult:
+    """One Dagster run of `keys` (over the partition range `partitions`), watched as it goes."""
     run_id = str(uuid.uuid4())
     stop = threading.Event()
     recorder = _Recorder(source=instance, target=record_into) if record_into is not None else None
@@ -229,13 +301,16 @@ def materialize_mesh(
     watcher = threading.Thread(target=watch, daemon=True) if watched else None
     if watcher:
         watcher.start()
+    tags = {"lakemesh/mesh": "all", _PROCESS_TAG: f"{socket.gethostname()}:{os.getpid()}"}
+    if partitions is not None:
+        tags |= {_RANGE_START: partitions[0], _RANGE_END: partitions[1]}
     try:
         return job.execute_in_process(
             instance=instance,
             run_id=run_id,
             raise_on_error=False,
-            asset_selection=sorted(selected) if selected is not None else None,
-            tags={"lakemesh/mesh": "all", _PROCESS_TAG: f"{socket.gethostname()}:{os.getpid()}"},
+            asset_selection=sorted(keys),
+            tags=tags,
             run_config={"loggers": {"run_log": {"config": {"path": str(log_file), "echo": echo}}}},
         )
     except BaseException as error:  # interrupted before Dagster could close the run: never leave it open
@@ -259,6 +334,8 @@ class ProductStatus:
     version: int | None
     contract_version: str
     checks: str
+    built: str = "-"
+    """What this run built of it: partitions (`1995-07-01`, `1992-01-01...1998-08-02`), `whole`, `up to date`."""
 
 
 _INTERRUPTED = {"DagsterExecutionInterruptedError", "KeyboardInterrupt"}
@@ -289,26 +366,28 @@ def _product_name(key: dg.AssetKey) -> str:
     return key.to_user_string().replace("/", ".")
 
 
-def _checks_of_run(result: dg.ExecuteInProcessResult, published: set[str]) -> dict[str, str]:
+def _checks_of_run(run: MeshRun, published: set[str]) -> dict[str, str]:
     """For each product this run published: its checks as this run judged them (not the catalog's last run,
     which may be a concurrent run's)."""
     judged: dict[str, dict[str, bool]] = {}
-    for evaluation in result.get_asset_check_evaluations():  # a warning (drift below its failing bound) passes
+    for evaluation in run.check_evaluations():  # a warning (drift below its failing bound) passes
         passed = evaluation.passed or evaluation.severity == dg.AssetCheckSeverity.WARN
         judged.setdefault(_product_name(evaluation.asset_key), {})[evaluation.check_name] = passed
     checks = {}
     for name in published:
-        failed = [check for check, passed in judged.get(name, {}).items() if not passed]
+        failed = [check for check, ok in judged.get(name, {}).items() if not ok]
         checks[name] = f"failed: {', '.join(failed)}" if failed else f"{len(judged.get(name, {}))} passed"
     return checks
 
 
-def _outcomes(result: dg.ExecuteInProcessResult) -> dict[str, str]:
+def _outcomes(run: MeshRun) -> dict[str, str]:
     """For each product of the run: what this run did to it, in one line (its checks as judged in this run, or
-    why it was not published: its step failed, an input failed, or the run stopped before reaching it)."""
-    published = {_product_name(e.asset_key) for e in result.get_asset_materialization_events()}
-    failures = {event.step_key: event.step_failure_data.error for event in result.all_events if event.is_step_failure}
-    layer = result.job_def.asset_layer
+    why it was not published: its step failed, an input failed, or the run stopped before reaching it). A product
+    that was up to date, so not planned, has none."""
+    published = {_product_name(e.asset_key) for e in run.materializations()}
+    failures = {event.step_key: event.step_failure_data.error for event in run.all_events if event.is_step_failure}
+    planned = {key for build in run.planned for key in build.keys}
+    layer = run.job.asset_layer
     graph = layer.asset_graph
 
     def step_of(key: dg.AssetKey) -> str:
@@ -319,22 +398,43 @@ def _outcomes(result: dg.ExecuteInProcessResult) -> dict[str, str]:
         parents = [p for p in graph.get(key).parent_keys if graph.has(p) and graph.get(p).is_materializable]
         return any(step_of(p) in failures or an_input_failed(p) for p in parents)
 
-    outcomes = _checks_of_run(result, published)
+    outcomes = _checks_of_run(run, published)
     for node in graph.asset_nodes:
         name = _product_name(node.key)
         if name in published or not node.is_materializable:
             continue
         if step_of(node.key) in failures:
             outcomes[name] = f"failed: {failure_reason(failures[step_of(node.key)], product=name)}"
-        else:
+        elif node.key in planned:
             outcomes[name] = "not run: an input failed" if an_input_failed(node.key) else "not run: the run stopped"
     return outcomes
+
+
+def _built(run: MeshRun) -> dict[str, str]:
+    """For each product this run published: which partitions (`1995-07-01`, `1992-01-01...1998-08-02`), or
+    `whole`."""
+    partitions: dict[dg.AssetKey, list[str]] = {}
+    for event in run.materializations():
+        partitions.setdefault(event.asset_key, [])
+        if event.partition:
+            partitions[event.asset_key].append(event.partition)
+    graph = run.job.asset_layer.asset_graph
+    built = {}
+    for key, keys in partitions.items():
+        definition = graph.get(key).partitions_def
+        if not keys or definition is None:
+            built[_product_name(key)] = "whole"
+            continue
+        every = definition.get_partition_keys()
+        spans = partition_ranges(sorted(set(keys), key=every.index), every)
+        built[_product_name(key)] = ", ".join(first if first == last else f"{first}...{last}" for first, last in spans)
+    return built
 
 
 def mesh_status(
     settings: Settings,
     *,
-    run: dg.ExecuteInProcessResult | None = None,
+    run: MeshRun | None = None,
     unloaded: Mapping[str, str] | None = None,
     selected: Collection[dg.AssetKey] | None = None,
 ) -> list[ProductStatus]:
@@ -346,6 +446,7 @@ def mesh_status(
     selected_names = {_product_name(key) for key in selected} if selected is not None else None
     catalog = Catalog(settings.catalog_url)
     outcomes = _outcomes(run) if run is not None else {}
+    built = _built(run) if run is not None else {}
     statuses = []
     for name, path in settings.contract_paths().items():
         try:
@@ -365,6 +466,8 @@ def mesh_status(
         if selected_names is not None and name not in selected_names:
             checks = "not selected"
         checks = outcomes.get(name, checks)  # what this run did wins over the catalog's last run
+        if run is not None and selected_names is None and name not in outcomes:
+            built.setdefault(name, "up to date")
         statuses.append(
             ProductStatus(
                 name=name,
@@ -373,6 +476,7 @@ def mesh_status(
                 version=version,
                 contract_version=contract.version,
                 checks=checks,
+                built=built.get(name, "-"),
             )
         )
     if run is not None:
@@ -380,30 +484,27 @@ def mesh_status(
     return sorted(statuses, key=lambda status: status.name)
 
 
-def _models_of_run(
-    result: dg.ExecuteInProcessResult, outcomes: Mapping[str, str], *, products: set[str]
-) -> list[ProductStatus]:
+def _models_of_run(run: MeshRun, outcomes: Mapping[str, str], *, products: set[str]) -> list[ProductStatus]:
     """The run's assets that are no product (a model): its registered version and its gate, as a summary row."""
     registered = {
         _product_name(event.asset_key): event.materialization.metadata["model_version"].value
-        for event in result.get_asset_materialization_events()
+        for event in run.materializations()
         if "model_version" in event.materialization.metadata
     }
-    graph = result.job_def.asset_layer.asset_graph
     rows = []
-    for name, outcome in outcomes.items():
-        key = dg.AssetKey(name.split("."))
-        if name in products or not graph.has(key):
+    for node in run.job.asset_layer.asset_graph.asset_nodes:
+        name = _product_name(node.key)
+        if name in products or not node.is_materializable:
             continue
-        owners = graph.get(key).owners
         rows.append(
             ProductStatus(
                 name=name,
-                owner=owners[0].removeprefix("team:") if owners else "-",
+                owner=node.owners[0].removeprefix("team:") if node.owners else "-",
                 rows=None,
                 version=registered.get(name),
                 contract_version="model",
-                checks=outcome,
+                checks=outcomes.get(name, "up to date: trained by its code"),
+                built="whole" if name in registered else "-",
             )
         )
     return rows

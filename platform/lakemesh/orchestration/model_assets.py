@@ -111,7 +111,11 @@ def _predictions_asset(
         f"fail (nothing published) >= {drift.fail}",
     )
     product = product_spec(
-        contract, settings=settings, deps=[spec.features, spec.registered_name], kinds={"xgboost", "mlflow"}
+        contract,
+        settings=settings,
+        deps=[spec.features, spec.registered_name],
+        inputs={spec.features: features},
+        kinds={"xgboost", "mlflow"},
     )
 
     @dg.multi_asset(

@@ -4,7 +4,7 @@ Every asset factory (Python, Spark, dbt, model predictions) uses these, so a
 product looks and reports the same in Dagster whatever produced it.
 """
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -13,9 +13,12 @@ from dagster import AssetExecutionContext
 
 from lakemesh.contracts import Contract
 from lakemesh.errors import ProductNotFound
+from lakemesh.orchestration.catch_up import LANDING_METADATA
+from lakemesh.orchestration.partitions import partition_mapping, partitions_definition, step_partitions
 from lakemesh.producers import ProductBuild, PublishResult, judge_published, pin_inputs, publish
 from lakemesh.quality import ContractViolation, ValidationReport
 from lakemesh.settings import Settings, split_product_name
+from lakemesh.storage.landing import last_landed_day
 
 __all__ = [
     "asset_key",
@@ -57,16 +60,36 @@ def _column_schema(contract: Contract) -> dg.TableSchema:
     )
 
 
-def product_spec(contract: Contract, *, settings: Settings, deps: Sequence[str], kinds: set[str]) -> dg.AssetSpec:
-    """The Dagster view of a product: everything but the code comes from its contract."""
+def product_spec(
+    contract: Contract,
+    *,
+    settings: Settings,
+    deps: Sequence[str],
+    inputs: Mapping[str, Contract],
+    kinds: set[str],
+    landing: Sequence[str] = (),
+) -> dg.AssetSpec:
+    """The Dagster view of a product: everything but the code comes from its contract (and its partitions' mappings
+    to the partitioned ones of its `deps`, from theirs: `inputs`, by product). `landing` names the landing tables
+    it reads, for the catch-up to see when they changed."""
     freshness = (
         dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=contract.freshness_hours))
         if contract.freshness_hours
         else None
     )
+    partitioning = contract.partitioning
     return dg.AssetSpec(
         key=asset_key(contract.name),
-        deps=[asset_key(d) for d in deps],
+        deps=[
+            dg.AssetDep(
+                asset_key(d),
+                partition_mapping=partition_mapping(partitioning, getattr(inputs.get(d), "partitioning", None)),
+            )
+            for d in deps
+        ],
+        partitions_def=(
+            partitions_definition(partitioning, through=last_landed_day(settings.landing)) if partitioning else None
+        ),
         description=contract.description,
         owners=[f"team:{contract.owner}"],
         group_name=contract.domain,
@@ -79,6 +102,7 @@ def product_spec(contract: Contract, *, settings: Settings, deps: Sequence[str],
             "contract_id": contract.id,
             "contract_version": contract.version,
             "access": contract.access,
+            LANDING_METADATA: list(landing),
         },
         freshness_policy=freshness,
     )
@@ -133,7 +157,8 @@ def pinned_inputs(products: Sequence[str], *, settings: Settings, reader: str) -
 def publish_events(
     context: AssetExecutionContext, build: ProductBuild, *, contract: Contract, settings: Settings
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
-    """Publish what the step built and report it to Dagster: check results, then the materialization."""
+    """Publish what the step built and report it to Dagster: check results, then the materialization (of each
+    partition the step built, for a partitioned product: the one commit replaced them all)."""
     try:
         result: PublishResult = publish(
             build.data,
@@ -147,6 +172,7 @@ def publish_events(
             column_lineage=build.column_lineage,
             dataset_lineage=build.dataset_lineage,
             parent_job=context.run.job_name,
+            partition=step_partitions(context, contract),
         )
     except ContractViolation as violation:
         yield from _check_results(context, contract, violation.report)

@@ -79,7 +79,7 @@ def publish(
     column_lineage: Mapping[str, Sequence[ColumnInput]] | None = None,
     dataset_lineage: Sequence[ColumnInput] = (),
     parent_job: str | None = None,
-    partition: str | None = None,
+    partition: str | tuple[str, str] | None = None,
 ) -> PublishResult:
     """Validate `data` against `contract` and, only if it passes, commit it as the product's next version.
 
@@ -90,9 +90,10 @@ def publish(
     columns to the input columns they are computed from, and `dataset_lineage`
     lists the INDIRECT ones that shape every row (join keys, filters, grouping,
     sort and window columns). With `partition` (a key of the contract's time
-    partitions, e.g. `1995-06-30`), the batch is that partition: every row
-    must fall in it, and the commit replaces it and nothing else, once per
-    step and partition. Raises `ContractViolation` (nothing written, rows
+    partitions, e.g. `1995-06-30`, or a range of them, `("1995-06-01",
+    "1995-06-30")`), the batch is those partitions: every row must fall in
+    them, and one commit replaces them and nothing else, once per step and
+    partition. Raises `ContractViolation` (nothing written, rows
     quarantined), `BreakingChange`, `PartitionMismatch`, `CommitConflict`.
     """
     inputs = dict(inputs or {})
@@ -105,7 +106,7 @@ def publish(
         raise ValueError(f"run_id must be a UUID (the Dagster run id), got {run_id!r}") from None
     window = _partition_window(contract, partition) if partition is not None else None
     transaction = StepTransaction(
-        app_id=f"lakemesh/{contract.name}/{run_id}/{step}" + (f"/{partition}" if partition is not None else "")
+        app_id=f"lakemesh/{contract.name}/{run_id}/{step}" + (f"/{window.key}" if window is not None else "")
     )
     lineage = PublishLineage(
         LineageEmitter.for_settings(settings),
@@ -154,7 +155,7 @@ def publish(
                 contract=contract.to_json(),
                 code_version=code_version or "",
                 inputs=inputs,
-                partition=partition,
+                partition=window.key if window is not None else None,
             )
             request = CommitRequest(
                 mode=contract.write_mode,
@@ -195,17 +196,23 @@ def publish(
     )
 
 
-def _partition_window(contract: Contract, key: str) -> PartitionWindow:
-    """The rows partition `key` of the product holds; a product without partitions or a key not of its grain is
-    refused."""
+def _partition_window(contract: Contract, partition: str | tuple[str, str]) -> PartitionWindow:
+    """The rows partition `partition` (or the range of them) of the product holds; a product without partitions,
+    a key not of its grain or a range that runs backwards is refused."""
+    first_key, last_key = (partition, partition) if isinstance(partition, str) else partition
+    key = first_key if first_key == last_key else f"{first_key}...{last_key}"
     partitioning = contract.partitioning
     if partitioning is None:
         raise ValueError(f"{contract.name} is not partitioned (its contract marks no column partitioned): "
                          f"publish it whole, without partition {key!r}")  # fmt: skip
-    first, end = partitioning.window(key)
+    try:
+        first, end = partitioning.span(first_key, last_key)
+    except ValueError as error:
+        raise ValueError(f"{contract.name}: {error}; nothing was written") from None
     if first < partitioning.start:
         raise ValueError(
-            f"{contract.name}: partition {key} is before its first partition, {partitioning.key_of(partitioning.start)}"
+            f"{contract.name}: partition {first_key} is before its first partition, "
+            f"{partitioning.key_of(partitioning.start)}"
         )
     return PartitionWindow(key=key, column=partitioning.column, first=first, end=end)
 

@@ -13,7 +13,10 @@ import hashlib
 import inspect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import date
 from typing import TYPE_CHECKING, Any, Literal
+
+import polars as pl
 
 from lakemesh.contracts import Contract
 from lakemesh.errors import DefinitionsInvalid
@@ -74,14 +77,34 @@ class DataProduct:
             )
 
     def build(
-        self, contract: Contract, *, settings: Settings, pinned: Mapping[str, int], spark: SparkSource | None = None
+        self,
+        contract: Contract,
+        *,
+        settings: Settings,
+        pinned: Mapping[str, int],
+        spark: SparkSource | None = None,
+        partitions: tuple[str, str] | None = None,
+        inputs: Mapping[str, Contract] | None = None,
     ) -> ProductBuild:
-        """Call the function on its inputs at the pinned versions (Spark DataFrames from `spark` for a Spark one)."""
+        """Call the function on its inputs at the pinned versions (Spark DataFrames from `spark` for a Spark one).
+
+        With `partitions` (the first and last key of the product's partitions to build), partitioned inputs
+        (by their contracts in `inputs`) and landing tables that arrive by the day are read for those
+        partitions' days only, reaching back as far as the contract's lookback.
+        """
+        partitioning = contract.partitioning
+        days = partitioning.reads(*partitioning.span(*partitions)) if partitioning and partitions else None
         frames: dict[str, Any] = {
-            param: self._read_input(settings.table_uri(upstream), pinned[upstream], settings, spark)
+            param: self._read_input(
+                settings.table_uri(upstream),
+                pinned[upstream],
+                settings,
+                spark,
+                rows=_rows_of(days, (inputs or {}).get(upstream)),
+            )
             for param, upstream in self.inputs.items()
         }
-        frames |= {table: read_landing(settings.landing, table).lazy() for table in self.landing}
+        frames |= {table: read_landing(settings.landing, table, days=days).lazy() for table in self.landing}
         refs = {
             param: InputRef.of_product(upstream, settings=settings, version=pinned[upstream])
             for param, upstream in self.inputs.items()
@@ -98,15 +121,32 @@ class DataProduct:
             dataset_lineage=declared_dataset_lineage(self.indirect, inputs=refs),
         )
 
-    def _read_input(self, uri: str, version: int, settings: Settings, spark: SparkSource | None) -> Any:
-        """One pinned input: a polars LazyFrame, or a Spark DataFrame for a Spark producer."""
+    def _read_input(
+        self,
+        uri: str,
+        version: int,
+        settings: Settings,
+        spark: SparkSource | None,
+        *,
+        rows: tuple[str, date, date] | None,
+    ) -> Any:
+        """One pinned input: a polars LazyFrame, or a Spark DataFrame for a Spark producer; with `rows`
+        (column, first day, end), only the rows whose column falls in those days."""
         if self.engine == "spark":
             from lakemesh.storage.spark_delta import read_spark_table
 
             if spark is None:
                 raise ValueError(f"{self.product} is a Spark producer: its step needs a Spark session")
-            return read_spark_table(spark(), uri, version=version)
-        return read_table(uri, version=version, storage_options=settings.storage_options)
+            frame = read_spark_table(spark(), uri, version=version)
+            if rows is not None:
+                column, first, end = rows
+                frame = frame.where(f"`{column}` >= DATE '{first}' AND `{column}` < DATE '{end}'")
+            return frame
+        frame = read_table(uri, version=version, storage_options=settings.storage_options)
+        if rows is not None:
+            column, first, end = rows
+            frame = frame.filter(pl.col(column).is_between(first, end, closed="left"))
+        return frame
 
     def _returned(self, contract: Contract, data: Any) -> Any:
         """What the function returned, refused with the producer's name when it is not its engine's DataFrame."""
@@ -119,6 +159,13 @@ class DataProduct:
                 f"{type(data).__module__}.{type(data).__name__}, not a Spark DataFrame; nothing was published"
             )
         return data
+
+
+def _rows_of(days: tuple[date, date] | None, upstream: Contract | None) -> tuple[str, date, date] | None:
+    """The rows of a partitioned input that a partitioned build reads: its partition column within `days`."""
+    if days is None or upstream is None or upstream.partitioning is None:
+        return None
+    return upstream.partitioning.column, *days
 
 
 SparkSource = Callable[[], "SparkSession"]

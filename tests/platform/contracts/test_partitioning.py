@@ -35,8 +35,9 @@ def _columns(**changes) -> list[dict]:
     return columns
 
 
-def grained(grain: str, start: str = "1992-01-01") -> list[dict]:
+def grained(grain: str, start: str = "1992-01-01", **more) -> list[dict]:
     custom = [{"property": "partitionGrain", "value": grain}, {"property": "partitionStart", "value": start}]
+    custom += [{"property": f"partition{name.title()}", "value": value} for name, value in more.items()]
     return _columns(customProperties=custom)
 
 
@@ -47,6 +48,9 @@ def test_a_partitioned_contract_names_its_column_grain_and_first_partition(proje
     assert monthly.partitioning.start == date(1992, 1, 1)  # the first day of the month holding the start
     assert monthly.partitioning.window("1995-12") == (date(1995, 12, 1), date(1996, 1, 1))
     assert write_contract(project, contract_doc(columns=COLUMNS[:1])).partitioning is None
+    assert monthly.partitioning.lookback == 0
+    lookback = write_contract(project, contract_doc(columns=grained("month", lookback=4))).partitioning
+    assert lookback == Partitioning(column="order_date", grain="month", start=date(1992, 1, 1), lookback=4)
 
 
 @pytest.mark.parametrize(
@@ -62,6 +66,10 @@ def test_a_partitioned_contract_names_its_column_grain_and_first_partition(proje
          "the first partition's day, such as 1992-01-01, got 'sometime'"),
         (grained("year", "0999-01-01"), "schema[0].properties[1].customProperties.partitionStart",
          "the first partition's day, such as 1992-01-01, got '0999-01-01'"),
+        (grained("month", lookback=-1), "schema[0].properties[1].customProperties.partitionLookback",
+         "the partitions before its own a partition reads of its inputs: a whole number from 0, got -1"),
+        (grained("month", lookback="4 months"), "schema[0].properties[1].customProperties.partitionLookback",
+         "the partitions before its own a partition reads of its inputs: a whole number from 0, got '4 months'"),
         (_columns(partitionKeyPosition=2), "schema[0].properties[1].partitionKeyPosition",
          "must be 1 (the one partition column), got 2"),
         ([{**COLUMNS[0], "partitionKeyPosition": 1}, ORDER_DATE], "schema[0].properties[0].partitionKeyPosition",

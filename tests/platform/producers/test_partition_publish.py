@@ -65,6 +65,22 @@ def test_a_key_is_unique_across_partitions_and_a_partition_may_keep_its_own(cont
     assert DeltaTable(settings.table_uri("shop.events")).version() == 1 and _rows(settings)[JULY_1] == []
 
 
+def test_a_range_of_partitions_is_one_commit_replacing_them_only(contract, settings: Settings):
+    may_31 = date(1995, 5, 31)
+    publish(pl.concat([_day(may_31, [1]), _day(JUNE_30, [2])]), contract=contract, settings=settings,
+            run_id=str(uuid.uuid4()))  # fmt: skip
+    run = str(uuid.uuid4())
+    june = ("1995-06-01", "1995-06-30")
+    done = publish(_day(date(1995, 6, 2), [3]), contract=contract, settings=settings, run_id=run, partition=june)
+    again = publish(_day(date(1995, 6, 2), [3]), contract=contract, settings=settings, run_id=run, partition=june)
+    assert (done.version, again.version, again.duplicate) == (1, 1, True)  # once per step and range
+    assert read("shop.events", settings=settings).sort("id").rows() == [(1, may_31), (3, date(1995, 6, 2))]
+    latest = PublishCommit.read(DeltaTable(settings.table_uri("shop.events")).history(1)[0])
+    assert latest.partition == "1995-06-01...1995-06-30"
+    with pytest.raises(PartitionMismatch, match=r"partition 1995-06-01...1995-06-30 have order_date outside it"):
+        publish(_day(JULY_1, [4]), contract=contract, settings=settings, run_id=str(uuid.uuid4()), partition=june)
+
+
 def test_two_partitions_built_at_once_both_land(contract, settings: Settings):
     publish(_day(JUNE_30, [1]), contract=contract, settings=settings, run_id=str(uuid.uuid4()), partition="1995-06-30")
     run, errors = str(uuid.uuid4()), []
@@ -89,7 +105,10 @@ def test_two_partitions_built_at_once_both_land(contract, settings: Settings):
         ("1995-06-30", pl.concat([_day(JUNE_30, [1]), _day(JULY_1, [2])]), PartitionMismatch,
          "shop.events: 1 row(s) of partition 1995-06-30 have order_date outside it (1995-06-30 <= order_date < "
          "1995-07-01), e.g. 1995-07-01: they would land in another partition; nothing was written"),
-        ("1995-06", _day(JUNE_30, [1]), ValueError, "'1995-06' is not a day partition key such as '1992-01-01'"),
+        ("1995-06", _day(JUNE_30, [1]), ValueError,
+         "shop.events: '1995-06' is not a day partition key such as '1992-01-01'; nothing was written"),
+        (("1995-07-01", "1995-06-30"), _day(JUNE_30, [1]), ValueError,
+         "shop.events: the partition range 1995-07-01...1995-06-30 runs backwards; nothing was written"),
         ("1991-12-31", _day(date(1991, 12, 31), [1]), ValueError,
          "shop.events: partition 1991-12-31 is before its first partition, 1992-01-01"),
     ],

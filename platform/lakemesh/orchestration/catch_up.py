@@ -1,0 +1,273 @@
+"""What `lakemesh run` builds: the partitions (and whole products) that are missing or older than what they read.
+
+Like `make`, by time: a product's partition is built again when a landing day,
+a landing snapshot or an input's partition that it reads was written after
+the commit that last replaced it, when its code changed, or when something it
+reads is built in the same run. The Delta log says what was committed when
+(each publish records its partition and code version); the landing zone's
+files say when they landed. A model is trained when no registered version has
+its code; a new day is scored by the model there is, never retraining it.
+
+The plan is a list of `Build`s, each one Dagster run: assets that share a
+partition range (or none) and whose inputs are built in an earlier one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import dagster as dg
+import pyarrow.parquet as pq
+
+from lakemesh.contracts import Contract, load_contract
+from lakemesh.contracts.partitioning import Partitioning
+from lakemesh.errors import ProductNotFound
+from lakemesh.settings import Settings
+from lakemesh.storage.commit import PublishCommit
+from lakemesh.storage.delta import open_table
+from lakemesh.storage.landing import landing_days, landing_path
+
+if TYPE_CHECKING:
+    from dagster._core.definitions.assets.graph.asset_graph import AssetGraph  # a job's, never built here
+
+__all__ = ["LANDING_METADATA", "Build", "catch_up", "partition_ranges"]
+
+LANDING_METADATA = "lakemesh/landing"
+"""An asset's metadata key naming the landing tables it reads."""
+
+Days = tuple[date, date]
+"""`[first, end)`."""
+_ALL_DAYS: Days = (date.min, date.max)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Build:
+    """One run of the catch-up: these assets, over these partitions (first and last key; None: unpartitioned)."""
+
+    keys: frozenset[dg.AssetKey]
+    partitions: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Commit:
+    days: Days
+    """The days the commit replaced (every day for a whole-table publish)."""
+    at: float
+    """When, in seconds since the epoch."""
+    code_version: str
+
+
+@dataclass(kw_only=True)
+class _Planned:
+    """What the plan builds of one asset: whole, or these partitions (their days)."""
+
+    whole: bool = False
+    partitions: list[str] = field(default_factory=list)
+    days: list[Days] = field(default_factory=list)
+    alone: set[str] = field(default_factory=set)
+    """Partitions missing a landing day: each runs by itself, so that it fails alone, saying which day."""
+
+    def overlaps(self, days: Days) -> bool:
+        return self.whole or any(first < days[1] and days[0] < end for first, end in self.days)
+
+
+def catch_up(
+    graph: AssetGraph, *, settings: Settings, selected: Collection[dg.AssetKey] | None = None
+) -> list[Build]:
+    """The runs that bring every asset (or the `selected` ones, in full) up to date with what it reads."""
+    contracts = {name: load_contract(path) for name, path in settings.contract_paths().items()}
+    landing = _LandingTimes(settings.landing)
+    planned: dict[dg.AssetKey, _Planned] = {}
+    for key in graph.toposorted_asset_keys:
+        node = graph.get(key)
+        if not node.is_materializable or (selected is not None and key not in selected):
+            continue
+        name = _name(key)
+        contract = contracts.get(name)
+        if selected is not None:
+            plan = _everything(node, contract)
+        elif contract is None:
+            plan = _model_plan(node, settings=settings)
+        else:
+            plan = _product_plan(node, contract, graph=graph, planned=planned, landing=landing, contracts=contracts,
+                                 settings=settings)  # fmt: skip
+        if plan.whole or plan.partitions:
+            planned[key] = plan
+    return _runs(graph, planned)
+
+
+def _everything(node: dg.AssetNode, contract: Contract | None) -> _Planned:
+    """An asset asked for by name: all of it."""
+    if node.partitions_def is None or contract is None or contract.partitioning is None:
+        return _Planned(whole=True)
+    keys = node.partitions_def.get_partition_keys()
+    return _Planned(partitions=keys, days=[contract.partitioning.window(k) for k in keys])
+
+
+def _model_plan(node: dg.AssetNode, *, settings: Settings) -> _Planned:
+    """A model is trained when no registered version was trained by its code (new data is scored, not trained on)."""
+    from lakemesh.ml.registry import CODE_VERSION_TAG, ModelRegistry
+
+    registry = ModelRegistry.for_settings(settings)
+    trained = registry.registered_by(_name(node.key), tag=CODE_VERSION_TAG, value=node.code_version or "")
+    return _Planned(whole=trained is None)
+
+
+def _product_plan(
+    node: dg.AssetNode,
+    contract: Contract,
+    *,
+    graph: AssetGraph,
+    planned: Mapping[dg.AssetKey, _Planned],
+    landing: _LandingTimes,
+    contracts: Mapping[str, Contract],
+    settings: Settings,
+) -> _Planned:
+    commits = _commits(settings.table_uri(contract.name), contract, settings=settings)
+    tables = list(node.metadata.get(LANDING_METADATA, []))
+    parents = [p for p in node.parent_keys if graph.has(p)]
+
+    def stale(days: Days, reads: Days) -> bool:
+        covering = [c for c in commits if c.days[0] <= days[0] and days[1] <= c.days[1]]
+        if not covering:
+            return True  # never built
+        built = covering[-1]
+        if node.code_version is not None and built.code_version != node.code_version:
+            return True
+        if any(planned[p].overlaps(reads) for p in parents if p in planned):
+            return True
+        newest = max(
+            [landing.newest(table, reads) for table in tables]
+            + [_newest_commit(contracts.get(_name(p)), reads, settings=settings) for p in parents],
+            default=0.0,
+        )
+        return newest > built.at
+
+    partitioning = contract.partitioning
+    if partitioning is None or node.partitions_def is None:
+        return _Planned(whole=stale(_ALL_DAYS, _ALL_DAYS))
+    plan = _Planned()
+    for key in node.partitions_def.get_partition_keys():
+        days = partitioning.window(key)
+        reads = partitioning.reads(*days)
+        if stale(days, reads):
+            plan.partitions.append(key)
+            plan.days.append(days)
+            if not all(landing.has_every_day(table, reads) for table in tables):
+                plan.alone.add(key)
+    return plan
+
+
+def _newest_commit(contract: Contract | None, days: Days, *, settings: Settings) -> float:
+    """When an input last changed in the days read (any day of an input without partitions); 0 for a model."""
+    if contract is None:
+        return 0.0
+    commits = _commits(settings.table_uri(contract.name), contract, settings=settings)
+    touching = [c.at for c in commits if c.days[0] < days[1] and days[0] < c.days[1]]
+    return max(touching, default=0.0)
+
+
+def _commits(uri: str, contract: Contract, *, settings: Settings) -> list[_Commit]:
+    """The product's publishes, oldest first, with the days each replaced."""
+    return list(_cached_commits(uri, contract.partitioning, tuple(sorted(settings.storage_options.items()))))
+
+
+@cache
+def _cached_commits(uri: str, partitioning: Partitioning | None, options: tuple[tuple[str, str], ...]) -> tuple:
+    try:
+        history = open_table(uri, storage_options=dict(options)).history()
+    except ProductNotFound:
+        return ()
+    commits = []
+    for entry in reversed(history):
+        record = PublishCommit.read(entry)
+        if record is None or not record.of_publish:
+            continue
+        days = _ALL_DAYS
+        if record.partition and partitioning is not None:
+            first, _, last = record.partition.partition("...")
+            days = partitioning.span(first, last or first)
+        commits.append(_Commit(days=days, at=entry["timestamp"] / 1000, code_version=record.code_version or ""))
+    return tuple(commits)
+
+
+class _LandingTimes:
+    """When the landing zone's files were written: a table that arrives by the day, day by day."""
+
+    def __init__(self, landing: Path) -> None:
+        self.landing = landing
+        self._days: dict[str, dict[date, float]] = {}
+
+    def newest(self, table: str, days: Days) -> float:
+        path = landing_path(self.landing, table)
+        if not path.is_dir():
+            return path.stat().st_mtime if path.exists() else 0.0
+        if table not in self._days:
+            self._days[table] = {
+                day: (path / f"{day.isoformat()}.parquet").stat().st_mtime for day in landing_days(self.landing, table)
+            }
+        first, end = days
+        return max((at for day, at in self._days[table].items() if first <= day < end), default=0.0)
+
+    def has_every_day(self, table: str, days: Days) -> bool:
+        """Whether each day of `days` has landed with rows, for a table that arrives by the day (a snapshot: yes)."""
+        path = landing_path(self.landing, table)
+        if not path.is_dir():
+            return True
+        self.newest(table, days)  # the days that have landed
+        first, end = days
+        wanted = [date.fromordinal(n) for n in range(first.toordinal(), end.toordinal())]
+        return all(day in self._days[table] and self._rows(path, day) > 0 for day in wanted)
+
+    def _rows(self, folder: Path, day: date) -> int:
+        try:
+            return pq.read_metadata(folder / f"{day.isoformat()}.parquet").num_rows
+        except Exception:  # an unreadable file: its partition's step says why, alone
+            return 0
+
+
+def partition_ranges(keys: list[str], every: list[str], *, alone: Collection[str] = ()) -> list[tuple[str, str]]:
+    """`keys` (a subset of `every`, in its order) as the fewest runs of consecutive keys: (first, last) each; a
+    key in `alone` is a range by itself."""
+    position = {key: i for i, key in enumerate(every)}
+    ranges: list[tuple[str, str]] = []
+    for key in keys:
+        joins = ranges and position[key] == position[ranges[-1][1]] + 1
+        if joins and key not in alone and ranges[-1][1] not in alone:
+            ranges[-1] = (ranges[-1][0], key)
+        else:
+            ranges.append((key, key))
+    return ranges
+
+
+def _runs(graph: AssetGraph, planned: Mapping[dg.AssetKey, _Planned]) -> list[Build]:
+    """The plan as runs: an asset runs with those of the same partition range whose inputs are built before,
+    one stage after the latest stage of an input built in a run of another range."""
+    units: dict[tuple[dg.AssetKey, tuple[str, str] | None], int] = {}
+    for key, plan in planned.items():  # in dependency order
+        ranges: list[tuple[str, str] | None] = [None] if plan.whole else []
+        if plan.partitions:
+            every = graph.get(key).partitions_def.get_partition_keys()  # type: ignore[union-attr]
+            ranges += partition_ranges(plan.partitions, every, alone=plan.alone)
+        for span in ranges:
+            stage = 0
+            for (parent, parent_span), parent_stage in units.items():
+                if parent in graph.get(key).parent_keys:
+                    stage = max(stage, parent_stage + (0 if parent_span == span else 1))
+            units[(key, span)] = stage
+    stages: dict[tuple[int, tuple[str, str] | None], set[dg.AssetKey]] = {}
+    for (key, span), stage in units.items():
+        stages.setdefault((stage, span), set()).add(key)
+    return [
+        Build(keys=frozenset(keys), partitions=span)
+        for (_, span), keys in sorted(stages.items(), key=lambda item: (item[0][0], item[0][1] or ("", "")))
+    ]
+
+
+def _name(key: dg.AssetKey) -> str:
+    return ".".join(key.path)
