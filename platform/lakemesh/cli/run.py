@@ -136,7 +136,7 @@ def run(
         # in the project's Dagster instance, the UI's: the run, its steps, materializations and check results.
         home = Path(os.environ.get("DAGSTER_HOME") or settings.project_dir / ".dagster")
         prepare_instance_home(home)
-        with dg.DagsterInstance.ephemeral() as instance, dg.DagsterInstance.from_config(str(home)) as recorded:
+        with dg.DagsterInstance.ephemeral() as instance:
             materialize_started = time.perf_counter()
             result = materialize_mesh(
                 locations,
@@ -145,11 +145,13 @@ def run(
                 selected=selected,
                 echo=verbose,
                 on_event=progress.on_event,
-                record_into=recorded,
+                record_into=home,
                 settings=settings,
                 on_plan=lambda plan: progress.start(total=sum(len(build.keys) for build in plan)),
             )
             timings["materialize"] = time.perf_counter() - materialize_started
+            if not result.recorded:
+                console.print(Text("the Dagster UI does not show all of this run: see the run log", style="yellow"))
             in_steps = sum(step_seconds(instance, run_id=run_id) for run_id in result.run_ids)
         progress.finish()
     from lakemesh.catalog.reconcile import reconcile

@@ -75,6 +75,8 @@ class Partitioning:
         lookback (`[1995-03-01, 1995-08-01)` for July 1995 by month with a lookback of 4)."""
         start = first
         for _ in range(self.lookback):
+            if start <= self.start:  # nothing is read from before the first partition
+                break
             start, _ = self.window(self.key_of(date.fromordinal(start.toordinal() - 1)))
         return start, end
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -76,9 +76,7 @@ class _Planned:
         return self.whole or any(first < days[1] and days[0] < end for first, end in self.days)
 
 
-def catch_up(
-    graph: AssetGraph, *, settings: Settings, selected: Collection[dg.AssetKey] | None = None
-) -> list[Build]:
+def catch_up(graph: AssetGraph, *, settings: Settings, selected: Collection[dg.AssetKey] | None = None) -> list[Build]:
     """The runs that bring every asset (or the `selected` ones, in full) up to date with what it reads."""
     contracts = {name: load_contract(path) for name, path in settings.contract_paths().items()}
     landing = _LandingTimes(settings.landing)
@@ -203,32 +201,47 @@ class _LandingTimes:
         self.landing = landing
         self._days: dict[str, dict[date, float]] = {}
 
-    def newest(self, table: str, days: Days) -> float:
+    def _landed(self, table: str) -> dict[date, float] | None:
+        """When each landed day of a table that arrives by the day was written, by day; None for a snapshot."""
         path = landing_path(self.landing, table)
         if not path.is_dir():
-            return path.stat().st_mtime if path.exists() else 0.0
+            return None
         if table not in self._days:
-            self._days[table] = {
-                day: (path / f"{day.isoformat()}.parquet").stat().st_mtime for day in landing_days(self.landing, table)
-            }
-        first, end = days
-        return max((at for day, at in self._days[table].items() if first <= day < end), default=0.0)
+            days = landing_days(self.landing, table) or []
+            self._days[table] = {day: (path / f"{day.isoformat()}.parquet").stat().st_mtime for day in days}
+        return self._days[table]
+
+    def newest(self, table: str, days: Days) -> float:
+        """When the newest file of `days` was written (the table's file, for a snapshot); 0 when none has landed."""
+        landed = self._landed(table)
+        if landed is None:
+            path = landing_path(self.landing, table)
+            return path.stat().st_mtime if path.exists() else 0.0
+        return max((landed.get(day, 0.0) for day in _landed_days(landed, days)), default=0.0)
 
     def has_every_day(self, table: str, days: Days) -> bool:
-        """Whether each day of `days` has landed with rows, for a table that arrives by the day (a snapshot: yes)."""
-        path = landing_path(self.landing, table)
-        if not path.is_dir():
+        """Whether every day of `days` up to the newest landed has landed with rows (a snapshot: yes)."""
+        landed = self._landed(table)
+        if landed is None:
             return True
-        self.newest(table, days)  # the days that have landed
-        first, end = days
-        wanted = [date.fromordinal(n) for n in range(first.toordinal(), end.toordinal())]
-        return all(day in self._days[table] and self._rows(path, day) > 0 for day in wanted)
+        wanted = _landed_days(landed, days)
+        folder = landing_path(self.landing, table)
+        return bool(wanted) and all(day in landed and _rows(folder, day) > 0 for day in wanted)
 
-    def _rows(self, folder: Path, day: date) -> int:
-        try:
-            return pq.read_metadata(folder / f"{day.isoformat()}.parquet").num_rows
-        except Exception:  # an unreadable file: its partition's step says why, alone
-            return 0
+
+def _landed_days(landed: Mapping[date, float], days: Days) -> list[date]:
+    """The days of `days` from the first landed through the newest landed (landed or not); `landed` is in order."""
+    if not landed:
+        return []
+    first, end = max(days[0], next(iter(landed))), min(days[1], next(reversed(landed)) + timedelta(days=1))
+    return [first + timedelta(days=n) for n in range((end - first).days)]
+
+
+def _rows(folder: Path, day: date) -> int:
+    try:
+        return pq.read_metadata(folder / f"{day.isoformat()}.parquet").num_rows
+    except Exception:  # an unreadable file: its partition's step says why, alone
+        return 0
 
 
 def partition_ranges(keys: list[str], every: list[str], *, alone: Collection[str] = ()) -> list[tuple[str, str]]:

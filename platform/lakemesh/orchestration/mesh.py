@@ -4,28 +4,34 @@ from __future__ import annotations
 
 import importlib
 import logging
+import multiprocessing
 import os
 import re
+import signal
 import socket
 import sys
 import threading
+import traceback
 import uuid
 import warnings
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from queue import Empty
 from typing import Any
 
 import dagster as dg
 import polars as pl
 import yaml
-from dagster import DagsterEventType
+from dagster import DagsterEventType, deserialize_value, serialize_value
+from sqlalchemy.exc import OperationalError
 
 from lakemesh.catalog import Catalog, NotFound
 from lakemesh.contracts import load_contract
 from lakemesh.errors import ContractInvalid, SelectionInvalid, TableUnreadable, did_you_mean, first_line
 from lakemesh.orchestration.catch_up import Build, catch_up, partition_ranges
+from lakemesh.orchestration.products import CONTRACT_CHECK
 from lakemesh.processes import process_exited
 from lakemesh.settings import Settings
 from lakemesh.storage.delta import current_version, read_table
@@ -95,23 +101,79 @@ _RECORDED = {
 
 
 class _Recorder:
-    """Copies one run, as it happens, from the in-memory instance it runs in into `target` (the UI's): the run
-    with its snapshots at its first event, then each event the UI shows. SQLite costs ~10 ms an event, paid
-    here in the watching thread while the steps run, not after them."""
+    """Copies the mesh's runs, as they happen, from the in-memory instance they run in into the Dagster instance at
+    `home` (the UI's): each run with its snapshots at its first event, then each event the UI shows.
 
-    def __init__(self, *, source: dg.DagsterInstance, target: dg.DagsterInstance) -> None:
-        self.source, self.target = source, target
+    The UI's SQLite costs ~8 ms an event, and a run over six years of days has thousands (one per partition):
+    a process of its own writes them, on the other core, while the steps go on in this one. What it cannot
+    write (its traceback) goes to `log_file`.
+    """
+
+    def __init__(self, *, source: dg.DagsterInstance, home: Path, log_file: Path) -> None:
+        context = multiprocessing.get_context("spawn")  # not fork: this process runs threads
+        self.source = source
+        self.queue = context.Queue()
+        self.process = context.Process(target=_record, args=(str(home), str(log_file), self.queue), daemon=True)
+        self.process.start()
+        self.runs: set[str] = set()
 
     def record(self, entry: dg.EventLogEntry) -> None:
-        if not self.target.has_run(entry.run_id):
+        if entry.run_id not in self.runs:
+            self.runs.add(entry.run_id)
             run = self.source.get_run_by_id(entry.run_id)
-            for snapshot_id in (run.job_snapshot_id, run.execution_plan_snapshot_id):
-                if snapshot_id and not self.target.has_snapshot(snapshot_id):
-                    is_job = snapshot_id == run.job_snapshot_id
-                    get = self.source.get_job_snapshot if is_job else self.source.get_execution_plan_snapshot
-                    self.target.add_snapshot(get(snapshot_id))
-            self.target.add_run(run)
-        self.target.handle_new_event(entry)
+            snapshots = [
+                (run.job_snapshot_id, serialize_value(self.source.get_job_snapshot(run.job_snapshot_id))),
+                (
+                    run.execution_plan_snapshot_id,
+                    serialize_value(self.source.get_execution_plan_snapshot(run.execution_plan_snapshot_id)),
+                ),
+            ]
+            self.queue.put(("run", serialize_value(run), snapshots))
+        self.queue.put(("event", serialize_value(entry), []))
+
+    def close(self) -> bool:
+        """Wait until everything sent is written; False when the recording process failed (see the run log)."""
+        if self.process.is_alive():
+            self.queue.put(None)
+        self.process.join()
+        if self.process.exitcode != 0:
+            self.queue.cancel_join_thread()  # nobody reads what is left: drop it rather than wait for it
+        self.queue.close()
+        return self.process.exitcode == 0
+
+
+def _record(home: str, log_file: str, queue: Any) -> None:
+    """The recording process: write what `_Recorder` sends into the instance at `home`, until told to stop (or the
+    process that sends is gone). Ctrl-C stops the run, not the recording of what it did."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = os.getppid()
+    try:
+        with dg.DagsterInstance.from_config(home) as target:
+            while (item := _next(queue, parent)) is not None:
+                kind, value, snapshots = item
+                if kind == "event":
+                    target.handle_new_event(deserialize_value(value, dg.EventLogEntry))
+                    continue
+                for snapshot_id, snapshot in snapshots:
+                    if snapshot_id and not target.has_snapshot(snapshot_id):
+                        target.add_snapshot(deserialize_value(snapshot))
+                run = deserialize_value(value, dg.DagsterRun)
+                if not target.has_run(run.run_id):
+                    target.add_run(run)
+    except Exception:
+        with open(log_file, "a") as log:
+            log.write(f"recording the run for the Dagster UI failed:\n{traceback.format_exc()}")
+        sys.exit(1)
+
+
+def _next(queue: Any, parent: int) -> Any:
+    """The next item sent; None when told to stop, or when the sending process is gone."""
+    while True:
+        try:
+            return queue.get(timeout=5)
+        except Empty:
+            if os.getppid() != parent:
+                return None
 
 
 def prepare_instance_home(home: Path) -> None:
@@ -197,6 +259,8 @@ class MeshRun:
     job: dg.JobDefinition
     planned: Sequence[Build]
     runs: Sequence[dg.ExecuteInProcessResult]
+    recorded: bool = True
+    """False when the runs could not all be recorded for the Dagster UI (why is in the run log)."""
 
     @property
     def success(self) -> bool:
@@ -227,7 +291,7 @@ def materialize_mesh(
     selected: Collection[dg.AssetKey] | None = None,
     echo: bool = False,
     on_event: Callable[[dg.EventLogEntry], None] | None = None,
-    record_into: dg.DagsterInstance | None = None,
+    record_into: Path | None = None,
     on_plan: Callable[[Sequence[Build]], None] | None = None,
 ) -> MeshRun:
     """Bring every asset of every location up to date (`catch_up`: the partitions and products that are missing or
@@ -235,29 +299,99 @@ def materialize_mesh(
     versions; in this process, one Dagster run per partition range, reporting step events as they happen.
 
     An asset whose input failed in an earlier run is left out of the later ones. Dagster's and dbt's messages go
-    to `log_file` (and stderr too with `echo`), not to the console. With `record_into` (the UI's instance), the
+    to `log_file` (and stderr too with `echo`), not to the console. With `record_into` (the UI's Dagster home), the
     runs, their steps, materializations and check results are recorded there as they happen; Dagster's debug
     events stay in the run log. `on_plan` hears the plan before the first run starts.
     """
-    _close_abandoned_runs(record_into or instance)
+    if record_into is not None:
+        with dg.DagsterInstance.from_config(str(record_into)) as recorded:
+            _close_abandoned_runs(recorded)
+    else:
+        _close_abandoned_runs(instance)
     job = _mesh_job(locations)
     graph = job.asset_layer.asset_graph
     plan = catch_up(graph, settings=settings or Settings.from_env(), selected=selected)
     if on_plan:
         on_plan(plan)
+    recording = record_into is not None and bool(plan)
+    recorder = _Recorder(source=instance, home=record_into, log_file=log_file) if recording else None
+
+    def handle(entry: dg.EventLogEntry) -> None:
+        if on_event and entry.dagster_event_type in _WATCHED:
+            on_event(entry)
+        if recorder and entry.dagster_event_type in _RECORDED:
+            recorder.record(entry)
+
+    wanted = (_WATCHED if on_event else set()) | (_RECORDED if recorder else set())
+    follower = _Follower(instance, wanted, handle) if wanted else None
     runs: list[dg.ExecuteInProcessResult] = []
     failed: set[dg.AssetKey] = set()
-    for build in plan:
-        keys = {key for key in build.keys if not (graph.get_ancestor_asset_keys(key) & failed)}
-        if not keys:
-            continue
-        result = _run_once(
-            job, keys, partitions=build.partitions, instance=instance, log_file=log_file, echo=echo,
-            on_event=on_event, record_into=record_into,
-        )  # fmt: skip
-        runs.append(result)
-        failed |= {key for key in keys if _step_failed(result, key)}
-    return MeshRun(job=job, planned=plan, runs=runs)
+    try:
+        for build in plan:
+            keys = {key for key in build.keys if not (graph.get_ancestor_asset_keys(key) & failed)}
+            if not keys:
+                continue
+            run_id = str(uuid.uuid4())
+            if follower is not None:
+                follower.follow(run_id)
+            result = _run_once(job, keys, run_id=run_id, partitions=build.partitions, instance=instance,
+                               log_file=log_file, echo=echo)  # fmt: skip
+            runs.append(result)
+            failed |= {key for key in keys if _step_failed(result, key)}
+    finally:
+        if follower is not None:
+            follower.close()
+        recorded = recorder.close() if recorder is not None else True
+    return MeshRun(job=job, planned=plan, runs=runs, recorded=recorded)
+
+
+class _Follower:
+    """Hands each event of the followed runs, of the types wanted, to `handle`, in order, from its own thread,
+    as the runs go (one after the other: a run's events are read to its end before the next run's)."""
+
+    def __init__(
+        self, instance: dg.DagsterInstance, wanted: set[DagsterEventType], handle: Callable[[dg.EventLogEntry], None]
+    ) -> None:
+        self.instance, self.wanted, self.handle = instance, wanted, handle
+        self.runs: list[str] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._follow, daemon=True)
+        self.thread.start()
+
+    def follow(self, run_id: str) -> None:
+        self.runs.append(run_id)
+
+    def close(self) -> None:
+        """Wait until every event of every followed run is handled."""
+        self.stop.set()
+        self.thread.join()
+
+    def _follow(self) -> None:
+        done, cursor = 0, None
+        while True:
+            stopping = self.stop.is_set()
+            if done >= len(self.runs):
+                if stopping:
+                    return
+                self.stop.wait(0.2)
+                continue
+            run_id = self.runs[done]
+            try:
+                run = self.instance.get_run_by_id(run_id)  # before reading: a run seen finished wrote everything
+                records = self.instance.get_records_for_run(run_id, cursor=cursor, of_type=self.wanted)
+            except OperationalError:  # the in-memory database is shared with the run writing it: "table is locked"
+                self.stop.wait(0.05)
+                continue
+            for record in records.records:
+                self.handle(record.event_log_entry)
+            cursor = records.cursor
+            if records.records:
+                continue
+            over = run.is_finished if run is not None else stopping
+            if over and (done + 1 < len(self.runs) or stopping):
+                done, cursor = done + 1, None  # the next run starts only after this one is over
+                continue
+            self.stop.wait(0.2)
 
 
 def _step_failed(result: dg.ExecuteInProcessResult, key: dg.AssetKey) -> bool:
@@ -269,38 +403,13 @@ def _run_once(
     job: dg.JobDefinition,
     keys: Collection[dg.AssetKey],
     *,
+    run_id: str,
     partitions: tuple[str, str] | None,
     instance: dg.DagsterInstance,
     log_file: Path,
     echo: bool,
-    on_event: Callable[[dg.EventLogEntry], None] | None,
-    record_into: dg.DagsterInstance | None,
 ) -> dg.ExecuteInProcessResult:
-    """One Dagster run of `keys` (over the partition range `partitions`), watched as it goes."""
-    run_id = str(uuid.uuid4())
-    stop = threading.Event()
-    recorder = _Recorder(source=instance, target=record_into) if record_into is not None else None
-    watched = (_WATCHED if on_event else set()) | (_RECORDED if recorder else set())
-
-    def watch() -> None:
-        cursor = None
-        while True:
-            done = stop.is_set()
-            records = instance.get_records_for_run(run_id, cursor=cursor, of_type=watched)
-            for record in records.records:
-                entry = record.event_log_entry
-                if on_event and entry.dagster_event_type in _WATCHED:
-                    on_event(entry)
-                if recorder and entry.dagster_event_type in _RECORDED:
-                    recorder.record(entry)
-            cursor = records.cursor
-            if done:
-                return
-            stop.wait(0.2)
-
-    watcher = threading.Thread(target=watch, daemon=True) if watched else None
-    if watcher:
-        watcher.start()
+    """One Dagster run of `keys` (over the partition range `partitions`)."""
     tags = {"lakemesh/mesh": "all", _PROCESS_TAG: f"{socket.gethostname()}:{os.getpid()}"}
     if partitions is not None:
         tags |= {_RANGE_START: partitions[0], _RANGE_END: partitions[1]}
@@ -318,10 +427,6 @@ def _run_once(
         if run is not None and not run.is_finished:
             instance.report_run_failed(run, f"lakemesh run stopped: {type(error).__name__} {error}".strip())
         raise
-    finally:
-        stop.set()
-        if watcher:
-            watcher.join()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -372,7 +477,12 @@ def _checks_of_run(run: MeshRun, published: set[str]) -> dict[str, str]:
     judged: dict[str, dict[str, bool]] = {}
     for evaluation in run.check_evaluations():  # a warning (drift below its failing bound) passes
         passed = evaluation.passed or evaluation.severity == dg.AssetCheckSeverity.WARN
-        judged.setdefault(_product_name(evaluation.asset_key), {})[evaluation.check_name] = passed
+        checks = judged.setdefault(_product_name(evaluation.asset_key), {})
+        if evaluation.check_name == CONTRACT_CHECK:  # a partitioned product's: its guarantees, by name
+            failed = set(evaluation.metadata["failed"].value)
+            checks |= {name: name not in failed for name in evaluation.metadata["guarantees"].value}
+        else:
+            checks[evaluation.check_name] = passed
     checks = {}
     for name in published:
         failed = [check for check, ok in judged.get(name, {}).items() if not ok]

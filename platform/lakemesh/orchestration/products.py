@@ -21,6 +21,7 @@ from lakemesh.settings import Settings, split_product_name
 from lakemesh.storage.landing import last_landed_day
 
 __all__ = [
+    "CONTRACT_CHECK",
     "asset_key",
     "check_specs",
     "current_check_results",
@@ -108,11 +109,24 @@ def product_spec(
     )
 
 
+CONTRACT_CHECK = "contract"
+"""A partitioned product's one asset check: every guarantee of its contract, judged per partition."""
+
+
 def check_specs(contract: Contract) -> list[dg.AssetCheckSpec]:
-    """One Dagster asset check per contract guarantee."""
+    """One Dagster asset check per contract guarantee; for a partitioned product, one for them all.
+
+    Dagster keeps a partitioned asset's checks per partition: twenty checks over six years of days are three
+    hundred thousand rows of its event log, planned at every run; one check per partition says the same (its
+    metadata names the guarantees that failed).
+    """
+    key = asset_key(contract.name)
+    # blocking: a failed contract check means nothing was published, so nothing downstream may run on it
+    if contract.partitioning is not None:
+        names = ", ".join(check.name for check in contract.plan.checks)
+        return [dg.AssetCheckSpec(CONTRACT_CHECK, asset=key, description=f"every guarantee: {names}", blocking=True)]
     return [
-        # blocking: a failed contract check means nothing was published, so nothing downstream may run on it
-        dg.AssetCheckSpec(name=check.name, asset=asset_key(contract.name), description=check.description, blocking=True)
+        dg.AssetCheckSpec(name=check.name, asset=key, description=check.description, blocking=True)
         for check in contract.plan.checks
     ]
 
@@ -122,14 +136,24 @@ def _check_results(
 ) -> Iterator[dg.AssetCheckResult]:
     """One result per selected check: failed when `report` names it (None: the batch passed)."""
     selected = {key.name for key in context.selected_asset_check_keys}
-    for check in contract.plan.checks:
-        if check.name not in selected:
+    failures = {check.name: report.failed(check.name) if report else None for check in contract.plan.checks}
+    if contract.partitioning is not None:
+        if CONTRACT_CHECK in selected:
+            failed = [name for name, failure in failures.items() if failure is not None]
+            yield dg.AssetCheckResult(
+                asset_key=asset_key(contract.name),
+                check_name=CONTRACT_CHECK,
+                passed=not failed,
+                metadata={**metadata, "guarantees": list(failures), "failed": failed},
+            )
+        return
+    for name, failure in failures.items():
+        if name not in selected:
             continue
-        failure = report.failed(check.name) if report else None
         details = {"failing_rows": failure.rows, "examples": list(failure.examples)} if failure else {}
         yield dg.AssetCheckResult(
             asset_key=asset_key(contract.name),
-            check_name=check.name,
+            check_name=name,
             passed=failure is None,
             metadata={**metadata, **details},
         )
@@ -159,6 +183,7 @@ def publish_events(
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     """Publish what the step built and report it to Dagster: check results, then the materialization (of each
     partition the step built, for a partitioned product: the one commit replaced them all)."""
+    partitions = step_partitions(context, contract)
     try:
         result: PublishResult = publish(
             build.data,
@@ -172,7 +197,7 @@ def publish_events(
             column_lineage=build.column_lineage,
             dataset_lineage=build.dataset_lineage,
             parent_job=context.run.job_name,
-            partition=step_partitions(context, contract),
+            partition=partitions,
         )
     except ContractViolation as violation:
         yield from _check_results(context, contract, violation.report)
@@ -181,18 +206,22 @@ def publish_events(
             metadata={"quarantine": violation.quarantine, "kept_version": violation.kept_version},
         ) from None
     yield from _check_results(context, contract, None)
-    yield dg.MaterializeResult(
-        asset_key=asset_key(contract.name),
-        metadata={
+    metadata: dict[str, Any] = {
+        "delta_version": result.version,
+        "already_committed": result.duplicate,
+        "contract_version": result.contract_version,
+        "lineage_run_id": result.lineage_run_id,
+    }
+    if partitions is None:
+        metadata |= {
             "dagster/row_count": result.rows,
-            "delta_version": result.version,
-            "already_committed": result.duplicate,
             "dagster/uri": result.uri,
-            "contract_version": result.contract_version,
             "dagster/column_schema": _column_schema(contract),
             "inputs": dg.MetadataValue.json(dict(result.inputs)),
-            "lineage_run_id": result.lineage_run_id,
             "validate_seconds": round(result.validate_seconds, 3),
             "write_seconds": round(result.write_seconds, 3),
-        },
-    )
+        }
+    else:  # Dagster records it once per partition of the range: what is the same for all is on the asset
+        first, last = partitions
+        metadata |= {"commit_partitions": first if first == last else f"{first}...{last}", "commit_rows": result.rows}
+    yield dg.MaterializeResult(asset_key=asset_key(contract.name), metadata=metadata)

@@ -73,8 +73,8 @@ def last_landed_day(landing: Path) -> date | None:
 
 
 def _day_files(landing: Path, table: str, days: tuple[date, date] | None) -> list[Path]:
-    """The files of a table's days in `[first, end)` (every landed day without `days`); a day without one, or
-    with one that has no rows, is refused: its partition would be published empty."""
+    """The files of a table's days in `[first, end)` up to the newest landed (every landed day without `days`); a
+    day without one, or with one that has no rows, is refused: its partition would be published empty."""
     folder = landing_path(landing, table)
     landed = landing_days(landing, table) or []
     if days is None:
@@ -83,9 +83,12 @@ def _day_files(landing: Path, table: str, days: tuple[date, date] | None) -> lis
                 folder, "no day has landed yet (fill the landing zone first, e.g. `lakemesh generate`)"
             )
         wanted: Sequence[date] = landed
-    else:
+    else:  # up to the newest landed day: a month of days is read while it is still arriving
         first, end = days
+        end = min(end, landed[-1] + timedelta(days=1)) if landed else end
         wanted = [first + timedelta(days=n) for n in range((end - first).days)]
+        if not wanted:
+            raise LandingDataBad(folder, f"no data for {first}: nothing has landed since {landed[-1]}")
         missing = sorted(set(wanted) - set(landed))
         if missing:
             more = f" (and {len(missing) - 1} more days up to {missing[-1]})" if len(missing) > 1 else ""
