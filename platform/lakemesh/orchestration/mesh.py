@@ -273,12 +273,13 @@ class MeshRun:
 
     @property
     def all_events(self) -> list[dg.DagsterEvent]:
+        """Every event of every run, as `ExecuteInProcessResult.all_events` has one run's."""
         return [event for run in self.runs for event in run.all_events]
 
-    def materializations(self) -> list[dg.DagsterEvent]:
+    def get_asset_materialization_events(self) -> list[dg.DagsterEvent]:
         return [event for run in self.runs for event in run.get_asset_materialization_events()]
 
-    def check_evaluations(self) -> list[dg.AssetCheckEvaluation]:
+    def get_asset_check_evaluations(self) -> list[dg.AssetCheckEvaluation]:
         return [evaluation for run in self.runs for evaluation in run.get_asset_check_evaluations()]
 
 
@@ -475,7 +476,7 @@ def _checks_of_run(run: MeshRun, published: set[str]) -> dict[str, str]:
     """For each product this run published: its checks as this run judged them (not the catalog's last run,
     which may be a concurrent run's)."""
     judged: dict[str, dict[str, bool]] = {}
-    for evaluation in run.check_evaluations():  # a warning (drift below its failing bound) passes
+    for evaluation in run.get_asset_check_evaluations():  # a warning (drift below its failing bound) passes
         passed = evaluation.passed or evaluation.severity == dg.AssetCheckSeverity.WARN
         checks = judged.setdefault(_product_name(evaluation.asset_key), {})
         if evaluation.check_name == CONTRACT_CHECK:  # a partitioned product's: its guarantees, by name
@@ -494,7 +495,7 @@ def _outcomes(run: MeshRun) -> dict[str, str]:
     """For each product of the run: what this run did to it, in one line (its checks as judged in this run, or
     why it was not published: its step failed, an input failed, or the run stopped before reaching it). A product
     that was up to date, so not planned, has none."""
-    published = {_product_name(e.asset_key) for e in run.materializations()}
+    published = {_product_name(e.asset_key) for e in run.get_asset_materialization_events()}
     failures = {event.step_key: event.step_failure_data.error for event in run.all_events if event.is_step_failure}
     planned = {key for build in run.planned for key in build.keys}
     layer = run.job.asset_layer
@@ -524,7 +525,7 @@ def _built(run: MeshRun) -> dict[str, str]:
     """For each product this run published: which partitions (`1995-07-01`, `1992-01-01...1998-08-02`), or
     `whole`."""
     partitions: dict[dg.AssetKey, list[str]] = {}
-    for event in run.materializations():
+    for event in run.get_asset_materialization_events():
         partitions.setdefault(event.asset_key, [])
         if event.partition:
             partitions[event.asset_key].append(event.partition)
@@ -598,7 +599,7 @@ def _models_of_run(run: MeshRun, outcomes: Mapping[str, str], *, products: set[s
     """The run's assets that are no product (a model): its registered version and its gate, as a summary row."""
     registered = {
         _product_name(event.asset_key): event.materialization.metadata["model_version"].value
-        for event in run.materializations()
+        for event in run.get_asset_materialization_events()
         if "model_version" in event.materialization.metadata
     }
     rows = []

@@ -8,6 +8,7 @@ import pytest
 import yaml
 from deltalake import DeltaTable
 from lakemesh import DefinitionsInvalid, domain_definitions
+from lakemesh.orchestration.mesh import MeshRun, materialize_mesh
 from lakemesh.settings import Settings
 
 from domains.customers import products as customers_products
@@ -22,13 +23,13 @@ PRICING = Path("dbt_project/models/sales/pricing_summary.sql")
 LINE_ITEMS_SOURCE = "{{ source('sales', 'line_items') }}"
 
 
-def _materialize(defs: dg.Definitions, *keys: str) -> dg.ExecuteInProcessResult:
-    job = defs.resolve_implicit_global_asset_job_def()
-    return job.execute_in_process(
-        instance=dg.DagsterInstance.ephemeral(),
-        asset_selection=[dg.AssetKey(k.split(".")) for k in keys],
-        raise_on_error=False,
-    )
+def _materialize(defs: dg.Definitions, *keys: str) -> MeshRun:
+    """The selected products built as `lakemesh run --select` builds them (a partitioned one over every partition);
+    without any, every asset that is not up to date."""
+    selected = {dg.AssetKey(k.split(".")) for k in keys} or None
+    log_file = Settings.from_env().logs_dir / "test.log"
+    return materialize_mesh({"domain": defs}, instance=dg.DagsterInstance.ephemeral(), log_file=log_file,
+                            selected=selected)  # fmt: skip
 
 
 def _version(settings: Settings, product: str) -> int | None:
@@ -36,7 +37,7 @@ def _version(settings: Settings, product: str) -> int | None:
     return DeltaTable(str(path)).version() if path.exists() else None
 
 
-def _failure(result: dg.ExecuteInProcessResult, step: str) -> str:
+def _failure(result: MeshRun, step: str) -> str:
     (failure,) = [e for e in result.all_events if e.is_step_failure and e.step_key == step]
     return failure.step_failure_data.error.message
 
