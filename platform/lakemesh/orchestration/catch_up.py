@@ -17,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,7 +24,6 @@ import dagster as dg
 import pyarrow.parquet as pq
 
 from lakemesh.contracts import Contract, load_contract
-from lakemesh.contracts.partitioning import Partitioning
 from lakemesh.errors import ProductNotFound
 from lakemesh.settings import Settings
 from lakemesh.storage.commit import PublishCommit
@@ -79,7 +77,7 @@ class _Planned:
 def catch_up(graph: AssetGraph, *, settings: Settings, selected: Collection[dg.AssetKey] | None = None) -> list[Build]:
     """The runs that bring every asset (or the `selected` ones, in full) up to date with what it reads."""
     contracts = {name: load_contract(path) for name, path in settings.contract_paths().items()}
-    landing = _LandingTimes(settings.landing)
+    landing, publishes = _LandingTimes(settings.landing), _Publishes(contracts, settings)
     planned: dict[dg.AssetKey, _Planned] = {}
     for key in graph.toposorted_asset_keys:
         node = graph.get(key)
@@ -92,8 +90,7 @@ def catch_up(graph: AssetGraph, *, settings: Settings, selected: Collection[dg.A
         elif contract is None:
             plan = _model_plan(node, settings=settings)
         else:
-            plan = _product_plan(node, contract, graph=graph, planned=planned, landing=landing, contracts=contracts,
-                                 settings=settings)  # fmt: skip
+            plan = _product_plan(node, contract, graph=graph, planned=planned, landing=landing, publishes=publishes)
         if plan.whole or plan.partitions:
             planned[key] = plan
     return _runs(graph, planned)
@@ -123,10 +120,11 @@ def _product_plan(
     graph: AssetGraph,
     planned: Mapping[dg.AssetKey, _Planned],
     landing: _LandingTimes,
-    contracts: Mapping[str, Contract],
-    settings: Settings,
+    publishes: _Publishes,
 ) -> _Planned:
-    commits = _commits(settings.table_uri(contract.name), contract, settings=settings)
+    """A product's partitions (or the product) that are missing, built by other code, or older than what they
+    read: a landing day or snapshot, an input's days, or something built before them in this plan."""
+    commits = publishes.of(contract.name)
     tables = list(node.metadata.get(LANDING_METADATA, []))
     parents = [p for p in node.parent_keys if graph.has(p)]
 
@@ -140,8 +138,7 @@ def _product_plan(
         if any(planned[p].overlaps(reads) for p in parents if p in planned):
             return True
         newest = max(
-            [landing.newest(table, reads) for table in tables]
-            + [_newest_commit(contracts.get(_name(p)), reads, settings=settings) for p in parents],
+            [landing.newest(table, reads) for table in tables] + [publishes.newest(_name(p), reads) for p in parents],
             default=0.0,
         )
         return newest > built.at
@@ -161,37 +158,42 @@ def _product_plan(
     return plan
 
 
-def _newest_commit(contract: Contract | None, days: Days, *, settings: Settings) -> float:
-    """When an input last changed in the days read (any day of an input without partitions); 0 for a model."""
-    if contract is None:
-        return 0.0
-    commits = _commits(settings.table_uri(contract.name), contract, settings=settings)
-    touching = [c.at for c in commits if c.days[0] < days[1] and days[0] < c.days[1]]
-    return max(touching, default=0.0)
+class _Publishes:
+    """The products' publishes, oldest first, with the days each replaced: read from the Delta logs once a plan."""
 
+    def __init__(self, contracts: Mapping[str, Contract], settings: Settings) -> None:
+        self.contracts, self.settings = contracts, settings
+        self._commits: dict[str, list[_Commit]] = {}
 
-def _commits(uri: str, contract: Contract, *, settings: Settings) -> list[_Commit]:
-    """The product's publishes, oldest first, with the days each replaced."""
-    return list(_cached_commits(uri, contract.partitioning, tuple(sorted(settings.storage_options.items()))))
+    def of(self, product: str) -> list[_Commit]:
+        if product not in self._commits:
+            self._commits[product] = self._read(product)
+        return self._commits[product]
 
+    def newest(self, product: str, days: Days) -> float:
+        """When a product last changed in `days` (any day of a product without partitions); 0 for no product."""
+        touching = [c.at for c in self.of(product) if c.days[0] < days[1] and days[0] < c.days[1]]
+        return max(touching, default=0.0)
 
-@cache
-def _cached_commits(uri: str, partitioning: Partitioning | None, options: tuple[tuple[str, str], ...]) -> tuple:
-    try:
-        history = open_table(uri, storage_options=dict(options)).history()
-    except ProductNotFound:
-        return ()
-    commits = []
-    for entry in reversed(history):
-        record = PublishCommit.read(entry)
-        if record is None or not record.of_publish:
-            continue
-        days = _ALL_DAYS
-        if record.partition and partitioning is not None:
-            first, _, last = record.partition.partition("...")
-            days = partitioning.span(first, last or first)
-        commits.append(_Commit(days=days, at=entry["timestamp"] / 1000, code_version=record.code_version or ""))
-    return tuple(commits)
+    def _read(self, product: str) -> list[_Commit]:
+        contract = self.contracts.get(product)
+        if contract is None:  # a model: not a Delta table
+            return []
+        try:
+            table = open_table(self.settings.table_uri(product), storage_options=self.settings.storage_options)
+        except ProductNotFound:
+            return []
+        commits = []
+        for entry in reversed(table.history()):
+            record = PublishCommit.read(entry)
+            if record is None or not record.of_publish:
+                continue
+            days = _ALL_DAYS
+            if record.partition and contract.partitioning is not None:
+                first, _, last = record.partition.partition("...")
+                days = contract.partitioning.span(first, last or first)
+            commits.append(_Commit(days=days, at=entry["timestamp"] / 1000, code_version=record.code_version or ""))
+        return commits
 
 
 class _LandingTimes:
