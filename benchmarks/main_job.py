@@ -36,7 +36,7 @@ landing, lakehouse, project = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
 
 # The domains' own producer functions, without the platform: `@data_product` only records what they read.
 class Producer:
-    def __init__(self, fn, name=None, inputs=(), landing=(), columns=None):
+    def __init__(self, fn, name=None, inputs=(), landing=(), columns=None, indirect=None):
         self.fn, self.name, self.landing = fn, name or fn.__name__, tuple(landing)
         self.inputs = dict(inputs) if isinstance(inputs, dict) else {p.split(".")[1]: p for p in inputs}
 def data_product(fn=None, **options):
@@ -47,10 +47,12 @@ from domains.customers import products as customers
 from domains.sales import products as sales
 from domains.supply import products as supply
 
+def files(table):  # a snapshot's file, or the folder of a table that arrives by the day
+    return landing / table / "*.parquet" if (landing / table).is_dir() else landing / f"{table}.parquet"
 tables = {}
 for domain, module in (("customers", customers), ("sales", sales), ("supply", supply)):
     for product in [v for v in vars(module).values() if isinstance(v, Producer)]:
-        frames = {t: pl.scan_parquet(landing / f"{t}.parquet") for t in product.landing}
+        frames = {t: pl.scan_parquet(files(t)) for t in product.landing}
         frames |= {p: tables[u].lazy() for p, u in product.inputs.items()}
         result = product.fn(**frames)
         frame = result.collect() if isinstance(result, pl.LazyFrame) else result
@@ -69,7 +71,7 @@ while pending:  # in dependency order: a model whose sources are all there
         if domain != "landing":
             con.register(f"{domain}__{table}", tables[f"{domain}.{table}"].to_arrow())
     def relation(m):
-        return f"read_parquet('{landing}/{m[2]}.parquet')" if m[1] == "landing" else f"{m[1]}__{m[2]}"
+        return f"read_parquet('{files(m[2])}')" if m[1] == "landing" else f"{m[1]}__{m[2]}"
     sql = source.sub(relation, sql)
     frame = con.sql(sql).pl()
     domain = model.parent.name

@@ -54,8 +54,8 @@ def test_two_runs_at_once_both_finish_and_publish_each_product_exactly_once(sett
     assert [ui_like.returncode, cli.returncode] == [0, 0], "\n".join(o[-3000:] for o in outputs)
 
     for name, contract in load_contracts(PROJECT_DIR / "contracts").items():
-        table = DeltaTable(settings.table_uri(name))
-        assert table.version() == 1, f"{name}: {table.version() + 1} commits for two runs"
+        table = DeltaTable(settings.table_uri(name))  # once by each run, or once if the other found it built
+        assert table.version() <= 1, f"{name}: {table.version() + 1} commits for two runs"
         report = validate(as_polars(read(name, settings=settings), contract.plan), contract)
         assert report.passed, f"{name}: {report.summary()}"
     assert read("sales.line_items", settings=settings).height == read_landing(settings.landing, "lineitem").height
