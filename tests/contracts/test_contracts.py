@@ -1,5 +1,6 @@
 """Every shipped contract is valid ODCS, loads into the platform's model, and lints with datacontract-cli."""
 
+import re
 import shutil
 import subprocess
 import sys
@@ -82,7 +83,7 @@ def test_invalid_odcs_names_the_field(tmp_path: Path):
 
 
 def test_missing_required_odcs_field_is_named(tmp_path: Path):
-    text = (CONTRACTS / "sales" / "orders.yaml").read_text().replace("version: 1.0.0\n", "", 1)
+    text = re.sub(r"^version: .*\n", "", (CONTRACTS / "sales" / "orders.yaml").read_text(), count=1, flags=re.M)
     with pytest.raises(ContractInvalid, match=r"'version' is a required property"):
         load_contract(_write(tmp_path, text))
 

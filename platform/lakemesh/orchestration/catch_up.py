@@ -24,7 +24,7 @@ import dagster as dg
 import pyarrow.parquet as pq
 
 from lakemesh.contracts import Contract, load_contract
-from lakemesh.errors import ProductNotFound
+from lakemesh.errors import ContractInvalid, ProductNotFound, TableUnreadable
 from lakemesh.settings import Settings
 from lakemesh.storage.commit import PublishCommit
 from lakemesh.storage.delta import open_table
@@ -76,7 +76,7 @@ class _Planned:
 
 def catch_up(graph: AssetGraph, *, settings: Settings, selected: Collection[dg.AssetKey] | None = None) -> list[Build]:
     """The runs that bring every asset (or the `selected` ones, in full) up to date with what it reads."""
-    contracts = {name: load_contract(path) for name, path in settings.contract_paths().items()}
+    contracts = _contracts(settings)
     landing, publishes = _LandingTimes(settings.landing), _Publishes(contracts, settings)
     planned: dict[dg.AssetKey, _Planned] = {}
     for key in graph.toposorted_asset_keys:
@@ -94,6 +94,17 @@ def catch_up(graph: AssetGraph, *, settings: Settings, selected: Collection[dg.A
         if plan.whole or plan.partitions:
             planned[key] = plan
     return _runs(graph, planned)
+
+
+def _contracts(settings: Settings) -> dict[str, Contract]:
+    """The project's contracts that load: a product whose contract does not is in no code location that loaded."""
+    contracts = {}
+    for name, path in settings.contract_paths().items():
+        try:
+            contracts[name] = load_contract(path)
+        except ContractInvalid:
+            continue
+    return contracts
 
 
 def _everything(node: dg.AssetNode, contract: Contract | None) -> _Planned:
@@ -181,10 +192,11 @@ class _Publishes:
             return []
         try:
             table = open_table(self.settings.table_uri(product), storage_options=self.settings.storage_options)
-        except ProductNotFound:
+            history = table.history()
+        except (ProductNotFound, TableUnreadable):  # a damaged log: built again, its step says what is wrong
             return []
         commits = []
-        for entry in reversed(table.history()):
+        for entry in reversed(history):
             record = PublishCommit.read(entry)
             if record is None or not record.of_publish:
                 continue

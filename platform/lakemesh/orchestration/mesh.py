@@ -69,8 +69,9 @@ def load_workspace(project_dir: Path, *, errors: dict[str, str] | None = None) -
     for entry in workspace["load_from"]:
         spec = entry["python_module"]
         name = spec.get("location_name", spec["module_name"])
-        try:
-            module = importlib.import_module(spec["module_name"])
+        try:  # afresh when imported before: its partitions reach the newest day landed by now
+            loaded = sys.modules.get(spec["module_name"])
+            module = importlib.reload(loaded) if loaded else importlib.import_module(spec["module_name"])
         except Exception as error:
             if errors is None:
                 raise
@@ -339,6 +340,8 @@ def materialize_mesh(
                                log_file=log_file, echo=echo)  # fmt: skip
             runs.append(result)
             failed |= {key for key in keys if _step_failed(result, key)}
+            if _interrupted(result):  # Ctrl-C, SIGTERM: the run stopped there, the plan's later runs with it
+                break
     finally:
         if follower is not None:
             follower.close()
@@ -393,6 +396,18 @@ class _Follower:
                 done, cursor = done + 1, None  # the next run starts only after this one is over
                 continue
             self.stop.wait(0.2)
+
+
+def _interrupted(result: dg.ExecuteInProcessResult) -> bool:
+    errors = [event.step_failure_data.error for event in result.all_events if event.is_step_failure]
+    errors += [event.event_specific_data.error for event in result.all_events if event.is_run_failure]
+    return any(_innermost(error).cls_name in _INTERRUPTED for error in errors if error is not None)
+
+
+def _innermost(error: Any) -> Any:
+    while error.cause is not None:
+        error = error.cause
+    return error
 
 
 def _step_failed(result: dg.ExecuteInProcessResult, key: dg.AssetKey) -> bool:
@@ -451,8 +466,7 @@ def failure_message(error: Any, *, product: str) -> str:
     """All of what went wrong (a Dagster `SerializableErrorInfo`) in a product's step: the innermost cause's whole
     message, which for the platform's errors holds the failed checks, the readers of a breaking change and the fix
     (without the product's name in front: it is said beside)."""
-    while error.cause is not None:
-        error = error.cause
+    error = _innermost(error)
     if error.cls_name in _INTERRUPTED:
         return "interrupted"
     lines = error.message.strip().splitlines() or [error.cls_name or "failed"]
@@ -512,10 +526,12 @@ def _outcomes(run: MeshRun) -> dict[str, str]:
     outcomes = _checks_of_run(run, published)
     for node in graph.asset_nodes:
         name = _product_name(node.key)
-        if name in published or not node.is_materializable:
+        if not node.is_materializable:
             continue
-        if step_of(node.key) in failures:
+        if step_of(node.key) in failures:  # in one of its runs: another range of it may have been published
             outcomes[name] = f"failed: {failure_reason(failures[step_of(node.key)], product=name)}"
+        elif name in published:
+            continue
         elif node.key in planned:
             outcomes[name] = "not run: an input failed" if an_input_failed(node.key) else "not run: the run stopped"
     return outcomes
