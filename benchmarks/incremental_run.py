@@ -1,6 +1,6 @@
 """`lakemesh run` after one more landing day against a full rebuild of the same mesh, in the same run.
 
-For each scale factor, in a copy of the project: the history is landed through
+For each scale factor, over a landing zone and lakehouses of its own: the history is landed through
 the day before `--day` and built once (the one-day run's starting point, timed
 as well); then `--day` lands and `lakemesh run` catches up (the one-day run);
 then a fresh lakehouse over the same landing zone builds everything (the full
@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -27,27 +26,16 @@ from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 LAKEMESH = str(Path(sys.executable).with_name("lakemesh"))
-_PARTS = ("contracts", "dbt_project", "domains", "sample", "pyproject.toml", "workspace.yaml")
 _SPLIT = re.compile(r"wall ([\d.]+)s: generate ([\d.]+)s, load ([\d.]+)s, materialize ([\d.]+)s "
                     r"\(asset steps ([\d.]+)s, orchestration ([\d.]+)s\)")  # fmt: skip
 
 
-def _project(root: Path) -> Path:
-    project = root / "project"
-    for part in _PARTS:
-        source = PROJECT_DIR / part
-        if source.is_dir():
-            shutil.copytree(source, project / part, ignore=shutil.ignore_patterns("target", "logs", "__pycache__"))
-        else:
-            shutil.copy(source, project / part)
-    return project
-
-
-def _lakemesh(project: Path, *args: str, lakehouse: Path) -> tuple[float, str]:
-    env = {**os.environ, "LAKEMESH_LAKEHOUSE": str(lakehouse), "LAKEMESH_LANDING": str(project / "landing"),
-           "DAGSTER_HOME": str(lakehouse / ".dagster"), "COLUMNS": "200"}  # fmt: skip
+def _lakemesh(root: Path, *args: str, lakehouse: str) -> tuple[float, str]:
+    """`lakemesh <args>` in the repository, over `root/<lakehouse>` and the landing zone `root/landing`."""
+    env = {**os.environ, "LAKEMESH_LAKEHOUSE": str(root / lakehouse), "LAKEMESH_LANDING": str(root / "landing"),
+           "DAGSTER_HOME": str(root / lakehouse / ".dagster"), "COLUMNS": "200"}  # fmt: skip
     started = time.perf_counter()
-    done = subprocess.run([LAKEMESH, *args], cwd=project, env=env, capture_output=True, text=True)
+    done = subprocess.run([LAKEMESH, *args], cwd=PROJECT_DIR, env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - started
     if done.returncode not in (0, 1):
         raise SystemExit(f"lakemesh {' '.join(args)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
@@ -69,18 +57,17 @@ def _built(output: str) -> str:
 def measure(scale_factor: float, *, day: date) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="lakemesh-incremental-") as tmp:
         root = Path(tmp)
-        project = _project(root)
         sf = str(scale_factor)
         previous = (day - timedelta(days=1)).isoformat()
-        _lakemesh(project, "generate", "-s", sf, "--until", previous, lakehouse=root / "history")
-        history, out = _lakemesh(project, "run", "-s", sf, lakehouse=root / "history")
+        _lakemesh(root, "generate", "-s", sf, "--until", previous, lakehouse="history")
+        history, out = _lakemesh(root, "run", "-s", sf, lakehouse="history")
         print(f"  history through {previous}: {history:.1f}s, {_built(out)}; {_split(out)}")
-        _lakemesh(project, "generate", "-s", sf, "--until", day.isoformat(), lakehouse=root / "history")
-        one_day, out = _lakemesh(project, "run", "-s", sf, lakehouse=root / "history")
+        _lakemesh(root, "generate", "-s", sf, "--until", day.isoformat(), lakehouse="history")
+        one_day, out = _lakemesh(root, "run", "-s", sf, lakehouse="history")
         print(f"  one more day ({day}): {one_day:.1f}s, {_built(out)}; {_split(out)}")
-        again, out = _lakemesh(project, "run", "-s", sf, lakehouse=root / "history")
+        again, out = _lakemesh(root, "run", "-s", sf, lakehouse="history")
         print(f"  again, nothing new: {again:.1f}s, {_built(out)}")
-        full, out = _lakemesh(project, "run", "-s", sf, lakehouse=root / "rebuilt")
+        full, out = _lakemesh(root, "run", "-s", sf, lakehouse="rebuilt")
         print(f"  full rebuild through {day}: {full:.1f}s, {_built(out)}; {_split(out)}")
         print(f"  one day / full rebuild: {one_day / full:.1%}")
         return {"one_day": one_day, "full": full, "again": again}

@@ -26,12 +26,13 @@ def _run(project: Path) -> tuple[subprocess.CompletedProcess[str], dict[str, str
         text=True,
         timeout=600,
     )
-    rows = {  # product -> its checks cell (the last one, which may hold spaces)
-        cells[0]: cells[-1].strip()
-        for line in done.stdout.splitlines()
-        if len(cells := line.split(maxsplit=5)) == 6
-        and cells[0].count(".") == 1
-        and (cells[3].isdigit() or cells[3] == "-")
+    lines = done.stdout.splitlines()
+    header = next((line for line in lines if line.startswith("product ") and "checks" in line), "")
+    checks, table = header.find("checks"), lines[lines.index(header) + 1 :] if header else []
+    rows = {  # product -> its checks cell (the last one, which may hold spaces), from where its header starts
+        line.split()[0]: line[checks:].strip()
+        for line in table
+        if line[:1].isalpha() and line.split()[0].count(".") == 1
     }
     return done, rows
 
