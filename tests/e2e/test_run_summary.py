@@ -29,11 +29,13 @@ def _run(project: Path) -> tuple[subprocess.CompletedProcess[str], dict[str, str
     lines = done.stdout.splitlines()
     header = next((line for line in lines if line.startswith("product ") and "checks" in line), "")
     checks, table = header.find("checks"), lines[lines.index(header) + 1 :] if header else []
-    rows = {  # product -> its checks cell (the last one, which may hold spaces), from where its header starts
-        line.split()[0]: line[checks:].strip()
-        for line in table
-        if line[:1].isalpha() and line.split()[0].count(".") == 1
-    }
+    rows: dict[str, str] = {}  # product -> its checks cell (the last one, which may hold spaces and wrap)
+    for line in table:
+        if line[:1].isalpha() and line.split()[0].count(".") == 1:
+            product = line.split()[0]
+            rows[product] = line[checks:].strip()
+        elif rows and line.strip() and not line[:checks].strip():  # the cell goes on under itself
+            rows[product] += " " + line[checks:].strip()
     return done, rows
 
 
