@@ -173,6 +173,11 @@ def xgboost_model(
 def check_declaration(spec: ModelSpec, *, features: Contract, predictions: Contract) -> None:
     """A model's declaration against its two contracts, when its domain loads: every declared column is there,
     of the kind training needs, and the predictions contract is the key, the score and the model version."""
+    if predictions.partitioning is not None:
+        raise DefinitionsInvalid(
+            f"{spec.product}: its contract {predictions.path} is partitioned, and predictions are published whole "
+            "for now; remove the partition declaration"
+        )
     columns = {c.name: c for c in features.columns}
     for role, names in (("feature", spec.feature_columns), ("label", [spec.label]), ("split", [spec.split.column])):
         missing = [name for name in names if name not in columns]

@@ -33,7 +33,7 @@ from lakemesh.storage.landing import landing_days, landing_path
 if TYPE_CHECKING:
     from dagster._core.definitions.assets.graph.asset_graph import AssetGraph  # a job's, never built here
 
-__all__ = ["LANDING_METADATA", "Build", "catch_up", "partition_ranges"]
+__all__ = ["LANDING_METADATA", "Build", "Days", "catch_up", "overlaps", "partition_ranges"]
 
 LANDING_METADATA = "lakemesh/landing"
 """An asset's metadata key naming the landing tables it reads."""
@@ -49,6 +49,15 @@ class Build:
 
     keys: frozenset[dg.AssetKey]
     partitions: tuple[str, str] | None = None
+    writes: Mapping[dg.AssetKey, Days] = field(default_factory=dict, compare=False)
+    """The days each asset's build replaces (every day for a whole build)."""
+    reads: Mapping[dg.AssetKey, Days] = field(default_factory=dict, compare=False)
+    """The days of its inputs each asset's build reads: a failed input days elsewhere does not stop it."""
+
+
+def overlaps(spans: Collection[Days], days: Days) -> bool:
+    """Whether any of `spans` shares a day with `days`."""
+    return any(first < days[1] and days[0] < end for first, end in spans)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -67,11 +76,13 @@ class _Planned:
     whole: bool = False
     partitions: list[str] = field(default_factory=list)
     days: list[Days] = field(default_factory=list)
+    reads: list[Days] = field(default_factory=list)
+    """The days each partition reads of its inputs (its own, and as many partitions back as its lookback)."""
     alone: set[str] = field(default_factory=set)
     """Partitions missing a landing day: each runs by itself, so that it fails alone, saying which day."""
 
     def overlaps(self, days: Days) -> bool:
-        return self.whole or any(first < days[1] and days[0] < end for first, end in self.days)
+        return self.whole or overlaps(self.days, days)
 
 
 def catch_up(graph: AssetGraph, *, settings: Settings, selected: Collection[dg.AssetKey] | None = None) -> list[Build]:
@@ -112,7 +123,8 @@ def _everything(node: dg.AssetNode, contract: Contract | None) -> _Planned:
     if node.partitions_def is None or contract is None or contract.partitioning is None:
         return _Planned(whole=True)
     keys = node.partitions_def.get_partition_keys()
-    return _Planned(partitions=keys, days=[contract.partitioning.window(k) for k in keys])
+    days = [contract.partitioning.window(k) for k in keys]
+    return _Planned(partitions=keys, days=days, reads=[contract.partitioning.reads(*d) for d in days])
 
 
 def _model_plan(node: dg.AssetNode, *, settings: Settings) -> _Planned:
@@ -164,6 +176,7 @@ def _product_plan(
         if stale(days, reads):
             plan.partitions.append(key)
             plan.days.append(days)
+            plan.reads.append(reads)
             if not all(landing.has_every_day(table, reads) for table in tables):
                 plan.alone.add(key)
     return plan
@@ -203,7 +216,10 @@ class _Publishes:
             days = _ALL_DAYS
             if record.partition and contract.partitioning is not None:
                 first, _, last = record.partition.partition("...")
-                days = contract.partitioning.span(first, last or first)
+                try:
+                    days = contract.partitioning.span(first, last or first)
+                except ValueError:  # a key of another grain: that commit covers none of today's partitions
+                    days = (date.max, date.max)
             commits.append(_Commit(days=days, at=entry["timestamp"] / 1000, code_version=record.code_version or ""))
         return commits
 
@@ -273,26 +289,35 @@ def partition_ranges(keys: list[str], every: list[str], *, alone: Collection[str
 
 
 def _runs(graph: AssetGraph, planned: Mapping[dg.AssetKey, _Planned]) -> list[Build]:
-    """The plan as runs: an asset runs with those of the same partition range whose inputs are built before,
-    one stage after the latest stage of an input built in a run of another range."""
-    units: dict[tuple[dg.AssetKey, tuple[str, str] | None], int] = {}
+    """The plan as runs: an asset's range runs with those of the same range whose inputs are built before it, one
+    stage after the latest stage of an input's range, in a run of another range, that writes days it reads."""
+    units: dict[tuple[dg.AssetKey, tuple[str, str] | None], tuple[int, Days, Days]] = {}
     for key, plan in planned.items():  # in dependency order
-        ranges: list[tuple[str, str] | None] = [None] if plan.whole else []
+        spans: list[tuple[tuple[str, str] | None, Days, Days]] = [(None, _ALL_DAYS, _ALL_DAYS)] if plan.whole else []
         if plan.partitions:
             every = graph.get(key).partitions_def.get_partition_keys()  # type: ignore[union-attr]
-            ranges += partition_ranges(plan.partitions, every, alone=plan.alone)
-        for span in ranges:
+            at = {partition: i for i, partition in enumerate(plan.partitions)}
+            for first, last in partition_ranges(plan.partitions, every, alone=plan.alone):
+                writes = (plan.days[at[first]][0], plan.days[at[last]][1])
+                spans.append(((first, last), writes, (plan.reads[at[first]][0], plan.reads[at[last]][1])))
+        parents = graph.get(key).parent_keys
+        for span, writes, reads in spans:
             stage = 0
-            for (parent, parent_span), parent_stage in units.items():
-                if parent in graph.get(key).parent_keys:
+            for (parent, parent_span), (parent_stage, parent_writes, _) in units.items():
+                if parent in parents and overlaps([parent_writes], reads):
                     stage = max(stage, parent_stage + (0 if parent_span == span else 1))
-            units[(key, span)] = stage
-    stages: dict[tuple[int, tuple[str, str] | None], set[dg.AssetKey]] = {}
-    for (key, span), stage in units.items():
-        stages.setdefault((stage, span), set()).add(key)
+            units[(key, span)] = (stage, writes, reads)
+    stages: dict[tuple[int, tuple[str, str] | None], dict[dg.AssetKey, tuple[Days, Days]]] = {}
+    for (key, span), (stage, writes, reads) in units.items():
+        stages.setdefault((stage, span), {})[key] = (writes, reads)
     return [
-        Build(keys=frozenset(keys), partitions=span)
-        for (_, span), keys in sorted(stages.items(), key=lambda item: (item[0][0], item[0][1] or ("", "")))
+        Build(
+            keys=frozenset(found),
+            partitions=span,
+            writes={key: writes for key, (writes, _) in found.items()},
+            reads={key: reads for key, (_, reads) in found.items()},
+        )
+        for (_, span), found in sorted(stages.items(), key=lambda item: (item[0][0], item[0][1] or ("", "")))
     ]
 
 

@@ -30,7 +30,7 @@ from sqlalchemy.exc import OperationalError
 from lakemesh.catalog import Catalog, NotFound
 from lakemesh.contracts import load_contract
 from lakemesh.errors import ContractInvalid, SelectionInvalid, TableUnreadable, did_you_mean, first_line
-from lakemesh.orchestration.catch_up import Build, catch_up, partition_ranges
+from lakemesh.orchestration.catch_up import Build, Days, catch_up, overlaps, partition_ranges
 from lakemesh.orchestration.products import CONTRACT_CHECK
 from lakemesh.processes import process_exited
 from lakemesh.settings import Settings
@@ -300,10 +300,10 @@ def materialize_mesh(
     older than what they read), or build the `selected` ones in full, reading the others at their published
     versions; in this process, one Dagster run per partition range, reporting step events as they happen.
 
-    An asset whose input failed in an earlier run is left out of the later ones. Dagster's and dbt's messages go
-    to `log_file` (and stderr too with `echo`), not to the console. With `record_into` (the UI's Dagster home), the
-    runs, their steps, materializations and check results are recorded there as they happen; Dagster's debug
-    events stay in the run log. `on_plan` hears the plan before the first run starts.
+    An asset is left out of a later run where an input failed (or was left out) on days it reads. Dagster's and
+    dbt's messages go to `log_file` (and stderr too with `echo`), not to the console. With `record_into` (the UI's
+    Dagster home), the runs, their steps, materializations and check results are recorded there as they happen;
+    Dagster's debug events stay in the run log. `on_plan` hears the plan before the first run starts.
     """
     if record_into is not None:
         with dg.DagsterInstance.from_config(str(record_into)) as recorded:
@@ -327,25 +327,36 @@ def materialize_mesh(
     wanted = (_WATCHED if on_event else set()) | (_RECORDED if recorder else set())
     follower = _Follower(instance, wanted, handle) if wanted else None
     runs: list[dg.ExecuteInProcessResult] = []
-    failed: set[dg.AssetKey] = set()
+    lost: dict[dg.AssetKey, list[Days]] = {}  # the days of each asset that failed, or were not built for it
     try:
         for build in plan:
-            keys = {key for key in build.keys if not (graph.get_ancestor_asset_keys(key) & failed)}
+            keys = set()
+            for key in build.keys:  # left out only where an input's lost days are days it reads
+                if any(overlaps(lost.get(parent, []), build.reads[key]) for parent in graph.get(key).parent_keys):
+                    lost.setdefault(key, []).append(build.writes[key])
+                else:
+                    keys.add(key)
             if not keys:
                 continue
             run_id = str(uuid.uuid4())
             if follower is not None:
                 follower.follow(run_id)
-            result = _run_once(job, keys, run_id=run_id, partitions=build.partitions, instance=instance,
-                               log_file=log_file, echo=echo)  # fmt: skip
+            try:
+                result = _run_once(job, keys, run_id=run_id, partitions=build.partitions, instance=instance,
+                                   log_file=log_file, echo=echo)  # fmt: skip
+            finally:
+                if follower is not None:
+                    follower.ended(run_id)
             runs.append(result)
-            failed |= {key for key in keys if _step_failed(result, key)}
+            for key in keys:
+                if _step_failed(result, key):
+                    lost.setdefault(key, []).append(build.writes[key])
             if _interrupted(result):  # Ctrl-C, SIGTERM: the run stopped there, the plan's later runs with it
                 break
     finally:
         if follower is not None:
             follower.close()
-        recorded = recorder.close() if recorder is not None else True
+        recorded = (recorder.close() if recorder is not None else True) and not (follower and follower.failures)
     return MeshRun(job=job, planned=plan, runs=runs, recorded=recorded)
 
 
@@ -358,12 +369,18 @@ class _Follower:
     ) -> None:
         self.instance, self.wanted, self.handle = instance, wanted, handle
         self.runs: list[str] = []
+        self.failures: list[Exception] = []
+        self.over: set[str] = set()
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._follow, daemon=True)
         self.thread.start()
 
     def follow(self, run_id: str) -> None:
         self.runs.append(run_id)
+
+    def ended(self, run_id: str) -> None:
+        """The run loop is done with `run_id` (even if Dagster never closed it: a second Ctrl-C)."""
+        self.over.add(run_id)
 
     def close(self) -> None:
         """Wait until every event of every followed run is handled."""
@@ -387,11 +404,15 @@ class _Follower:
                 self.stop.wait(0.05)
                 continue
             for record in records.records:
-                self.handle(record.event_log_entry)
+                try:
+                    self.handle(record.event_log_entry)
+                except Exception as error:  # the display or the recording of one event: not the run's business
+                    self.failures.append(error)
             cursor = records.cursor
             if records.records:
                 continue
             over = run.is_finished if run is not None else stopping
+            over = over or (stopping and run_id in self.over)  # over for the run loop, closed or not
             if over and (done + 1 < len(self.runs) or stopping):
                 done, cursor = done + 1, None  # the next run starts only after this one is over
                 continue

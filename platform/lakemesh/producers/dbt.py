@@ -153,7 +153,12 @@ class DbtModel:
         return self.products
 
     def check(self, contract: Contract, *, contracts: Mapping[str, Contract]) -> None:
-        """What the model compiled to reads its declared sources only."""
+        """What the model compiled to reads its declared sources only; its product is published whole."""
+        if contract.partitioning is not None:
+            raise DefinitionsInvalid(
+                f"dbt model {self.product} ({self.path}): its contract {contract.path} is partitioned, and a dbt "
+                "model is built whole for now; remove the partition declaration or produce it in Python"
+            )
         check_model_sql(self, self.compiled_code)
 
 

@@ -83,12 +83,14 @@ def _day_files(landing: Path, table: str, days: tuple[date, date] | None) -> lis
                 folder, "no day has landed yet (fill the landing zone first, e.g. `lakemesh generate`)"
             )
         wanted: Sequence[date] = landed
-    else:  # up to the newest landed day: a month of days is read while it is still arriving
-        first, end = days
+    else:  # from the first landed day up to the newest: a month is read while its days are still arriving
+        asked, end = days
+        first = max(asked, landed[0]) if landed else asked
         end = min(end, landed[-1] + timedelta(days=1)) if landed else end
         wanted = [first + timedelta(days=n) for n in range((end - first).days)]
         if not wanted:
-            raise LandingDataBad(folder, f"no data for {first}: nothing has landed since {landed[-1]}")
+            landed_days = f"the days landed are {landed[0]} to {landed[-1]}" if landed else "no day has landed"
+            raise LandingDataBad(folder, f"no data for {asked}: {landed_days}")
         missing = sorted(set(wanted) - set(landed))
         if missing:
             more = f" (and {len(missing) - 1} more days up to {missing[-1]})" if len(missing) > 1 else ""
