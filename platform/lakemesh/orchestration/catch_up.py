@@ -2,14 +2,17 @@
 
 Like `make`, by time: a product's partition is built again when a landing day,
 a landing snapshot or an input's partition that it reads was written after
-the commit that last replaced it, when its code changed, or when something it
-reads is built in the same run. The Delta log says what was committed when
-(each publish records its partition and code version); the landing zone's
-files say when they landed. A model is trained when no registered version has
-its code; a new day is scored by the model there is, never retraining it.
+the commit that last replaced it, when its code or its contract changed, or
+when something it reads is built in the same run. The Delta log says what was
+committed when (each publish records its partition, code version and
+contract); the landing zone's files say when they landed. A model is trained
+when no registered version has its code; a new day is scored by the model
+there is, never retraining it.
 
 The plan is a list of `Build`s, each one Dagster run: assets that share a
-partition range (or none) and whose inputs are built in an earlier one.
+partition range (or none) and whose inputs are built in an earlier one. A
+partition missing a landing day, and the partitions reading it, run alone: they
+fail alone.
 """
 
 from __future__ import annotations
@@ -67,6 +70,8 @@ class _Commit:
     at: float
     """When, in seconds since the epoch."""
     code_version: str
+    contract: str
+    """The contract it was judged by, as JSON."""
 
 
 @dataclass(kw_only=True)
@@ -79,7 +84,8 @@ class _Planned:
     reads: list[Days] = field(default_factory=list)
     """The days each partition reads of its inputs (its own, and as many partitions back as its lookback)."""
     alone: set[str] = field(default_factory=set)
-    """Partitions missing a landing day: each runs by itself, so that it fails alone, saying which day."""
+    """Partitions missing a landing day, or reading one that is: each runs by itself, so that it fails alone."""
+    alone_days: list[Days] = field(default_factory=list)
 
     def overlaps(self, days: Days) -> bool:
         return self.whole or overlaps(self.days, days)
@@ -147,7 +153,7 @@ def _product_plan(
 ) -> _Planned:
     """A product's partitions (or the product) that are missing, built by other code, or older than what they
     read: a landing day or snapshot, an input's days, or something built before them in this plan."""
-    commits = publishes.of(contract.name)
+    commits, judged_by = publishes.of(contract.name), contract.to_json()
     tables = list(node.metadata.get(LANDING_METADATA, []))
     parents = [p for p in node.parent_keys if graph.has(p)]
 
@@ -157,6 +163,8 @@ def _product_plan(
             return True  # never built
         built = covering[-1]
         if node.code_version is not None and built.code_version != node.code_version:
+            return True
+        if built.contract != judged_by:  # a guarantee, a column, the partitions changed: judged again
             return True
         if any(planned[p].overlaps(reads) for p in parents if p in planned):
             return True
@@ -177,8 +185,10 @@ def _product_plan(
             plan.partitions.append(key)
             plan.days.append(days)
             plan.reads.append(reads)
-            if not all(landing.has_every_day(table, reads) for table in tables):
+            missing = not all(landing.has_every_day(table, reads) for table in tables)
+            if missing or any(overlaps(planned[p].alone_days, reads) for p in parents if p in planned):
                 plan.alone.add(key)
+                plan.alone_days.append(days)
     return plan
 
 
@@ -220,7 +230,14 @@ class _Publishes:
                     days = contract.partitioning.span(first, last or first)
                 except ValueError:  # a key of another grain: that commit covers none of today's partitions
                     days = (date.max, date.max)
-            commits.append(_Commit(days=days, at=entry["timestamp"] / 1000, code_version=record.code_version or ""))
+            commits.append(
+                _Commit(
+                    days=days,
+                    at=entry["timestamp"] / 1000,
+                    code_version=record.code_version or "",
+                    contract=record.contract or "",
+                )
+            )
         return commits
 
 

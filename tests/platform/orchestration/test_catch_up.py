@@ -189,3 +189,53 @@ def test_partitions_reach_the_newest_landed_day_and_map_across_grains():
     assert downstream == ["1995-03", "1995-04", "1995-05", "1995-06", "1995-07"]
     assert isinstance(partition_mapping(None, daily), dg.AllPartitionMapping)  # a whole product reads every day
     assert partition_mapping(monthly, None) is None
+
+
+@data_product(name="counts", inputs=["shop.events"])
+def counts(events: pl.LazyFrame) -> pl.LazyFrame:
+    return events.group_by("order_date").agg(count=pl.len().cast(pl.Int64))
+
+
+def test_a_partition_that_failed_stops_only_the_days_that_read_it(contracts, project: Path, settings: Settings):
+    """A partitioned reader of a partitioned product: the day that did not land fails, and only that day of the
+    reader is left out; the reader's other days are built."""
+    daily = contract_doc("shop.counts", columns=[*grained("day", "1995-06-01"),
+                                                 {"name": "count", "logicalType": "integer", "physicalType": "bigint",
+                                                  "required": True}])  # fmt: skip
+    daily["schema"][0]["properties"] = [p for p in daily["schema"][0]["properties"] if p["name"] != "id"]
+    contracts = {**contracts, "shop.counts": write_contract(project, daily)}
+    for n in (0, 1, 3):  # 1995-06-03 did not land
+        _land(settings, FIRST + timedelta(days=n), [n + 1])
+    here = Settings.from_env()
+    location = dg.Definitions(
+        assets=[
+            python_product_asset(events, contracts["shop.events"], settings=here, inputs=contracts),
+            python_product_asset(counts, contracts["shop.counts"], settings=here, inputs=contracts),
+        ],
+        resources={"lakehouse": LakehouseResource()},
+    )
+
+    run = materialize_mesh({"shop": location}, instance=dg.DagsterInstance.ephemeral(),
+                           log_file=here.logs_dir / "run.log", settings=here)  # fmt: skip
+
+    assert not run.success
+    published = pl.read_delta(settings.table_uri("shop.counts")).sort("order_date")
+    assert published["order_date"].to_list() == [FIRST, FIRST + timedelta(days=1), FIRST + timedelta(days=3)]
+
+    again = catch_up(location.resolve_implicit_global_asset_job_def().asset_layer.asset_graph, settings=here)
+    assert [(b.partitions, sorted(".".join(k.path) for k in b.keys)) for b in again] == [
+        (("1995-06-03", "1995-06-03"), ["shop.counts", "shop.events"]),
+    ]  # the day is still missing: tried again, alone, and nothing else
+
+
+def test_a_changed_contract_judges_every_partition_again(contracts, project: Path, settings: Settings):
+    for n in range(2):
+        _land(settings, FIRST + timedelta(days=n), [n])
+    assert _run(contracts).success
+    doc = contract_doc("shop.events", columns=grained("day", "1995-06-01"), version="1.1.0")
+    doc["schema"][0]["properties"][0]["description"] = "Now described."
+    changed = {**contracts, "shop.events": write_contract(project, doc)}
+    here = Settings.from_env()
+    job = _location(changed).resolve_implicit_global_asset_job_def()
+    (build, whole) = catch_up(job.asset_layer.asset_graph, settings=here)
+    assert build.partitions == ("1995-06-01", "1995-06-02") and whole.keys == {dg.AssetKey(["shop", "totals"])}
