@@ -53,6 +53,7 @@ def generate(landing: Path, *, scale_factor: float, until: date | None = None, f
                 "over at the new one; nothing was changed",
             )
         source = _source(landing, scale_factor=scale_factor, force=force)
+        marker.write_text(f"{scale_factor:g}")  # before anything lands: an interrupted one is of this scale factor
         paths = []
         for table in SNAPSHOTS:
             path = landing / f"{table}.parquet"
@@ -60,7 +61,6 @@ def generate(landing: Path, *, scale_factor: float, until: date | None = None, f
                 _copy_in(source / path.name, path)
             paths.append(path)
         paths += _land_days(landing, source, until=until)
-        marker.write_text(f"{scale_factor:g}")
     return paths
 
 
@@ -96,17 +96,18 @@ def _land_days(landing: Path, source: Path, *, until: date | None) -> list[Path]
         .join(orders.lazy().select("o_orderkey", "o_orderdate"), left_on="l_orderkey", right_on="o_orderkey")
         .collect()
     )
+    orders_by_day = orders.partition_by("o_orderdate", as_dict=True)
+    items_by_day = line_items.partition_by("o_orderdate", as_dict=True, include_key=False)
+    for table in BY_DAY:
+        (landing / table).mkdir(exist_ok=True)
     paths = []
-    by_day = {"orders": orders.partition_by("o_orderdate", as_dict=True), "lineitem": {}}
-    by_day["lineitem"] = line_items.partition_by("o_orderdate", as_dict=True, include_key=False)
-    # line items first: a day is there once its orders are (what `landed` counts), its line items already in
-    for table in ("lineitem", "orders"):
-        folder = landing / table
-        folder.mkdir(exist_ok=True)
-        for (day,), rows in sorted(by_day[table].items()):
-            path = folder / f"{day.isoformat()}.parquet"
+    # day by day, its line items first: a day has landed once its orders have (what `landed` counts), and an
+    # interrupted generator leaves every table through the same day (or the one before)
+    for (day,), rows in sorted(orders_by_day.items()):
+        for table, frame in (("lineitem", items_by_day.get((day,), line_items.clear())), ("orders", rows)):
+            path = landing / table / f"{day.isoformat()}.parquet"
             with tempfile.NamedTemporaryFile(dir=landing, prefix=".landing-", suffix=".parquet", delete=False) as f:
-                rows.write_parquet(f.name)
+                frame.write_parquet(f.name)
             os.replace(f.name, path)
             paths.append(path)
     return paths

@@ -90,6 +90,15 @@ class _Planned:
     def overlaps(self, days: Days) -> bool:
         return self.whole or overlaps(self.days, days)
 
+    def add(self, key: str, *, days: Days, reads: Days, alone: bool) -> None:
+        """Build partition `key` (its `days`, reading `reads` of its inputs), in a range of its own if `alone`."""
+        self.partitions.append(key)
+        self.days.append(days)
+        self.reads.append(reads)
+        if alone:
+            self.alone.add(key)
+            self.alone_days.append(days)
+
 
 def catch_up(graph: AssetGraph, *, settings: Settings, selected: Collection[dg.AssetKey] | None = None) -> list[Build]:
     """The runs that bring every asset (or the `selected` ones, in full) up to date with what it reads."""
@@ -103,7 +112,7 @@ def catch_up(graph: AssetGraph, *, settings: Settings, selected: Collection[dg.A
         name = _name(key)
         contract = contracts.get(name)
         if selected is not None:
-            plan = _everything(node, contract)
+            plan = _everything(node, contract, landing=landing)
         elif contract is None:
             plan = _model_plan(node, settings=settings)
         else:
@@ -124,13 +133,17 @@ def _contracts(settings: Settings) -> dict[str, Contract]:
     return contracts
 
 
-def _everything(node: dg.AssetNode, contract: Contract | None) -> _Planned:
-    """An asset asked for by name: all of it."""
+def _everything(node: dg.AssetNode, contract: Contract | None, *, landing: _LandingTimes) -> _Planned:
+    """An asset asked for by name: all of it (a partition missing a landing day alone, as in a catch-up)."""
     if node.partitions_def is None or contract is None or contract.partitioning is None:
         return _Planned(whole=True)
-    keys = node.partitions_def.get_partition_keys()
-    days = [contract.partitioning.window(k) for k in keys]
-    return _Planned(partitions=keys, days=days, reads=[contract.partitioning.reads(*d) for d in days])
+    plan = _Planned()
+    tables = list(node.metadata.get(LANDING_METADATA, []))
+    for key in node.partitions_def.get_partition_keys():
+        days = contract.partitioning.window(key)
+        reads = contract.partitioning.reads(*days)
+        plan.add(key, days=days, reads=reads, alone=not all(landing.has_every_day(t, reads) for t in tables))
+    return plan
 
 
 def _model_plan(node: dg.AssetNode, *, settings: Settings) -> _Planned:
@@ -182,13 +195,9 @@ def _product_plan(
         days = partitioning.window(key)
         reads = partitioning.reads(*days)
         if stale(days, reads):
-            plan.partitions.append(key)
-            plan.days.append(days)
-            plan.reads.append(reads)
             missing = not all(landing.has_every_day(table, reads) for table in tables)
-            if missing or any(overlaps(planned[p].alone_days, reads) for p in parents if p in planned):
-                plan.alone.add(key)
-                plan.alone_days.append(days)
+            reads_missing = any(overlaps(planned[p].alone_days, reads) for p in parents if p in planned)
+            plan.add(key, days=days, reads=reads, alone=missing or reads_missing)
     return plan
 
 

@@ -146,6 +146,9 @@ def test_a_day_that_did_not_land_fails_its_partition_alone(contracts, settings: 
     assert published == [FIRST, FIRST + timedelta(days=1), FIRST + timedelta(days=3)]  # the others landed
     statuses = {s.name: s for s in mesh_status(Settings.from_env(), run=run)}
     assert statuses["shop.totals"].checks == "not run: an input failed"
+    graph = _location(contracts).resolve_implicit_global_asset_job_def().asset_layer.asset_graph
+    selected = catch_up(graph, settings=Settings.from_env(), selected={dg.AssetKey(["shop", "events"])})
+    assert [b.partitions for b in selected] == spans  # built in full when selected, the missing days alone
     assert not Path(settings.table_uri("shop.totals")).exists()
 
 
