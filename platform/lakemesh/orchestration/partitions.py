@@ -34,6 +34,7 @@ def partitions_definition(partitioning: Partitioning, *, through: date | None) -
         cron_schedule=_CRON[partitioning.grain],
         fmt=partitioning.key_format,
         timezone="UTC",
+        end_offset=1,  # today's partition too, once today has landed: `end` is the bound, not the clock
     )
 
 

@@ -180,6 +180,9 @@ def test_partitions_reach_the_newest_landed_day_and_map_across_grains():
     assert (days.get_first_partition_key(), days.get_last_partition_key()) == ("1995-01-01", "1995-07-01")
     assert months.get_last_partition_key() == "1995-07"  # the month holding the newest day, still arriving
     assert partitions_definition(daily, through=None).get_partition_keys() == []  # nothing landed: no partition
+    today = date.today()  # live data: today's partition exists once today has landed, not only tomorrow
+    this_week = Partitioning(column="order_date", grain="day", start=today - timedelta(days=6))
+    assert partitions_definition(this_week, through=today).get_last_partition_key() == today.isoformat()
 
     to_month = partition_mapping(monthly, daily)
     upstream = to_month.get_upstream_mapped_partitions_result_for_partitions(
