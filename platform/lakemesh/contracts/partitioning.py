@@ -73,10 +73,8 @@ class Partitioning:
     def reads(self, first: date, end: date) -> tuple[date, date]:
         """The days of its inputs the partitions `[first, end)` read: as many partitions further back as its
         lookback (`[1995-03-01, 1995-08-01)` for July 1995 by month with a lookback of 4)."""
-        start = first
+        start = first  # before this product's own first partition too: its inputs may go back further
         for _ in range(self.lookback):
-            if start <= self.start:  # nothing is read from before the first partition
-                break
             start, _ = self.window(self.key_of(date.fromordinal(start.toordinal() - 1)))
         return start, end
 

@@ -189,6 +189,8 @@ def test_partitions_reach_the_newest_landed_day_and_map_across_grains():
         months.subset_with_partition_keys(["1995-06"]), months, days
     ).partitions_subset.get_partition_keys()
     assert (upstream[0], upstream[-1]) == ("1995-02-01", "1995-06-30")  # the ship month reads four months back
+    assert monthly.reads(*monthly.window("1995-06")) == (date(1995, 2, 1), date(1995, 7, 1))  # as the step reads
+    assert monthly.reads(*monthly.window("1995-01")) == (date(1994, 9, 1), date(1995, 2, 1))  # inputs start earlier
     downstream = to_month.get_downstream_partitions_for_partitions(
         days.subset_with_partition_keys(["1995-03-15"]), days, months
     ).get_partition_keys()
