@@ -294,6 +294,13 @@ class ModelRegistry:
         found = self.client.search_model_versions(f"name = '{name}' and tags.`{tag}` = '{value}'")
         return max((int(v.version) for v in found), default=None)
 
+    def last_registered(self, name: str) -> float | None:
+        """When the newest version of `name` was registered (seconds since the epoch); None when none is."""
+        if not self._exists(name):
+            return None
+        found = self.client.search_model_versions(f"name = '{name}'")
+        return max((int(v.creation_timestamp) / 1000 for v in found), default=None)
+
     def load(self, name: str, *, alias: str) -> LoadedModel:
         """The version `alias` names, loaded; a missing alias or a missing or corrupt artifact is `ModelUnavailable`."""
         import mlflow.xgboost

@@ -214,14 +214,18 @@ class _Publishes:
         return self._commits[product]
 
     def newest(self, product: str, days: Days) -> float:
-        """When a product last changed in `days` (any day of a product without partitions); 0 for no product."""
+        """When a product last changed in `days` (any day of a product without partitions), or a model had a
+        version registered (its readers score with the newest); 0 for neither."""
         touching = [c.at for c in self.of(product) if c.days[0] < days[1] and days[0] < c.days[1]]
         return max(touching, default=0.0)
 
     def _read(self, product: str) -> list[_Commit]:
         contract = self.contracts.get(product)
-        if contract is None:  # a model: not a Delta table
-            return []
+        if contract is None:  # a model: its versions are registered, not committed
+            from lakemesh.ml.registry import ModelRegistry
+
+            registered = ModelRegistry.for_settings(self.settings).last_registered(product)
+            return [] if registered is None else [_Commit(days=_ALL_DAYS, at=registered, code_version="", contract="")]
         try:
             table = open_table(self.settings.table_uri(product), storage_options=self.settings.storage_options)
             history = table.history()
