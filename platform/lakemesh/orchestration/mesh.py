@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import importlib
 import logging
 import multiprocessing
@@ -14,7 +15,8 @@ import threading
 import traceback
 import uuid
 import warnings
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -149,7 +151,7 @@ def _record(home: str, log_file: str, queue: Any) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     parent = os.getppid()
     try:
-        with dg.DagsterInstance.from_config(home) as target:
+        with _instance_at(Path(home)) as target:
             while (item := _next(queue, parent)) is not None:
                 kind, value, snapshots = item
                 if kind == "event":
@@ -175,6 +177,21 @@ def _next(queue: Any, parent: int) -> Any:
         except Empty:
             if os.getppid() != parent:
                 return None
+
+
+@contextmanager
+def _instance_at(home: Path) -> Iterator[dg.DagsterInstance]:
+    """The Dagster instance at `home`, opened by one process at a time: runs side by side (and their recording
+    processes) on a new home would race to create its SQLite tables ("table ... already exists")."""
+    home.mkdir(parents=True, exist_ok=True)
+    with (home / ".lakemesh-open.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        instance = dg.DagsterInstance.from_config(str(home))
+        instance.has_run("-")  # the run storage's tables
+        instance.get_latest_materialization_event(dg.AssetKey("-"))  # the event log's index
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    with instance:
+        yield instance
 
 
 def prepare_instance_home(home: Path) -> None:
@@ -306,7 +323,7 @@ def materialize_mesh(
     Dagster's debug events stay in the run log. `on_plan` hears the plan before the first run starts.
     """
     if record_into is not None:
-        with dg.DagsterInstance.from_config(str(record_into)) as recorded:
+        with _instance_at(record_into) as recorded:
             _close_abandoned_runs(recorded)
     else:
         _close_abandoned_runs(instance)
