@@ -12,7 +12,7 @@ from rich.padding import Padding
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from lakemesh.orchestration.mesh import failure_message
+from lakemesh.orchestration.status import failure_message
 
 __all__ = ["RunProgress", "step_seconds"]
 

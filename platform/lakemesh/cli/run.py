@@ -97,13 +97,9 @@ def run(
     import dagster as dg
 
     from lakemesh.cli.progress import RunProgress, step_seconds
-    from lakemesh.orchestration.mesh import (
-        load_workspace,
-        materialize_mesh,
-        mesh_status,
-        prepare_instance_home,
-        select_assets,
-    )
+    from lakemesh.orchestration.mesh import load_workspace, materialize_mesh, select_assets
+    from lakemesh.orchestration.recording import prepare_instance_home
+    from lakemesh.orchestration.status import mesh_status
     from lakemesh.storage.landing import landing_generator, landing_is_empty
 
     settings.logs_dir.mkdir(parents=True, exist_ok=True)

@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 
 from lakemesh.contracts import Contract, load_contract
 from lakemesh.errors import ContractInvalid, ProductNotFound, TableUnreadable
+from lakemesh.orchestration.products import LANDING_METADATA, product_name
 from lakemesh.settings import Settings
 from lakemesh.storage.commit import PublishCommit
 from lakemesh.storage.delta import open_table
@@ -36,10 +37,8 @@ from lakemesh.storage.landing import landing_days, landing_path
 if TYPE_CHECKING:
     from dagster._core.definitions.assets.graph.asset_graph import AssetGraph  # a job's, never built here
 
-__all__ = ["LANDING_METADATA", "Build", "Days", "catch_up", "overlaps", "partition_ranges"]
+__all__ = ["Build", "Days", "catch_up", "overlaps", "partition_ranges"]
 
-LANDING_METADATA = "lakemesh/landing"
-"""An asset's metadata key naming the landing tables it reads."""
 
 Days = tuple[date, date]
 """`[first, end)`."""
@@ -109,7 +108,7 @@ def catch_up(graph: AssetGraph, *, settings: Settings, selected: Collection[dg.A
         node = graph.get(key)
         if not node.is_materializable or (selected is not None and key not in selected):
             continue
-        name = _name(key)
+        name = product_name(key)
         contract = contracts.get(name)
         if selected is not None:
             plan = _everything(node, contract, landing=landing)
@@ -151,7 +150,7 @@ def _model_plan(node: dg.AssetNode, *, settings: Settings) -> _Planned:
     from lakemesh.ml.registry import CODE_VERSION_TAG, ModelRegistry
 
     registry = ModelRegistry.for_settings(settings)
-    trained = registry.registered_by(_name(node.key), tag=CODE_VERSION_TAG, value=node.code_version or "")
+    trained = registry.registered_by(product_name(node.key), tag=CODE_VERSION_TAG, value=node.code_version or "")
     return _Planned(whole=trained is None)
 
 
@@ -182,7 +181,8 @@ def _product_plan(
         if any(planned[p].overlaps(reads) for p in parents if p in planned):
             return True
         newest = max(
-            [landing.newest(table, reads) for table in tables] + [publishes.newest(_name(p), reads) for p in parents],
+            [landing.newest(table, reads) for table in tables]
+            + [publishes.newest(product_name(p), reads) for p in parents],
             default=0.0,
         )
         return newest > built.at
@@ -349,7 +349,3 @@ def _runs(graph: AssetGraph, planned: Mapping[dg.AssetKey, _Planned]) -> list[Bu
         )
         for (_, span), found in sorted(stages.items(), key=lambda item: (item[0][0], item[0][1] or ("", "")))
     ]
-
-
-def _name(key: dg.AssetKey) -> str:
-    return ".".join(key.path)

@@ -13,7 +13,6 @@ from dagster import AssetExecutionContext
 
 from lakemesh.contracts import Contract
 from lakemesh.errors import ProductNotFound
-from lakemesh.orchestration.catch_up import LANDING_METADATA
 from lakemesh.orchestration.partitions import partition_mapping, partitions_definition, step_partitions
 from lakemesh.producers import ProductBuild, PublishResult, judge_published, pin_inputs, publish
 from lakemesh.quality import ContractViolation, ValidationReport
@@ -22,18 +21,29 @@ from lakemesh.storage.landing import last_landed_day
 
 __all__ = [
     "CONTRACT_CHECK",
+    "LANDING_METADATA",
     "asset_key",
     "check_specs",
     "current_check_results",
     "pinned_inputs",
+    "product_name",
     "product_spec",
     "publish_events",
 ]
 
 
+LANDING_METADATA = "lakemesh/landing"
+"""An asset's metadata key naming the landing tables it reads: the catch-up sees when they changed."""
+
+
 def asset_key(product: str) -> dg.AssetKey:
     """`<domain>.<product>` -> AssetKey([domain, product])."""
     return dg.AssetKey(list(split_product_name(product)))
+
+
+def product_name(key: dg.AssetKey) -> str:
+    """AssetKey([domain, product]) -> `<domain>.<product>` (a model's key too)."""
+    return ".".join(key.path)
 
 
 def _column_schema(contract: Contract) -> dg.TableSchema:

@@ -16,9 +16,10 @@ from lakemesh.contracts import Contract
 from lakemesh.contracts.partitioning import Partitioning
 from lakemesh.orchestration import LakehouseResource
 from lakemesh.orchestration.catch_up import Build, catch_up
-from lakemesh.orchestration.mesh import MeshRun, materialize_mesh, mesh_status
+from lakemesh.orchestration.mesh import materialize_mesh
 from lakemesh.orchestration.partitions import partition_mapping, partitions_definition
 from lakemesh.orchestration.python_assets import python_product_asset
+from lakemesh.orchestration.status import MeshRun, mesh_status
 from lakemesh.storage.commit import PublishCommit
 
 from ..conftest import contract_doc, write_contract

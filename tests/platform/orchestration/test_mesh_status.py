@@ -8,8 +8,9 @@ import polars as pl
 import pytest
 from lakemesh import ContractViolation, Settings, data_product, publish
 from lakemesh.orchestration import LakehouseResource
-from lakemesh.orchestration.mesh import materialize_mesh, mesh_status
+from lakemesh.orchestration.mesh import materialize_mesh
 from lakemesh.orchestration.python_assets import python_product_asset
+from lakemesh.orchestration.status import mesh_status
 
 from ..conftest import contract_doc, write_contract
 

@@ -8,7 +8,8 @@ import pytest
 import yaml
 from deltalake import DeltaTable
 from lakemesh import DefinitionsInvalid, domain_definitions
-from lakemesh.orchestration.mesh import MeshRun, materialize_mesh
+from lakemesh.orchestration.mesh import materialize_mesh
+from lakemesh.orchestration.status import MeshRun
 from lakemesh.settings import Settings
 
 from domains.customers import products as customers_products
