@@ -26,7 +26,7 @@ from lakemesh.storage.quarantine import write_quarantine
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
-__all__ = ["Batch", "PolarsBatch", "SparkBatch", "as_batch", "is_spark_dataframe"]
+__all__ = ["Batch", "PolarsBatch", "SparkBatch", "as_batch", "is_spark_dataframe", "polars_rows_in", "spark_rows_in"]
 
 
 class Batch(Protocol):
@@ -64,7 +64,7 @@ class PolarsBatch:
         if keyed_append and against is not None:
             existing = pl.scan_delta(against)
             if replaced is not None:
-                existing = existing.filter(_in_polars(replaced).not_())
+                existing = existing.filter(polars_rows_in(replaced).not_())
             existing = existing.select(contract.primary_key)
         return validate(self.frame, contract, existing_keys=existing)
 
@@ -83,7 +83,7 @@ class PolarsBatch:
         return write_table(uri, self._arrow(columns), request)
 
     def outside(self, window: PartitionWindow) -> tuple[int, list[str]]:
-        misplaced = self.frame.filter(~_in_polars(window).fill_null(False)).get_column(window.column)
+        misplaced = self.frame.filter(~polars_rows_in(window).fill_null(False)).get_column(window.column)
         return misplaced.len(), [str(v) for v in misplaced.unique(maintain_order=True).head(3).to_list()]
 
     def _arrow(self, columns: Sequence[str]) -> pa.Table:
@@ -115,7 +115,7 @@ class SparkBatch:
         if keyed_append and against is not None:
             table = read_spark_table(self.frame.sparkSession, against.table_uri, version=against.version())
             if replaced is not None:
-                table = table.filter(~_in_spark(replaced))
+                table = table.filter(~spark_rows_in(replaced))
             existing = table.select(*contract.primary_key)
         verdict = validate_spark(self.frame, contract, existing_keys=existing)
         self._refused = verdict.refused
@@ -135,19 +135,19 @@ class SparkBatch:
     def outside(self, window: PartitionWindow) -> tuple[int, list[str]]:
         from pyspark.sql import functions as F
 
-        misplaced = self.frame.filter(F.col(window.column).isNull() | ~_in_spark(window)).select(window.column)
+        misplaced = self.frame.filter(F.col(window.column).isNull() | ~spark_rows_in(window)).select(window.column)
         return misplaced.count(), [str(row[0]) for row in misplaced.distinct().limit(3).collect()]
 
     def release(self) -> None:
         self.frame.unpersist()
 
 
-def _in_polars(window: PartitionWindow) -> pl.Expr:
+def polars_rows_in(window: PartitionWindow) -> pl.Expr:
     """Whether a row is in the partition, as polars says it (null for a null date)."""
     return pl.col(window.column).is_between(window.first, window.end, closed="left")
 
 
-def _in_spark(window: PartitionWindow) -> Any:
+def spark_rows_in(window: PartitionWindow) -> Any:
     """Whether a row is in the partition, as Spark says it (null for a null date)."""
     from pyspark.sql import functions as F
 

@@ -16,13 +16,13 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import TYPE_CHECKING, Any, Literal
 
-import polars as pl
-
 from lakemesh.contracts import Contract
 from lakemesh.errors import DefinitionsInvalid
 from lakemesh.lineage import INDIRECT_SUBTYPES, InputRef, declared_column_lineage, declared_dataset_lineage
+from lakemesh.producers.batches import is_spark_dataframe, polars_rows_in, spark_rows_in
 from lakemesh.producers.producer import ProductBuild
 from lakemesh.settings import Settings, split_product_name
+from lakemesh.storage.commit import PartitionWindow
 from lakemesh.storage.delta import read_table
 from lakemesh.storage.landing import landing_path, read_landing
 from lakemesh.storage.reader import reading_as
@@ -128,7 +128,7 @@ class DataProduct:
         settings: Settings,
         spark: SparkSource | None,
         *,
-        rows: tuple[str, date, date] | None,
+        rows: PartitionWindow | None,
     ) -> Any:
         """One pinned input: a polars LazyFrame, or a Spark DataFrame for a Spark producer; with `rows`
         (column, first day, end), only the rows whose column falls in those days."""
@@ -138,20 +138,12 @@ class DataProduct:
             if spark is None:
                 raise ValueError(f"{self.product} is a Spark producer: its step needs a Spark session")
             frame = read_spark_table(spark(), uri, version=version)
-            if rows is not None:
-                column, first, end = rows
-                frame = frame.where(f"`{column}` >= DATE '{first}' AND `{column}` < DATE '{end}'")
-            return frame
+            return frame.where(spark_rows_in(rows)) if rows is not None else frame
         frame = read_table(uri, version=version, storage_options=settings.storage_options)
-        if rows is not None:
-            column, first, end = rows
-            frame = frame.filter(pl.col(column).is_between(first, end, closed="left"))
-        return frame
+        return frame.filter(polars_rows_in(rows)) if rows is not None else frame
 
     def _returned(self, contract: Contract, data: Any) -> Any:
         """What the function returned, refused with the producer's name when it is not its engine's DataFrame."""
-        from lakemesh.producers.batches import is_spark_dataframe
-
         if self.engine == "spark" and not is_spark_dataframe(data):
             where = f"{self.fn.__module__}.{self.fn.__qualname__}"
             raise TypeError(
@@ -161,11 +153,12 @@ class DataProduct:
         return data
 
 
-def _rows_of(days: tuple[date, date] | None, upstream: Contract | None) -> tuple[str, date, date] | None:
+def _rows_of(days: tuple[date, date] | None, upstream: Contract | None) -> PartitionWindow | None:
     """The rows of a partitioned input that a partitioned build reads: its partition column within `days`."""
     if days is None or upstream is None or upstream.partitioning is None:
         return None
-    return upstream.partitioning.column, *days
+    first, end = days
+    return PartitionWindow(key=f"{first}...{end}", column=upstream.partitioning.column, first=first, end=end)
 
 
 SparkSource = Callable[[], "SparkSession"]
