@@ -94,6 +94,8 @@ class _Recorder:
         if self.process.exitcode != 0:
             self.queue.cancel_join_thread()  # nobody reads what is left: drop it rather than wait for it
         self.queue.close()
+        self.queue.join_thread()
+        del self.queue  # its semaphores released now: `lakemesh` ends with os._exit, which runs no finalizer
         return self.process.exitcode == 0
 
 
