@@ -17,6 +17,7 @@ def _days(later: str, earlier: str) -> pl.Expr:
     columns={
         "order_key": "shipments.order_key",
         "line_number": "shipments.line_number",
+        "order_date": "shipments.order_date",
         "ship_date": "shipments.ship_date",
         "days_order_to_ship": ["shipments.ship_date", "orders.order_date"],
         "days_order_to_commit": ["shipments.commit_date", "orders.order_date"],
@@ -60,7 +61,7 @@ def shipment_features(
     customer_nation = nation.select(customer_nation_key="nation_key", customer_nation="nation_name")
     supplier_nation = nation.select(supplier_nation_key="nation_key", supplier_nation="nation_name")
     return (
-        shipments.join(orders.select("order_key", "customer_key", "order_date", "order_priority"), on="order_key")
+        shipments.join(orders.select("order_key", "customer_key", "order_priority"), on="order_key")
         .join(customer.select("customer_key", customer_nation_key="nation_key"), on="customer_key")
         .join(suppliers.select("supplier_key", supplier_nation_key="nation_key"), on="supplier_key")
         .join(parts.select("part_key", part_size="size", part_type="part_type"), on="part_key")
@@ -69,6 +70,7 @@ def shipment_features(
         .select(
             "order_key",
             "line_number",
+            "order_date",
             "ship_date",
             days_order_to_ship=_days("ship_date", "order_date"),
             days_order_to_commit=_days("commit_date", "order_date"),

@@ -1,7 +1,7 @@
 """Producers of the supply domain: Python and Spark (`supply.suppliers` is a dbt model)."""
 
 import polars as pl
-from lakemesh import data_product, spark_product
+from lakemesh import PartitionWindow, data_product, spark_product
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
@@ -48,11 +48,16 @@ def part_suppliers(partsupp: pl.LazyFrame) -> pl.LazyFrame:
     },
     indirect={"JOIN": ["suppliers.supplier_key", "shipments.supplier_key"], "GROUP_BY": "shipments.ship_date"},
 )
-def supplier_delivery_performance(suppliers: DataFrame, shipments: DataFrame) -> DataFrame:
-    """Per supplier and month shipped: lines, lines received after the promised day, and by how much."""
+def supplier_delivery_performance(suppliers: DataFrame, shipments: DataFrame, window: PartitionWindow) -> DataFrame:
+    """Per supplier and month shipped: lines, lines received after the promised day, and by how much.
+
+    `shipments` holds the lines ordered in the window's months and the five before; those shipped in them count.
+    """
     late = F.col("receipt_date") > F.col("commit_date")
+    shipped = (F.col("ship_date") >= F.lit(window.first)) & (F.col("ship_date") < F.lit(window.end))
     return (
-        shipments.join(suppliers.select("supplier_key"), "supplier_key")
+        shipments.where(shipped)
+        .join(suppliers.select("supplier_key"), "supplier_key")
         .groupBy("supplier_key", F.trunc("ship_date", "month").alias("ship_month"))
         .agg(
             F.count(F.lit(1)).alias("shipped_lines"),

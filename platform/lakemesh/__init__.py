@@ -39,6 +39,7 @@ _HOMES = {
     "ContractViolation": "lakemesh.quality",
     "load_contract": "lakemesh.contracts",
     "load_contracts": "lakemesh.contracts",
+    "PartitionWindow": "lakemesh.storage.commit",
     "PublishResult": "lakemesh.producers.publish",
     "publish": "lakemesh.producers.publish",
     "data_product": "lakemesh.producers.python",
@@ -64,6 +65,7 @@ __all__ = [
     "LandingDataBad",
     "ModelUnavailable",
     "PartitionMismatch",
+    "PartitionWindow",
     "ProductNotFound",
     "PublishResult",
     "RegistryUnavailable",
@@ -89,6 +91,7 @@ if TYPE_CHECKING:
     from lakemesh.producers.python import data_product, spark_product
     from lakemesh.quality import ContractViolation
     from lakemesh.settings import Settings
+    from lakemesh.storage.commit import PartitionWindow
     from lakemesh.storage.reader import read
 
 

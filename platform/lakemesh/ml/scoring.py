@@ -8,12 +8,14 @@ from datetime import date
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.dataset as ds
 import xgboost
 
 from lakemesh.errors import ModelUnavailable
 from lakemesh.ml.drift import FeatureHistograms, psi
-from lakemesh.ml.features import FeatureSource
+from lakemesh.ml.features import FeatureSource, Period
 from lakemesh.ml.registry import LoadedModel
+from lakemesh.storage.commit import PartitionWindow
 
 __all__ = ["Scored", "score"]
 
@@ -26,11 +28,23 @@ class Scored:
     psi: dict[str, float]
 
 
-def score(source: FeatureSource, model: LoadedModel, *, keys: Sequence[str]) -> Scored:
+def score(
+    source: FeatureSource, model: LoadedModel, *, keys: Sequence[str], within: PartitionWindow | None = None
+) -> Scored:
     """Every row from the day the model's own validation began (never one it trained on, whatever the
-    declaration now says), with its key and probability."""
+    declaration now says), with its key and probability; with `within`, only those rows of that partition (which
+    may have none: a day with no line of the held-out period)."""
     spec, encoding = source.spec, model.encoding
     period = source.since(date.fromisoformat(model.baseline["validate_from"]))
+    if within is not None:
+        column = ds.field(within.column)
+        inside = (column >= pa.scalar(within.first)) & (column < pa.scalar(within.end))
+        period = Period(name=f"{period.name} in {within.key}", filter=period.filter & inside)
+        if not source.rows(period):
+            schema = source.dataset.schema
+            empty = {key: pa.array([], type=schema.field(key).type) for key in keys}
+            empty |= {spec.score_column: pa.array([], pa.float64()), "model_version": pa.array([], pa.int64())}
+            return Scored(predictions=pa.table(empty), psi={})
     if not source.rows(period):
         raise ModelUnavailable(
             f"{spec.registered_name} version {model.version}: {spec.features} version {source.version} has no rows "

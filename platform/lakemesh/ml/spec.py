@@ -172,12 +172,8 @@ def xgboost_model(
 
 def check_declaration(spec: ModelSpec, *, features: Contract, predictions: Contract) -> None:
     """A model's declaration against its two contracts, when its domain loads: every declared column is there,
-    of the kind training needs, and the predictions contract is the key, the score and the model version."""
-    if predictions.partitioning is not None:
-        raise DefinitionsInvalid(
-            f"{spec.product}: its contract {predictions.path} is partitioned, and predictions are published whole "
-            "for now; remove the partition declaration"
-        )
+    of the kind training needs, and the predictions contract is the key, the score and the model version (and
+    the partition column, a features column too, when the predictions are partitioned)."""
     columns = {c.name: c for c in features.columns}
     for role, names in (("feature", spec.feature_columns), ("label", [spec.label]), ("split", [spec.split.column])):
         missing = [name for name in names if name not in columns]
@@ -202,6 +198,14 @@ def check_declaration(spec: ModelSpec, *, features: Contract, predictions: Contr
                 "give the model a number (days between two dates) or a category"
             )
     expected = [*features.primary_key, spec.score_column, "model_version"]
+    partitioning = predictions.partitioning
+    if partitioning is not None and partitioning.column not in expected:
+        if partitioning.column not in columns:
+            raise DefinitionsInvalid(
+                f"{predictions.name} is partitioned by {partitioning.column}, which {features.name} does not have: "
+                f"the predictions are partitioned by a column of the features (contract {predictions.path})"
+            )
+        expected.append(partitioning.column)
     if sorted(c.name for c in predictions.columns) != sorted(expected):
         raise DefinitionsInvalid(
             f"{predictions.name}: the predictions of {spec.registered_name} have the columns {expected} "

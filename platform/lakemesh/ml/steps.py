@@ -26,6 +26,7 @@ from lakemesh.ml.spec import ModelSpec
 from lakemesh.ml.training import TrainedModel, train_model
 from lakemesh.producers import ProductBuild
 from lakemesh.settings import Settings
+from lakemesh.storage.commit import PartitionWindow
 
 __all__ = ["Prediction", "Registration", "TrainingRun", "describe_model", "predict", "train_and_register"]
 
@@ -155,8 +156,17 @@ class Prediction:
     model_version: int
 
 
-def predict(spec: ModelSpec, features: Contract, *, version: int, settings: Settings) -> Prediction:
-    """Score `features` at `version` with the model registered under the spec's alias."""
+def predict(
+    spec: ModelSpec,
+    features: Contract,
+    *,
+    version: int,
+    settings: Settings,
+    predictions: Contract | None = None,
+    partitions: tuple[str, str] | None = None,
+) -> Prediction:
+    """Score `features` at `version` with the model registered under the spec's alias: with `partitions` (first and
+    last key of the partitioned `predictions`), only the features rows of those partitions."""
     registry = ModelRegistry.for_settings(settings)
     registry.check_reachable()
     model = registry.load(spec.registered_name, alias=spec.alias)
@@ -166,7 +176,12 @@ def predict(spec: ModelSpec, features: Contract, *, version: int, settings: Sett
         raise ModelUnavailable(
             f"{spec.registered_name} version {model.version} needs {missing}, not in {spec.features} v{version}"
         )
-    scored = score(source, model, keys=features.primary_key)
+    keys, within = list(features.primary_key), None
+    partitioning = predictions.partitioning if predictions is not None else None
+    if partitioning is not None:
+        keys += [] if partitioning.column in keys else [partitioning.column]
+        within = PartitionWindow.of(partitioning, partitions) if partitions is not None else None
+    scored = score(source, model, keys=keys, within=within)
     build = ProductBuild(
         data=pl.from_arrow(scored.predictions),
         inputs={spec.features: version},

@@ -7,6 +7,7 @@ import dagster as dg
 from dagster import AssetExecutionContext
 
 from lakemesh.contracts import Contract
+from lakemesh.orchestration.partitions import step_partitions
 from lakemesh.orchestration.products import (
     check_specs,
     current_check_results,
@@ -43,6 +44,7 @@ def dbt_product_asset(model: DbtModel, contracts: Mapping[str, Contract], *, set
         can_subset=True,
         required_resource_keys={"lakehouse"},
         op_tags={"dagster/priority": "-1"},  # of the steps ready at once, Python ones first while dbt warms up
+        backfill_policy=dg.BackfillPolicy.single_run() if contract.partitioning else None,  # a range: one commit
     )
     def _dbt_model(context: AssetExecutionContext) -> Iterator[Any]:
         run_settings: Settings = context.resources.lakehouse.settings()
@@ -51,7 +53,14 @@ def dbt_product_asset(model: DbtModel, contracts: Mapping[str, Contract], *, set
             return
         pinned = pinned_inputs(model.products, settings=run_settings, reader=contract.name)
         try:
-            build = build_model(model, contracts=contracts, pinned=pinned, settings=run_settings, log=context.log)
+            build = build_model(
+                model,
+                contracts=contracts,
+                pinned=pinned,
+                settings=run_settings,
+                log=context.log,
+                partitions=step_partitions(context, contract),
+            )
         except DbtBuildFailed as failed:
             raise dg.Failure(
                 description=str(failed), metadata={"dbt_output": dg.MetadataValue.md(f"```\n{failed.output}\n```")}

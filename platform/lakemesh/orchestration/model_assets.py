@@ -15,6 +15,7 @@ from lakemesh.contracts import Contract
 from lakemesh.errors import TrainingRefused
 from lakemesh.ml.spec import ModelSpec
 from lakemesh.ml.steps import TrainingRun, describe_model, predict, train_and_register
+from lakemesh.orchestration.partitions import step_partitions
 from lakemesh.orchestration.products import (
     asset_key,
     check_specs,
@@ -124,6 +125,7 @@ def _predictions_asset(
         check_specs=[*check_specs(contract), drift_check],
         can_subset=True,
         required_resource_keys={"lakehouse"},
+        backfill_policy=dg.BackfillPolicy.single_run() if contract.partitioning else None,  # a range: one commit
     )
     def _predict(context: AssetExecutionContext) -> Iterator[Any]:
         run_settings: Settings = context.resources.lakehouse.settings()
@@ -131,7 +133,14 @@ def _predictions_asset(
             yield from current_check_results(context, contract, settings=run_settings)
             return
         version = pinned_inputs([spec.features], settings=run_settings, reader=contract.name)[spec.features]
-        prediction = predict(spec, features, version=version, settings=run_settings)
+        prediction = predict(
+            spec,
+            features,
+            version=version,
+            settings=run_settings,
+            predictions=contract,
+            partitions=step_partitions(context, contract),
+        )
         worst = max(prediction.psi.values(), default=0.0)
         severity = dg.AssetCheckSeverity.ERROR if worst >= drift.fail else dg.AssetCheckSeverity.WARN
         drifted = {c: round(v, 4) for c, v in prediction.psi.items() if v >= drift.warn}

@@ -4,7 +4,8 @@ A contract declares its partitions once (`contracts.partitioning`); this is all
 Dagster needs of it. Keys are written as the contract writes them
 (`1995-06-30`, `1995-06`, `1995`), so a Dagster partition key is a publish's
 partition key. The partitions run from the contract's first one through the
-one holding the newest landed day, so a new landing day is a new partition.
+last one that reads the newest landed day (the one holding it, and as many
+after it as the lookback), so a new landing day is a new partition.
 """
 
 from __future__ import annotations
@@ -22,12 +23,15 @@ _CRON = {"day": "0 0 * * *", "month": "0 0 1 * *", "year": "0 0 1 1 *"}
 
 
 def partitions_definition(partitioning: Partitioning, *, through: date | None) -> dg.TimeWindowPartitionsDefinition:
-    """One Dagster partition per grain from the first partition through the one holding `through` (none while
-    nothing has landed), in UTC, keyed as the contract keys them."""
+    """One Dagster partition per grain from the first partition through the last reading `through` (none while
+    nothing has landed), in UTC, keyed as the contract keys them: with a lookback of 5, a ship month reads the
+    order days of the 5 months before it, so the lines ordered in July 1998 have ship months through December."""
     if through is None or through < partitioning.start:
         end = partitioning.start
     else:
         _, end = partitioning.window(partitioning.key_of(through))
+        for _ in range(partitioning.lookback):
+            _, end = partitioning.window(partitioning.key_of(end))
     return dg.TimeWindowPartitionsDefinition(
         start=datetime.combine(partitioning.start, datetime.min.time()),
         end=datetime.combine(end, datetime.min.time()),

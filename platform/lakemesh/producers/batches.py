@@ -33,10 +33,16 @@ class Batch(Protocol):
     """One producer's output on its way to a product."""
 
     def judge(
-        self, contract: Contract, *, against: DeltaTable | None, keyed_append: bool, replaced: PartitionWindow | None
+        self,
+        contract: Contract,
+        *,
+        against: DeltaTable | None,
+        keyed_append: bool,
+        replaced: PartitionWindow | None,
+        kept_rows: int = 0,
     ) -> ValidationReport:
         """The contract's report on the batch; with `keyed_append`, its keys against the table's (but those of the
-        partition it `replaced`, whose rows it replaces)."""
+        partition it `replaced`, whose rows it replaces); a row count counts the table's `kept_rows` too."""
         ...
 
     def quarantine(self, report: ValidationReport, uri: str, *, run_id: str, settings: Settings) -> None: ...
@@ -58,7 +64,13 @@ class PolarsBatch:
     frame: pl.DataFrame
 
     def judge(
-        self, contract: Contract, *, against: DeltaTable | None, keyed_append: bool, replaced: PartitionWindow | None
+        self,
+        contract: Contract,
+        *,
+        against: DeltaTable | None,
+        keyed_append: bool,
+        replaced: PartitionWindow | None,
+        kept_rows: int = 0,
     ) -> ValidationReport:
         existing = None
         if keyed_append and against is not None:
@@ -66,7 +78,7 @@ class PolarsBatch:
             if replaced is not None:
                 existing = existing.filter(polars_rows_in(replaced).not_())
             existing = existing.select(contract.primary_key)
-        return validate(self.frame, contract, existing_keys=existing)
+        return validate(self.frame, contract, existing_keys=existing, kept_rows=kept_rows)
 
     def quarantine(self, report: ValidationReport, uri: str, *, run_id: str, settings: Settings) -> None:
         rows = self.frame if report.failing_rows is None else self.frame[report.failing_rows]
@@ -105,7 +117,13 @@ class SparkBatch:
     _refused: DataFrame | None = field(default=None, repr=False)
 
     def judge(
-        self, contract: Contract, *, against: DeltaTable | None, keyed_append: bool, replaced: PartitionWindow | None
+        self,
+        contract: Contract,
+        *,
+        against: DeltaTable | None,
+        keyed_append: bool,
+        replaced: PartitionWindow | None,
+        kept_rows: int = 0,
     ) -> ValidationReport:
 
         from lakemesh.quality.spark_backend import validate_spark
@@ -117,7 +135,7 @@ class SparkBatch:
             if replaced is not None:
                 table = table.filter(~spark_rows_in(replaced))
             existing = table.select(*contract.primary_key)
-        verdict = validate_spark(self.frame, contract, existing_keys=existing)
+        verdict = validate_spark(self.frame, contract, existing_keys=existing, kept_rows=kept_rows)
         self._refused = verdict.refused
         return verdict.report
 

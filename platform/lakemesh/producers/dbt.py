@@ -27,6 +27,7 @@ from lakemesh.errors import DefinitionsInvalid, LakemeshError, LandingDataBad
 from lakemesh.lineage import InputRef, sql_column_lineage, sql_dataset_lineage
 from lakemesh.processes import process_exited
 from lakemesh.producers.dbt_worker import dbt_one_line, dbt_worker
+from lakemesh.producers.inputs import PartitionReads
 from lakemesh.producers.producer import ProductBuild
 from lakemesh.settings import Settings
 from lakemesh.sql import query_reads
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
     from dbt.artifacts.resources import ModelNode
     from dbt.artifacts.schemas.manifest import WritableManifest
 
-__all__ = ["DATABASE", "DbtBuildFailed", "DbtModel", "build_model", "check_model_sql", "dbt_vars"]
+__all__ = ["DATABASE", "DbtBuildFailed", "DbtModel", "build_model", "check_model_sql", "dbt_vars", "source_reads"]
 
 DATABASE = "lakemesh_model"
 """Every model's DuckDB file has this name: the compiled relations name it, whatever folder it is in."""
@@ -153,12 +154,7 @@ class DbtModel:
         return self.products
 
     def check(self, contract: Contract, *, contracts: Mapping[str, Contract]) -> None:
-        """What the model compiled to reads its declared sources only; its product is published whole."""
-        if contract.partitioning is not None:
-            raise DefinitionsInvalid(
-                f"dbt model {self.product} ({self.path}): its contract {contract.path} is partitioned, and a dbt "
-                "model is built whole for now; remove the partition declaration or produce it in Python"
-            )
+        """What the model compiled to reads its declared sources only."""
         check_model_sql(self, self.compiled_code)
 
 
@@ -223,15 +219,21 @@ def _remove_abandoned_folders(duckdb_dir: Path) -> None:
 
 
 def _build(
-    model: DbtModel, *, pinned: Mapping[str, int], settings: Settings, log: logging.Logger
+    model: DbtModel,
+    *,
+    pinned: Mapping[str, int],
+    reads: PartitionReads | None,
+    settings: Settings,
+    log: logging.Logger,
 ) -> tuple[pa.Table, str]:
-    """Build one model in a DuckDB file of its own and return its rows and compiled SQL."""
+    """Build one model in a DuckDB file of its own and return its rows and compiled SQL; with `reads`, its sources
+    are only the days its partitions read."""
     settings.duckdb_dir.mkdir(parents=True, exist_ok=True)
     _remove_abandoned_folders(settings.duckdb_dir)
     folder = Path(tempfile.mkdtemp(prefix=f"{model.name}.{os.getpid()}.", dir=settings.duckdb_dir))
     try:
         pins = folder / "inputs.json"
-        pins.write_text(json.dumps(pinned))
+        pins.write_text(json.dumps(source_reads(model, pinned=pinned, reads=reads)))
         log_file = folder / "dbt.log"
         invocation = dbt_worker().invoke(
             [
@@ -266,6 +268,18 @@ def _build(
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def source_reads(model: DbtModel, *, pinned: Mapping[str, int], reads: PartitionReads | None) -> dict[str, Any]:
+    """What the `lakemesh` plugin reads for one build (the step's pins file): each product's pinned version and,
+    for a build of some partitions, the days it reads of the landing tables and of the partitioned products (by
+    their partition column)."""
+    windows = {p: w for p in model.products if reads and (w := reads.rows(p))}
+    return {
+        "versions": dict(pinned),
+        "days": [day.isoformat() for day in reads.days] if reads else None,
+        "columns": {product: window.column for product, window in windows.items()},
+    }
+
+
 def build_model(
     model: DbtModel,
     *,
@@ -273,11 +287,16 @@ def build_model(
     pinned: Mapping[str, int],
     settings: Settings,
     log: logging.Logger,
+    partitions: tuple[str, str] | None = None,
 ) -> ProductBuild:
-    """Build the model from its inputs at the pinned versions, with the lineage its compiled SQL shows."""
+    """Build the model from its inputs at the pinned versions, with the lineage its compiled SQL shows.
+
+    With `partitions` (first and last key), its sources hold only the days those partitions read (the model's SQL
+    is the same: a year's build reads that year's orders and line items)."""
+    reads = PartitionReads.of(contracts[model.product], partitions, inputs=contracts)
     for table in model.landing:
         checked_landing_file(settings.landing, table)  # fail before dbt starts, naming path and reason
-    table, compiled = _build(model, pinned=pinned, settings=settings, log=log)
+    table, compiled = _build(model, pinned=pinned, reads=reads, settings=settings, log=log)
     relations = _relations(model, contracts=contracts, pinned=pinned, settings=settings)
     return ProductBuild(
         data=table,

@@ -22,7 +22,7 @@ from lakemesh.producers.batches import Batch
 from lakemesh.quality import ContractViolation, ValidationReport, as_polars, validate
 from lakemesh.settings import Settings
 from lakemesh.storage.commit import PartitionWindow
-from lakemesh.storage.delta import current_version, last_published_contract, read_table
+from lakemesh.storage.delta import current_version, last_published_contract, read_table, rows_outside
 
 __all__ = ["Gate", "judge_published", "schema_gate"]
 
@@ -50,9 +50,11 @@ class Gate:
         return self.contract.write_mode == "append" or self.partition is not None
 
     def judge(self, against: DeltaTable | None) -> ValidationReport:
-        """The batch's report against the table as it is; a failing batch is quarantined and refused."""
+        """The batch's report against the table as it is (a partition's table-wide guarantees, its keys' uniqueness
+        and a row count, judge the table as the commit leaves it); a failing batch is quarantined and refused."""
+        kept = rows_outside(against, self.partition) if against is not None and self.partition is not None else 0
         verdict = self.batch.judge(
-            self.contract, against=against, keyed_append=self.keyed_append, replaced=self.partition
+            self.contract, against=against, keyed_append=self.keyed_append, replaced=self.partition, kept_rows=kept
         )
         if not verdict.passed:
             raise self.refuse(verdict, table=against)
@@ -65,7 +67,7 @@ class Gate:
                 f"{self.settings.table_uri(self.contract.name)}: a concurrent writer published under another "
                 "contract version; nothing was written"
             )
-        if self.keyed_append:
+        if self.keyed_append or self.partition is not None:  # the table-wide guarantees, on the table it lands on
             self.judge(against)
 
     def refuse(self, report: ValidationReport, *, table: DeltaTable | None) -> ContractViolation:

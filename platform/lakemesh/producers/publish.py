@@ -200,21 +200,21 @@ def _partition_window(contract: Contract, partition: str | tuple[str, str]) -> P
     """The rows partition `partition` (or the range of them) of the product holds; a product without partitions,
     a key not of its grain or a range that runs backwards is refused."""
     first_key, last_key = (partition, partition) if isinstance(partition, str) else partition
-    key = first_key if first_key == last_key else f"{first_key}...{last_key}"
     partitioning = contract.partitioning
     if partitioning is None:
+        key = "...".join(dict.fromkeys((first_key, last_key)))
         raise ValueError(f"{contract.name} is not partitioned (its contract marks no column partitioned): "
                          f"publish it whole, without partition {key!r}")  # fmt: skip
     try:
-        first, end = partitioning.span(first_key, last_key)
+        window = PartitionWindow.of(partitioning, (first_key, last_key))
     except ValueError as error:
         raise ValueError(f"{contract.name}: {error}; nothing was written") from None
-    if first < partitioning.start:
+    if window.first < partitioning.start:
         raise ValueError(
             f"{contract.name}: partition {first_key} is before its first partition, "
             f"{partitioning.key_of(partitioning.start)}"
         )
-    return PartitionWindow(key=key, column=partitioning.column, first=first, end=end)
+    return window
 
 
 def _check_window(batch: Batch, window: PartitionWindow, *, product: str) -> None:

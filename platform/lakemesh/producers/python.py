@@ -13,13 +13,13 @@ import hashlib
 import inspect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import date
 from typing import TYPE_CHECKING, Any, Literal
 
 from lakemesh.contracts import Contract
 from lakemesh.errors import DefinitionsInvalid
 from lakemesh.lineage import INDIRECT_SUBTYPES, InputRef, declared_column_lineage, declared_dataset_lineage
 from lakemesh.producers.batches import is_spark_dataframe, polars_rows_in, spark_rows_in
+from lakemesh.producers.inputs import PartitionReads
 from lakemesh.producers.producer import ProductBuild
 from lakemesh.settings import Settings, split_product_name
 from lakemesh.storage.commit import PartitionWindow
@@ -30,7 +30,10 @@ from lakemesh.storage.reader import reading_as
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-__all__ = ["DataProduct", "data_product", "spark_product"]
+__all__ = ["WINDOW_PARAMETER", "DataProduct", "data_product", "spark_product"]
+
+WINDOW_PARAMETER = "window"
+"""A producer function's parameter that receives the `PartitionWindow` it builds, when it declares one."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -67,8 +70,19 @@ class DataProduct:
     def code_version(self) -> str:
         return hashlib.sha256(inspect.getsource(self.fn).encode()).hexdigest()[:16]
 
+    @property
+    def takes_window(self) -> bool:
+        """Whether the function is told the partitions it builds (a `window` parameter): one whose rows are not
+        its inputs' rows of the same days (a ship month of lines ordered months before) filters by it."""
+        return WINDOW_PARAMETER in inspect.signature(self.fn).parameters
+
     def check(self, contract: Contract, *, contracts: Mapping[str, Contract]) -> None:
-        """Column lineage may be declared only for columns the contract has."""
+        """Column lineage may be declared only for columns the contract has; a `window` only for partitions."""
+        if self.takes_window and contract.partitioning is None:
+            raise DefinitionsInvalid(
+                f"{self.product} takes a {WINDOW_PARAMETER!r}, but its contract {contract.path} has no partitions "
+                "(no column marked partitioned)"
+            )
         unknown = sorted(set(self.columns) - {c.name for c in contract.columns})
         if unknown:
             raise DefinitionsInvalid(
@@ -93,18 +107,21 @@ class DataProduct:
         partitions' days only, reaching back as far as the contract's lookback.
         """
         partitioning = contract.partitioning
-        days = partitioning.reads(*partitioning.span(*partitions)) if partitioning and partitions else None
+        reads = PartitionReads.of(contract, partitions, inputs=inputs or {})
         frames: dict[str, Any] = {
             param: self._read_input(
                 settings.table_uri(upstream),
                 pinned[upstream],
                 settings,
                 spark,
-                rows=_rows_of(days, (inputs or {}).get(upstream)),
+                rows=reads.rows(upstream) if reads else None,
             )
             for param, upstream in self.inputs.items()
         }
+        days = reads.days if reads else None
         frames |= {table: read_landing(settings.landing, table, days=days).lazy() for table in self.landing}
+        if self.takes_window and partitioning is not None:
+            frames[WINDOW_PARAMETER] = PartitionWindow.of(partitioning, partitions)
         refs = {
             param: InputRef.of_product(upstream, settings=settings, version=pinned[upstream])
             for param, upstream in self.inputs.items()
@@ -153,14 +170,6 @@ class DataProduct:
         return data
 
 
-def _rows_of(days: tuple[date, date] | None, upstream: Contract | None) -> PartitionWindow | None:
-    """The rows of a partitioned input that a partitioned build reads: its partition column within `days`."""
-    if days is None or upstream is None or upstream.partitioning is None:
-        return None
-    first, end = days
-    return PartitionWindow(key=f"{first}...{end}", column=upstream.partitioning.column, first=first, end=end)
-
-
 SparkSource = Callable[[], "SparkSession"]
 """Where a Spark producer's session comes from: called on first use, so a step that reads nothing starts none."""
 
@@ -179,6 +188,9 @@ def data_product(
     `inputs` are upstream products (`"<domain>.<product>"`), passed as polars
     LazyFrames to the parameter of the product's short name, or to the key
     when given as a mapping; `landing` tables arrive as LazyFrames by table name.
+    A partitioned product's function may take `window`: the `PartitionWindow`
+    (column, first day, end) it builds, to keep only its rows when its inputs'
+    days hold rows of other partitions too.
     `columns` declares column lineage: `{"out_column": "param.in_column"}` (or a
     list of sources), sent to the catalog with every publish. `indirect` declares
     the columns that shape every row without being projected, by how:
@@ -188,7 +200,7 @@ def data_product(
 
     def wrap(function: Callable[..., Any]) -> DataProduct:
         mapped = dict(inputs) if isinstance(inputs, Mapping) else {split_product_name(p)[1]: p for p in inputs}
-        params = set(inspect.signature(function).parameters)
+        params = set(inspect.signature(function).parameters) - {WINDOW_PARAMETER}
         expected = set(mapped) | set(landing)
         if params != expected:
             raise TypeError(f"{function.__qualname__} takes {sorted(params)} but declares inputs {sorted(expected)}")

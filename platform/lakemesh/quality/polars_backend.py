@@ -193,8 +193,9 @@ def _metric_expr(rule: MetricRule, column: str | None) -> pl.Expr:
     return (invalid & col.is_not_null()).sum()
 
 
-def _table_failures(frame: pl.DataFrame, plan: CheckPlan, broken: set[str]) -> list[CheckFailure]:
-    """Table metrics in one select and SQL rules on one DuckDB connection; `broken` columns cannot be measured."""
+def _table_failures(frame: pl.DataFrame, plan: CheckPlan, broken: set[str], *, kept_rows: int) -> list[CheckFailure]:
+    """Table metrics in one select and SQL rules on one DuckDB connection; `broken` columns cannot be measured,
+    and a row count counts the `kept_rows` the commit keeps too."""
     failures, metrics, queries = [], [], []
     for check in plan.checks:
         if check.kind not in ("metric", "sql"):
@@ -211,7 +212,7 @@ def _table_failures(frame: pl.DataFrame, plan: CheckPlan, broken: set[str]) -> l
         except pl.exceptions.PolarsError as error:
             raise CheckError(f"{plan.product}: table metrics could not be measured: {error}") from error
         measured = zip(metrics, values, strict=True)
-        failures += [f for c, v in measured if (f := judge_measurement(c, v, frame.height, plan))]
+        failures += [f for c, v in measured if (f := judge_measurement(c, v, frame.height, plan, kept_rows=kept_rows))]
     if queries:
         with duckdb.connect(config={"enable_external_access": False}) as con:
             con.execute("SET TimeZone = 'UTC'")
@@ -317,13 +318,16 @@ def validate(
     contract: Contract,
     *,
     existing_keys: pl.LazyFrame | None = None,
+    kept_rows: int = 0,
     schema: pa.DataFrameSchema | None = None,
 ) -> ValidationReport:
     """Every guarantee of the contract's plan on one batch, all failures at once.
 
     `existing_keys` (the primary key columns of the table an append goes to)
     extends the primary key's uniqueness to the table: a batch repeating a key
-    already published is refused.
+    already published is refused. `kept_rows` are the table's rows the commit
+    keeps beside the batch (a partition's publish keeps the other partitions):
+    a `rowCount` judges the table as it will be.
     """
     plan = contract.plan
     try:
@@ -336,7 +340,7 @@ def validate(
         if collision.rows:
             failures.append(collision)
             rows = positions if rows is None else pl.concat([rows, positions]).unique().sort()
-    table = _table_failures(frame, plan, broken)
+    table = _table_failures(frame, plan, broken, kept_rows=kept_rows)
     order = {check.name: i for i, check in enumerate(plan.checks)}
     failures = sorted([*failures, *table], key=lambda f: order[f.check])
     return ValidationReport(

@@ -74,12 +74,18 @@ class ValidationReport:
         return "; ".join(f.describe() for f in self.failures)
 
 
-def judge_measurement(check: Check, value: Any, rows: int, plan: CheckPlan) -> CheckFailure | None:
+def judge_measurement(
+    check: Check, value: Any, rows: int, plan: CheckPlan, *, kept_rows: int = 0
+) -> CheckFailure | None:
     """Compare a measured value with its bound; undefined values fail with the reason.
 
-    A value measured over classified columns is data of theirs: it is not shown.
+    A `rowCount` is the table's after the commit: the batch's rows and the `kept_rows` the commit keeps (a
+    partition's publish keeps the other partitions). A value measured over classified columns is data of theirs:
+    it is not shown.
     """
     rule: MetricRule | SqlRule = check.bound
+    if isinstance(rule, MetricRule) and rule.metric == "rowCount" and value is not None:
+        value += kept_rows
     sensitive = plan.sensitive(check)
     if value is None:
         reason = "the query returned NULL, which meets no bound"

@@ -189,11 +189,13 @@ def _examples(frame: DataFrame, check: Check, failing: Column) -> tuple[str, ...
     return tuple(", ".join("null" if v is None else str(v)[:80] for v in row) for row in picked)
 
 
-def validate_spark(frame: DataFrame, contract: Contract, *, existing_keys: DataFrame | None = None) -> SparkVerdict:
+def validate_spark(
+    frame: DataFrame, contract: Contract, *, existing_keys: DataFrame | None = None, kept_rows: int = 0
+) -> SparkVerdict:
     """Every guarantee of the contract's plan on a Spark batch, all failures at once, counted by Spark.
 
     `existing_keys` (the primary key columns of the table an append goes to)
-    extends the primary key's uniqueness to the table, as on polars.
+    extends the primary key's uniqueness to the table, and `kept_rows` a row count, as on polars.
     """
     plan = contract.plan
     spark = frame.sparkSession
@@ -212,7 +214,7 @@ def validate_spark(frame: DataFrame, contract: Contract, *, existing_keys: DataF
             failures.append(CheckFailure(check=check.name, column=check.column, rows=-1, examples=(), reason=reason))
         elif check.kind in ("metric", "sql"):
             value = measured[check.name] if check.kind == "metric" else _sql_value(spark, frame, check, plan)
-            if failure := judge_measurement(check, value, rows, plan):
+            if failure := judge_measurement(check, value, rows, plan, kept_rows=kept_rows):
                 failures.append(failure)
         elif measured[check.name]:
             if check.kind == "unique":  # a window: Spark filters on it only once it is a column

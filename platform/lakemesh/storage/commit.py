@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     from deltalake import DeltaTable
 
+    from lakemesh.contracts.partitioning import Partitioning
+
 __all__ = [
     "APP_ID_KEY",
     "CONTRACT_KEY",
@@ -155,6 +157,16 @@ class PartitionWindow:
     column: str
     first: date
     end: date
+
+    @classmethod
+    def of(cls, partitioning: Partitioning, partitions: tuple[str, str] | None) -> PartitionWindow:
+        """The partitions from the first key of `partitions` through the last (keyed `first...last`, or `first`
+        alone); every partition for None (a whole build). Raises `ValueError` for a key not of its grain or a
+        range that runs backwards."""
+        if partitions is None:
+            return cls(key="all", column=partitioning.column, first=partitioning.start, end=date.max)
+        first, end = partitioning.span(*partitions)
+        return cls(key="...".join(dict.fromkeys(partitions)), column=partitioning.column, first=first, end=end)
 
     def predicate(self, *, quote: str) -> str:
         """The partition's rows as SQL, the column quoted as the engine quotes names (`"` DataFusion, `` ` `` Spark)."""

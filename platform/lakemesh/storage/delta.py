@@ -16,11 +16,12 @@ from collections.abc import Mapping
 
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
 from lakemesh.errors import CommitConflict, ProductNotFound, TableUnreadable, VersionNotFound, first_line
-from lakemesh.storage.commit import CommitRequest, Committed, PublishCommit, StepTransaction
+from lakemesh.storage.commit import CommitRequest, Committed, PartitionWindow, PublishCommit, StepTransaction
 
 __all__ = [
     "MAX_COMMIT_ATTEMPTS",
@@ -31,6 +32,7 @@ __all__ = [
     "last_published_contract",
     "open_table",
     "read_table",
+    "rows_outside",
     "write_table",
 ]
 
@@ -91,6 +93,18 @@ def read_table(
 ) -> pl.LazyFrame:
     """A lazy scan of one Delta version (the latest when `version` is None)."""
     return pl.scan_delta(open_table(uri, version=version, storage_options=storage_options))
+
+
+def rows_outside(table: DeltaTable, window: PartitionWindow) -> int:
+    """How many rows of `table` are not in `window`: what a commit replacing that partition keeps.
+
+    Counted from the files' statistics (delta-rs gives each file its columns' ranges and Arrow counts a file that
+    lies wholly on one side from its metadata), so a day's commit does not read the history: only a file holding
+    days on both sides of the window (a compaction merged them) is read, and only its partition column.
+    """
+    column = pc.field(window.column)
+    inside = (column >= window.first) & (column < window.end)
+    return table.to_pyarrow_dataset().count_rows(filter=~inside)
 
 
 def last_published_contract(table: DeltaTable) -> dict | None:
