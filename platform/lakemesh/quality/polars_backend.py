@@ -289,7 +289,8 @@ def _key_collisions(frame: pl.DataFrame, existing: pl.LazyFrame, plan: CheckPlan
     keys = list(check.columns)
     low, high = frame.select(low=pl.col(keys[0]).min(), high=pl.col(keys[0]).max()).row(0)
     # only the table's rows inside the batch's range of the first key: file and row-group statistics skip the rest
-    candidates = existing.filter(pl.col(keys[0]).is_between(low, high)) if low is not None else existing.head(0)
+    in_range = pl.col(keys[0]).is_between(pl.lit(low), pl.lit(high))  # literals: a string bound is no column name
+    candidates = existing.filter(in_range) if low is not None else existing.head(0)
     positions = (
         frame.lazy()
         .select(keys)

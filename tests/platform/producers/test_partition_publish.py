@@ -17,7 +17,7 @@ from ..contracts.test_partitioning import COLUMNS, grained
 
 
 def _day(day: date, ids: list[int]) -> pl.DataFrame:
-    return pl.DataFrame({"id": ids, "order_date": [day] * len(ids)})
+    return pl.DataFrame({"id": ids, "order_date": [day] * len(ids)}, schema={"id": pl.Int64, "order_date": pl.Date})
 
 
 JUNE_30, JULY_1 = date(1995, 6, 30), date(1995, 7, 1)
@@ -163,3 +163,40 @@ def test_a_new_major_version_is_published_whole_before_any_partition(project: Pa
         publish(_day(JUNE_30, [3]), contract=monthly, settings=settings, run_id=str(uuid.uuid4()), partition="1995-06")
     assert DeltaTable(settings.table_uri("shop.events")).version() == 0
     assert _rows(settings) == {JUNE_30: [1], JULY_1: [2]}
+
+
+def test_a_row_count_judges_the_table_as_the_partition_s_commit_leaves_it(project: Path, settings: Settings):
+    bounded = [{"name": "rows", "metric": "rowCount", "mustBeBetween": [1, 3]}]
+    contract = write_contract(project, contract_doc(columns=COLUMNS, quality=bounded))
+    publish(
+        _day(JUNE_30, [1, 2]), contract=contract, settings=settings, run_id=str(uuid.uuid4()), partition="1995-06-30"
+    )
+    empty_day = _day(JULY_1, [])
+    done = publish(empty_day, contract=contract, settings=settings, run_id=str(uuid.uuid4()), partition="1995-07-01")
+    assert done.version == 1  # a day without rows: the table still has June 30's two
+    with pytest.raises(ContractViolation, match=r"rows.*measured 4, must be"):  # 2 kept + 2 new
+        publish(_day(JULY_1, [3, 4]), contract=contract, settings=settings, run_id=str(uuid.uuid4()),
+                partition="1995-07-01")  # fmt: skip
+    with pytest.raises(ContractViolation, match=r"rows.*measured 0, must be"):  # June 30 replaced by nothing
+        publish(_day(JUNE_30, []), contract=contract, settings=settings, run_id=str(uuid.uuid4()),
+                partition="1995-06-30")  # fmt: skip
+    assert DeltaTable(settings.table_uri("shop.events")).version() == 1
+    assert _rows(settings) == {JUNE_30: [1, 2], JULY_1: []}
+    replaced = publish(_day(JUNE_30, [5, 6, 7]), contract=contract, settings=settings, run_id=str(uuid.uuid4()),
+                       partition="1995-06-30")  # fmt: skip
+    assert replaced.version == 2  # 3 rows: June 30's old two are not counted, they are replaced
+
+
+def test_a_text_key_is_unique_across_partitions(project: Path, settings: Settings):
+    columns = [{"name": "code", "logicalType": "string", "primaryKey": True, "required": True}, COLUMNS[1]]
+    contract = write_contract(project, contract_doc(columns=columns))
+
+    def day(when: date, codes: list[str]) -> pl.DataFrame:
+        return pl.DataFrame({"code": codes, "order_date": [when] * len(codes)})
+
+    publish(day(JUNE_30, ["AFRICA", "ASIA"]), contract=contract, settings=settings, run_id=str(uuid.uuid4()),
+            partition="1995-06-30")  # fmt: skip
+    with pytest.raises(ContractViolation, match=r"keys already in the table.*ASIA"):
+        publish(day(JULY_1, ["ASIA", "EUROPE"]), contract=contract, settings=settings, run_id=str(uuid.uuid4()),
+                partition="1995-07-01")  # fmt: skip
+    assert read("shop.events", settings=settings)["code"].sort().to_list() == ["AFRICA", "ASIA"]
