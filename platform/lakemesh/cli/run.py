@@ -3,6 +3,8 @@
 Dagster, dbt and the sample's generator load inside the commands, never when the CLI starts.
 """
 
+from __future__ import annotations
+
 import logging
 import os
 import signal
@@ -10,7 +12,7 @@ import sys
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.text import Text
@@ -22,6 +24,9 @@ from lakemesh.cli.summary import products_table, timings_line
 from lakemesh.cli.tables import print_json
 from lakemesh.errors import in_one_line
 from lakemesh.settings import Settings
+
+if TYPE_CHECKING:
+    from lakemesh.orchestration.mesh import BackfillRequest
 
 __all__ = ["run_app"]
 
@@ -87,26 +92,10 @@ def run(
 
     Dagster's and dbt's messages go to a run log file (its path is printed); a failed step prints its whole reason.
     """
-    from lakemesh.producers.dbt_worker import dbt_worker
-
-    if as_json:
-        console.file = sys.stderr  # stdout is the JSON's alone
-    settings = Settings.from_env()
-    check_scale_factor(settings, scale_factor)
-    dbt_worker().start(project_dir=settings.project_dir / "dbt_project")  # dbt warms up on the other core
-    import dagster as dg
-
-    from lakemesh.cli.progress import RunProgress, step_seconds
-    from lakemesh.orchestration.mesh import load_workspace, materialize_mesh, select_assets
-    from lakemesh.orchestration.recording import prepare_instance_home
-    from lakemesh.orchestration.status import mesh_status
     from lakemesh.storage.landing import landing_generator, landing_is_empty
 
-    settings.logs_dir.mkdir(parents=True, exist_ok=True)
-    log_file = settings.logs_dir / f"run-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # a bar per model load broke the table
-    _into_run_log(log_file, "mlflow", "alembic", "py4j")  # their INFO, warnings and tracebacks: not the console
-    signal.signal(signal.SIGTERM, _interrupt)  # a killed run ends like Ctrl-C: the run is marked, dbt stops
+    settings = _started(as_json=as_json)
+    check_scale_factor(settings, scale_factor)
     timings: dict[str, float] = {}
     started = time.perf_counter()
     if regenerate or landing_is_empty(settings.landing):  # what has landed is the run's input, as it is
@@ -114,6 +103,68 @@ def run(
             landing_generator(settings.project_dir)(settings.landing, scale_factor=scale_factor, force=regenerate)
     record_scale_factor(settings, scale_factor)
     timings["generate"] = time.perf_counter() - started
+    _materialize(settings, select=select, verbose=verbose, as_json=as_json, timings=timings, started=started)
+
+
+@run_app.command()
+def backfill(
+    product: Annotated[str, typer.Argument(help="a partitioned product, <domain>.<product>", show_default=False)],
+    first: Annotated[datetime, typer.Option("--from", formats=["%Y-%m-%d"], help="the first day", show_default=False)],
+    last: Annotated[
+        datetime, typer.Option("--to", formats=["%Y-%m-%d"], help="the last day (included)", show_default=False)
+    ],
+    downstream: Annotated[bool, typer.Option(help="and the partitions of its dependants that read them")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="stream Dagster's and dbt's messages too")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="the summary as JSON on stdout; progress on stderr")] = False,
+) -> None:
+    """Rebuild the partitions of a product holding these days, built or not (a Dagster backfill: a range is one
+    run, one commit per product, and the UI's Backfills page shows it); the rest is read at its published versions.
+    """
+    from lakemesh.orchestration.mesh import BackfillRequest
+
+    started = time.perf_counter()
+    request = BackfillRequest(product=product, first=first.date(), last=last.date(), downstream=downstream)
+    settings = _started(as_json=as_json)
+    timings = {"generate": 0.0}
+    _materialize(settings, backfill_request=request, verbose=verbose, as_json=as_json, timings=timings, started=started)
+
+
+def _started(*, as_json: bool) -> Settings:
+    """The settings of a command that builds, with dbt warming up on the other core (and the console on stderr
+    when stdout is the JSON's alone)."""
+    from lakemesh.producers.dbt_worker import dbt_worker
+
+    if as_json:
+        console.file = sys.stderr
+    settings = Settings.from_env()
+    dbt_worker().start(project_dir=settings.project_dir / "dbt_project")
+    return settings
+
+
+def _materialize(
+    settings: Settings,
+    *,
+    select: str | None = None,
+    backfill_request: BackfillRequest | None = None,
+    verbose: bool,
+    as_json: bool,
+    timings: dict[str, float],
+    started: float,
+) -> None:
+    """Load the code locations, run the catch-up (or the selection, or the backfill) with its progress, reconcile
+    the catalog and print the products; exit 1 when a location did not load or a run failed."""
+    import dagster as dg
+
+    from lakemesh.cli.progress import RunProgress, step_seconds
+    from lakemesh.orchestration.mesh import load_workspace, materialize_mesh, select_assets
+    from lakemesh.orchestration.recording import prepare_instance_home
+    from lakemesh.orchestration.status import mesh_status
+
+    settings.logs_dir.mkdir(parents=True, exist_ok=True)
+    log_file = settings.logs_dir / f"run-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # a bar per model load broke the table
+    _into_run_log(log_file, "mlflow", "alembic", "py4j")  # their INFO, warnings and tracebacks: not the console
+    signal.signal(signal.SIGTERM, _interrupt)  # a killed run ends like Ctrl-C: the run is marked, dbt stops
     unloaded: dict[str, str] = {}
     with console.status("loading code locations"):
         locations = load_workspace(settings.project_dir, errors=unloaded)
@@ -139,6 +190,7 @@ def run(
                 instance=instance,
                 log_file=log_file,
                 selected=selected,
+                backfill_request=backfill_request,
                 echo=verbose,
                 on_event=progress.on_event,
                 record_into=home,
@@ -165,6 +217,8 @@ def run(
         if any(news) or reconciled.waiting:
             report_reconcile(reconciled)
 
+    if backfill_request is not None:  # the summary names what the backfill was to build
+        selected = frozenset(key for build in result.planned for key in build.keys)
     statuses = mesh_status(settings, run=result, unloaded=unloaded, selected=selected)
     wall = time.perf_counter() - started
     if as_json:

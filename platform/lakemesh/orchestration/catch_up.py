@@ -37,7 +37,7 @@ from lakemesh.storage.landing import landing_days, landing_path
 if TYPE_CHECKING:
     from dagster._core.definitions.assets.graph.asset_graph import AssetGraph  # a job's, never built here
 
-__all__ = ["Build", "Days", "catch_up", "overlaps", "partition_ranges"]
+__all__ = ["Build", "Days", "backfill", "catch_up", "overlaps", "partition_ranges"]
 
 
 Days = tuple[date, date]
@@ -89,6 +89,10 @@ class _Planned:
     def overlaps(self, days: Days) -> bool:
         return self.whole or overlaps(self.days, days)
 
+    def spans(self) -> list[Days]:
+        """The days it builds."""
+        return [_ALL_DAYS] if self.whole else list(self.days)
+
     def add(self, key: str, *, days: Days, reads: Days, alone: bool) -> None:
         """Build partition `key` (its `days`, reading `reads` of its inputs), in a range of its own if `alone`."""
         self.partitions.append(key)
@@ -121,6 +125,44 @@ def catch_up(graph: AssetGraph, *, settings: Settings, selected: Collection[dg.A
     return _runs(graph, planned)
 
 
+def backfill(
+    graph: AssetGraph, key: dg.AssetKey, *, days: Days, settings: Settings, downstream: bool = False
+) -> list[Build]:
+    """The runs that rebuild the partitions of `key` holding any of `days`, built or not, and with `downstream`
+    the partitions of its dependants that read what they rebuild (a dependant without partitions, whole). A model
+    is not trained again: its predictions are rebuilt with the version there is."""
+    contracts = _contracts(settings)
+    landing = _LandingTimes(settings.landing)
+    below = dg.AssetSelection.assets(key).downstream().resolve(graph) if downstream else {key}
+    planned: dict[dg.AssetKey, _Planned] = {}
+    for each in graph.toposorted_asset_keys:
+        contract = contracts.get(product_name(each))
+        if each not in below or contract is None:
+            continue
+        node = graph.get(each)
+        if each == key:
+            plan = _everything(node, contract, landing=landing, holding=days)
+        else:
+            rebuilt = _merged(
+                [span for parent in node.parent_keys if parent in planned for span in planned[parent].spans()]
+            )
+            plan = _everything(node, contract, landing=landing, reading=rebuilt) if rebuilt else _Planned()
+        if plan.whole or plan.partitions:
+            planned[each] = plan
+    return _runs(graph, planned)
+
+
+def _merged(spans: Collection[Days]) -> list[Days]:
+    """`spans` as the fewest spans of the same days (adjacent and overlapping ones joined)."""
+    merged: list[Days] = []
+    for first, end in sorted(spans):
+        if merged and first <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((first, end))
+    return merged
+
+
 def _contracts(settings: Settings) -> dict[str, Contract]:
     """The project's contracts that load: a product whose contract does not is in no code location that loaded."""
     contracts = {}
@@ -132,8 +174,16 @@ def _contracts(settings: Settings) -> dict[str, Contract]:
     return contracts
 
 
-def _everything(node: dg.AssetNode, contract: Contract | None, *, landing: _LandingTimes) -> _Planned:
-    """An asset asked for by name: all of it (a partition missing a landing day alone, as in a catch-up)."""
+def _everything(
+    node: dg.AssetNode,
+    contract: Contract | None,
+    *,
+    landing: _LandingTimes,
+    holding: Days = _ALL_DAYS,
+    reading: Collection[Days] = (_ALL_DAYS,),
+) -> _Planned:
+    """An asset asked for by name: all of it, or its partitions `holding` some of those days and `reading` some of
+    those (a partition missing a landing day alone, as in a catch-up)."""
     if node.partitions_def is None or contract is None or contract.partitioning is None:
         return _Planned(whole=True)
     plan = _Planned()
@@ -141,7 +191,8 @@ def _everything(node: dg.AssetNode, contract: Contract | None, *, landing: _Land
     for key in node.partitions_def.get_partition_keys():
         days = contract.partitioning.window(key)
         reads = contract.partitioning.reads(*days)
-        plan.add(key, days=days, reads=reads, alone=not all(landing.has_every_day(t, reads) for t in tables))
+        if overlaps([holding], days) and overlaps(reading, reads):
+            plan.add(key, days=days, reads=reads, alone=not all(landing.has_every_day(t, reads) for t in tables))
     return plan
 
 

@@ -8,23 +8,33 @@ import os
 import re
 import socket
 import sys
+import time
 import uuid
 import warnings
 from collections.abc import Callable, Collection, Mapping, Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 import yaml
 
 from lakemesh.errors import SelectionInvalid, did_you_mean, first_line
-from lakemesh.orchestration.catch_up import Build, Days, catch_up, overlaps
+from lakemesh.orchestration.backfills import BACKFILL_TAG, new_backfill_id, record_backfill
+from lakemesh.orchestration.catch_up import Build, Days, backfill, catch_up, overlaps
 from lakemesh.orchestration.products import product_name
 from lakemesh.orchestration.recording import RunWatch, instance_at
 from lakemesh.orchestration.status import MeshRun, is_interruption
 from lakemesh.processes import process_exited
 from lakemesh.settings import Settings
+from lakemesh.storage.landing import last_landed_day
 
-__all__ = ["load_workspace", "materialize_mesh", "select_assets"]
+if TYPE_CHECKING:
+    from dagster._core.definitions.assets.graph.asset_graph import AssetGraph
+
+__all__ = ["BackfillRequest", "load_workspace", "materialize_mesh", "select_assets"]
 
 
 def load_workspace(project_dir: Path, *, errors: dict[str, str] | None = None) -> dict[str, dg.Definitions]:
@@ -120,6 +130,56 @@ def select_assets(locations: Mapping[str, dg.Definitions], selection: str) -> fr
     return frozenset(chosen)
 
 
+@dataclass(frozen=True, kw_only=True)
+class BackfillRequest:
+    """`lakemesh backfill`: rebuild the partitions of `product` holding the days `first` through `last`, and with
+    `downstream` those of its dependants that read them."""
+
+    product: str
+    first: date
+    last: date
+    downstream: bool = False
+
+    def __post_init__(self) -> None:
+        if self.last < self.first:
+            raise SelectionInvalid(
+                f"backfill {self.product} {self.first}...{self.last}: the range runs backwards (--from is after "
+                "--to); nothing was built"
+            )
+
+    def plan(self, graph: AssetGraph, *, settings: Settings) -> list[Build]:
+        """Its runs; refused (`SelectionInvalid`, nothing built) for a product that is not there or not
+        partitioned, or a range outside the product's partitions or the landed days (one that runs backwards is
+        refused when made)."""
+        where = f"backfill {self.product} {self.first}...{self.last}"
+        products = {product_name(key): key for key in graph.materializable_asset_keys}
+        key = products.get(self.product)
+        if key is None:
+            hint = did_you_mean(self.product, products) or f"; the products are {', '.join(sorted(products))}"
+            raise SelectionInvalid(f"{where}: there is no product {self.product}{hint}; nothing was built")
+        definition = graph.get(key).partitions_def
+        if not isinstance(definition, dg.TimeWindowPartitionsDefinition):
+            raise SelectionInvalid(
+                f"{where}: {self.product} is not partitioned (its contract marks no partition column); rebuild it "
+                f"whole with `lakemesh run --select {self.product}`; nothing was built"
+            )
+        newest = last_landed_day(settings.landing)
+        if newest is None or self.last > newest:
+            landed = f"the newest landed day is {newest}" if newest else "nothing has landed"
+            raise SelectionInvalid(
+                f"{where}: the range runs beyond the landing data ({landed}); land it first "
+                f"(`lakemesh generate --until {self.last}`); nothing was built"
+            )
+        start = definition.start.date()
+        if self.first < start:
+            raise SelectionInvalid(
+                f"{where}: the range starts before {self.product}'s first partition "
+                f"({definition.get_first_partition_key()}); nothing was built"
+            )
+        days = (self.first, self.last + timedelta(days=1))
+        return backfill(graph, key, days=days, settings=settings, downstream=self.downstream)
+
+
 def materialize_mesh(
     locations: dict[str, dg.Definitions],
     *,
@@ -127,14 +187,16 @@ def materialize_mesh(
     log_file: Path,
     settings: Settings | None = None,
     selected: Collection[dg.AssetKey] | None = None,
+    backfill_request: BackfillRequest | None = None,
     echo: bool = False,
     on_event: Callable[[dg.EventLogEntry], None] | None = None,
     record_into: Path | None = None,
     on_plan: Callable[[Sequence[Build]], None] | None = None,
 ) -> MeshRun:
     """Bring every asset of every location up to date (`catch_up`: the partitions and products that are missing or
-    older than what they read), or build the `selected` ones in full, reading the others at their published
-    versions; in this process, one Dagster run per partition range, reporting step events as they happen.
+    older than what they read), or build the `selected` ones in full, or the partitions of a `backfill_request`
+    (recorded as a Dagster backfill), reading the others at their published versions; in this process, one
+    Dagster run per partition range, reporting step events as they happen.
 
     An asset is left out of a later run where an input failed (or was left out) on days it reads. Dagster's and
     dbt's messages go to `log_file` (and stderr too with `echo`), not to the console. With `record_into` (the UI's
@@ -148,9 +210,16 @@ def materialize_mesh(
         _close_abandoned_runs(instance)
     job = _mesh_job(locations)
     graph = job.asset_layer.asset_graph
-    plan = catch_up(graph, settings=settings or Settings.from_env(), selected=selected)
+    settings = settings or Settings.from_env()
+    if backfill_request is not None:
+        plan = backfill_request.plan(graph, settings=settings)
+    else:
+        plan = catch_up(graph, settings=settings, selected=selected)
     if on_plan:
         on_plan(plan)
+    started, backfill_id = time.time(), new_backfill_id()
+    tags = {BACKFILL_TAG: backfill_id} if backfill_request is not None else {}
+    built: list[Build] = []
     watch = RunWatch(instance, on_event=on_event, record_into=record_into if plan else None, log_file=log_file)
     runs: list[dg.ExecuteInProcessResult] = []
     lost: dict[dg.AssetKey, list[Days]] = {}  # the days of each asset that failed, or were not built for it
@@ -168,10 +237,12 @@ def materialize_mesh(
             watch.follow(run_id)
             try:
                 result = _run_once(job, keys, run_id=run_id, partitions=build.partitions, instance=instance,
-                                   log_file=log_file, echo=echo)  # fmt: skip
+                                   log_file=log_file, echo=echo, tags=tags)  # fmt: skip
             finally:
                 watch.ended(run_id)
             runs.append(result)
+            if result.success and keys == build.keys:
+                built.append(build)
             failures = [event for event in result.all_events if event.is_step_failure]
             failed_steps = {event.step_key for event in failures}
             for key in keys:
@@ -183,6 +254,12 @@ def materialize_mesh(
                 break  # Ctrl-C, SIGTERM: the run stopped there, and the plan's later runs with it
     finally:
         recorded = watch.close()
+        if backfill_request is not None and plan:
+            request = backfill_request
+            title = f"{request.product} {request.first}...{request.last}" + (" and downstream" * request.downstream)
+            with instance_at(record_into) if record_into is not None else nullcontext(instance) as into:
+                record_backfill(into, graph, backfill_id=backfill_id, title=title, planned=plan, built=built,
+                                started=started, tags=tags)  # fmt: skip
     return MeshRun(job=job, planned=plan, runs=runs, recorded=recorded)
 
 
@@ -195,9 +272,10 @@ def _run_once(
     instance: dg.DagsterInstance,
     log_file: Path,
     echo: bool,
+    tags: Mapping[str, str],
 ) -> dg.ExecuteInProcessResult:
-    """One Dagster run of `keys` (over the partition range `partitions`)."""
-    tags = {"lakemesh/mesh": "all", _PROCESS_TAG: f"{socket.gethostname()}:{os.getpid()}"}
+    """One Dagster run of `keys` (over the partition range `partitions`), with these `tags` too."""
+    tags = {**tags, "lakemesh/mesh": "all", _PROCESS_TAG: f"{socket.gethostname()}:{os.getpid()}"}
     if partitions is not None:
         tags |= {_RANGE_START: partitions[0], _RANGE_END: partitions[1]}
     try:
