@@ -185,5 +185,6 @@ def _complete_event(commit: ProductCommit, settings: Settings, emitter: LineageE
         ],
         parent_run_id=record.run_id or None,
         run_id=commit.run_id,
+        partition=record.partition if commit.contract.partitioning is not None else None,
     )
     return lineage.complete_event(version=commit.version, rows=commit.rows, assertions={}, at=commit.at)

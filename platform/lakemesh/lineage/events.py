@@ -18,6 +18,7 @@ import attr
 from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
 from openlineage.client.facet_v2 import (
     DatasetFacet,
+    base_subset_dataset,
     column_lineage_dataset,
     data_quality_assertions_dataset,
     dataset_version_dataset,
@@ -227,8 +228,10 @@ class PublishLineage:
         parent_run_id: str | None = None,
         parent_job: str | None = None,
         run_id: str | None = None,
+        partition: str | None = None,
     ) -> None:
-        """`run_id` defaults to a new UUID; a retried publish passes its first attempt's, so its events close it."""
+        """`run_id` defaults to a new UUID; a retried publish passes its first attempt's, so its events close it.
+        `partition` is the key of the partition (`1995-06-30`) or range (`1995-06-01...1995-06-30`) it replaces."""
         self.emitter = emitter
         self.settings = settings
         self.contract = contract
@@ -237,6 +240,7 @@ class PublishLineage:
         self.dataset_lineage = list(dataset_lineage)
         self.run_id = run_id or str(generate_new_uuid())
         self._parent = (parent_run_id, parent_job)
+        self.partition = partition
 
     def _run(self, extra: Mapping[str, Any] | None = None) -> Run:
         facets: dict[str, Any] = dict(extra or {})
@@ -261,11 +265,12 @@ class PublishLineage:
         if self.column_lineage or self.dataset_lineage:
             base["columnLineage"] = _column_lineage_facet(self.column_lineage, self.dataset_lineage)
         namespace, name = storage_dataset(location)
+        subset = {"subset": _partition_subset(contract, self.partition)} if self.partition else {}
         return OutputDataset(
             namespace=namespace,
             name=name,
             facets={**base, **(facets or {})},
-            outputFacets=dict(output_facets or {}),
+            outputFacets={**subset, **(output_facets or {})},
         )
 
     def _quarantine(self) -> OutputDataset:
@@ -335,6 +340,28 @@ def abort_event(*, product: str, run_id: str, reason: str) -> RunEvent:
         run=Run(runId=run_id, facets={"errorMessage": error}),
         job=Job(namespace=JOB_NAMESPACE, name=product),
         producer=PLATFORM_PRODUCER,
+    )
+
+
+def _partition_subset(contract: Contract, key: str) -> Any:
+    """OpenLineage's own facet for the part of a dataset a run wrote: the rows of the partition `key` (or range
+    `first...last`), as the condition on the partition column that selects them (`order_date >= 1995-06-01 AND
+    order_date < 1995-07-01`)."""
+    partitioning = contract.partitioning
+    if partitioning is None:
+        raise ValueError(f"{contract.name} is not partitioned: no partition {key!r}")
+    first_key, _, last_key = key.partition("...")
+    first, end = partitioning.span(first_key, last_key or first_key)
+    column = base_subset_dataset.FieldBaseCompareExpression(field=partitioning.column)
+
+    def compare(comparison: str, day: Any) -> Any:
+        literal = base_subset_dataset.LiteralCompareExpression(value=day.isoformat())
+        return base_subset_dataset.CompareSubsetCondition(left=column, right=literal, comparison=comparison)
+
+    return base_subset_dataset.OutputSubsetOutputDatasetFacet(
+        outputCondition=base_subset_dataset.BinarySubsetCondition(
+            left=compare("GREATER_EQUAL_THAN", first), right=compare("LESS_THAN", end), operator="AND"
+        )
     )
 
 

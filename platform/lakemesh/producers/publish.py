@@ -118,6 +118,7 @@ def publish(
         parent_run_id=run_id,
         parent_job=parent_job,
         run_id=publish_run_id(transaction.app_id),
+        partition=window.key if window is not None else None,
     )
     lineage.start()
     uri = settings.table_uri(contract.name)

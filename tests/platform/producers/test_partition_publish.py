@@ -1,6 +1,7 @@
 """Publishing one time partition: it replaces that partition and nothing else, once per step and partition, and a
 batch holding another partition's rows is refused with nothing written."""
 
+import json
 import threading
 import uuid
 from datetime import date
@@ -10,6 +11,7 @@ import polars as pl
 import pytest
 from deltalake import DeltaTable
 from lakemesh import ContractViolation, PartitionMismatch, Settings, publish, read
+from lakemesh.lineage.validation import check_run_event
 from lakemesh.storage.commit import PublishCommit
 
 from ..conftest import contract_doc, write_contract
@@ -200,3 +202,22 @@ def test_a_text_key_is_unique_across_partitions(project: Path, settings: Setting
         publish(day(JULY_1, ["ASIA", "EUROPE"]), contract=contract, settings=settings, run_id=str(uuid.uuid4()),
                 partition="1995-07-01")  # fmt: skip
     assert read("shop.events", settings=settings)["code"].sort().to_list() == ["AFRICA", "ASIA"]
+
+
+def test_a_partition_s_lineage_names_the_rows_it_replaced(contract, settings: Settings, tmp_path, monkeypatch):
+    events = tmp_path / "events.jsonl"
+    monkeypatch.setenv("OPENLINEAGE__TRANSPORT__TYPE", "file")
+    monkeypatch.setenv("OPENLINEAGE__TRANSPORT__LOG_FILE_PATH", str(events))
+    monkeypatch.setenv("OPENLINEAGE__TRANSPORT__APPEND", "true")
+    june = ("1995-06-01", "1995-06-30")
+    publish(_day(JUNE_30, [1]), contract=contract, settings=settings, run_id=str(uuid.uuid4()), partition=june)
+    complete = [json.loads(line) for line in events.read_text().splitlines()][-1]
+    assert check_run_event(complete)["eventType"] == "COMPLETE"  # OpenLineage's own facet, valid by its schema
+    condition = complete["outputs"][0]["outputFacets"]["subset"]["outputCondition"]
+    assert condition["operator"] == "AND"
+    assert [
+        (c["left"]["field"], c["comparison"], c["right"]["value"]) for c in (condition["left"], condition["right"])
+    ] == [
+        ("order_date", "GREATER_EQUAL_THAN", "1995-06-01"),
+        ("order_date", "LESS_THAN", "1995-07-01"),
+    ]
