@@ -5,12 +5,22 @@ Plain records, so the CLI, the pages and reconcile read them without the store's
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-__all__ = ["RETIRED_FACET", "DeltaState", "OpenRun", "ProductEntry", "VersionEntry"]
+from lakemesh.contracts.partitioning import GRAINS, Partitioning
+
+__all__ = [
+    "RETIRED_FACET",
+    "DeltaState",
+    "OpenRun",
+    "PartitionEntry",
+    "ProductEntry",
+    "VersionEntry",
+    "current_partitions",
+]
 
 RETIRED_FACET = "lakemeshRetired"
 """Kept in a product's facets once its contract is gone from the project: `{"since": <ISO time>}`."""
@@ -53,6 +63,62 @@ class VersionEntry:
 
 
 @dataclass(frozen=True, kw_only=True)
+class PartitionEntry:
+    """Partitions of a product (`first` through `last`, keys as its contract writes them) whose rows one version
+    wrote and no later version replaced; `first` None: every partition not listed (a whole-table version)."""
+
+    first: str | None
+    last: str | None
+    version: str
+    created_at: datetime
+
+
+def _grain_of(key: str) -> Partitioning:
+    """The partitioning a key is written in (`1995`, `1995-06`, `1995-06-30`): its grain tells by its length."""
+    grain = GRAINS[{10: 0, 7: 1, 4: 2}[len(key)]]
+    return Partitioning(column="", grain=grain, start=date.min)
+
+
+def current_partitions(versions: Sequence[tuple[str, str | None, datetime]]) -> list[PartitionEntry]:
+    """Which version holds each partition: from `versions` (version, the partition key or `first...last` range its
+    commit replaced or None for a whole table, when), oldest first; in partition order, a whole-table version's
+    rest last."""
+    taken: list[tuple[date, date]] = []  # days newer versions replaced
+    found: list[tuple[date, PartitionEntry]] = []
+    for version, partition, at in reversed(versions):
+        if partition is None:  # everything not replaced since
+            found.append((date.max, PartitionEntry(first=None, last=None, version=version, created_at=at)))
+            break
+        first_key, _, last_key = partition.partition("...")
+        grain = _grain_of(first_key)
+        try:
+            first, end = grain.span(first_key, last_key or first_key)
+        except (KeyError, ValueError):  # a key the platform does not write: nothing to show
+            continue
+        for start, stop in _uncovered((first, end), taken):
+            last_day = stop - timedelta(days=1)
+            entry = PartitionEntry(
+                first=grain.key_of(start), last=grain.key_of(last_day), version=version, created_at=at
+            )
+            found.append((start, entry))
+        taken.append((first, end))
+    return [entry for _, entry in sorted(found, key=lambda item: item[0])]
+
+
+def _uncovered(days: tuple[date, date], taken: Sequence[tuple[date, date]]) -> list[tuple[date, date]]:
+    """The parts of `days` (`[first, end)`) that none of `taken` covers."""
+    pieces = [days]
+    for first, end in taken:
+        pieces = [
+            piece
+            for start, stop in pieces
+            for piece in ((start, min(stop, first)), (max(start, end), stop))
+            if piece[0] < piece[1]
+        ]
+    return pieces
+
+
+@dataclass(frozen=True, kw_only=True)
 class ProductEntry:
     """What the catalog knows of one dataset, for the CLI and the product page."""
 
@@ -69,6 +135,8 @@ class ProductEntry:
     checks: dict[str, bool]
     retired: str | None = None
     """When its contract was found gone (ISO time): published no more, its versions still readable."""
+    partitions: list[PartitionEntry] = field(default_factory=list)
+    """For a partitioned product: which version holds each of its partitions (empty for one without)."""
 
     @property
     def domain(self) -> str:

@@ -245,7 +245,7 @@ class _Ingestion:
             facets = dataset.get("facets") or {}
             version = (facets.get("version") or {}).get("datasetVersion")
             count = ((dataset.get("outputFacets") or {}).get("outputStatistics") or {}).get("rowCount")
-            product, replay = product_table(row.namespace, row.name) is not None, False
+            product, replay, partition = product_table(row.namespace, row.name) is not None, False, None
             if direction == "output" and self.event_type == "COMPLETE" and _is_quarantine(row):
                 raise InvalidEvent(f"{row.name}: a quarantine has no versions, no COMPLETE reports one")
             if direction == "output" and product:
@@ -260,6 +260,7 @@ class _Ingestion:
                 if completed:
                     facets, version = {**facets, **commit.facets()}, str(commit.version)
                     count = commit.rows if commit.rows is not None else count
+                    partition = commit.record.partition  # from the Delta log, as all that describes a product
             else:
                 # a dataset's versions are its writer's: another producer writing it (Spark's listener) adds none
                 observer = row.producer == PLATFORM_PRODUCER and not platform
@@ -282,6 +283,7 @@ class _Ingestion:
                         "row_count": count,
                         "fields": _fields(facets.get("schema")),
                         "facets": facets,
+                        "partition": partition,
                     }
                 )
             # a late event of an older version never moves the description back

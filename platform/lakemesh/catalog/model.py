@@ -99,6 +99,7 @@ dataset_versions = sa.Table(
     sa.Column("row_count", sa.BigInteger),
     sa.Column("fields", sa.JSON),
     sa.Column("facets", sa.JSON),
+    sa.Column("partition", sa.String(64)),  # the time partitions a product's commit replaced; null: the whole table
 )
 
 jobs = sa.Table(

@@ -20,7 +20,14 @@ import sqlalchemy as sa
 
 from lakemesh.catalog import model as m
 from lakemesh.catalog.database import catalog_url, engine, in_batches
-from lakemesh.catalog.entries import RETIRED_FACET, DeltaState, OpenRun, ProductEntry, VersionEntry
+from lakemesh.catalog.entries import (
+    RETIRED_FACET,
+    DeltaState,
+    OpenRun,
+    ProductEntry,
+    VersionEntry,
+    current_partitions,
+)
 from lakemesh.catalog.ingestion import TERMINAL, ingest_event
 from lakemesh.catalog.marquez import (
     dataset_json,
@@ -279,6 +286,9 @@ class Catalog:
                 .limit(1)
             )
             last = runs_json(db, [last_id]).get(last_id) if last_id else None
+            written = db.execute(
+                sa.select(v.c.version, v.c.partition, v.c.created_at).where(v.c.dataset_id == row.id)
+            ).all()
             results = db.execute(
                 sa.select(m.assertions).where(m.assertions.c.run_id == last_id, m.assertions.c.dataset_id == row.id)
             ).all()
@@ -310,6 +320,11 @@ class Catalog:
             last_run=last,
             checks=dict(sorted(checks.items())),
             retired=((row.facets or {}).get(RETIRED_FACET) or {}).get("since"),
+            partitions=current_partitions(  # a product's versions are Delta's, in commit order
+                sorted(written, key=lambda w: (int(w.version) if w.version.isdigit() else -1, w.created_at))
+            )
+            if any(w.partition for w in written)
+            else [],
         )
 
     def namesakes(self, name: str, *, producer: str = PLATFORM_PRODUCER) -> list[sa.Row]:

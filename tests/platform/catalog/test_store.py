@@ -30,7 +30,7 @@ def _nodes(graph: dict) -> set[str]:
 def test_a_new_database_is_migrated_to_head_and_migrations_run_both_ways(catalog_url: str):
     catalog = Catalog(catalog_url)
     with catalog.engine.connect() as db:
-        assert db.scalar(sa.text("SELECT version_num FROM alembic_version")) == "0003"
+        assert db.scalar(sa.text("SELECT version_num FROM alembic_version")) == "0004"
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
     with catalog.engine.begin() as db:
