@@ -27,6 +27,8 @@ class ProductLine(Protocol):
     def checks(self) -> str: ...
     @property
     def built(self) -> str: ...
+    @property
+    def newest(self) -> str: ...
 
 
 SUMMARY_COLUMNS = (
@@ -36,13 +38,14 @@ SUMMARY_COLUMNS = (
     Column("ver", "version", justify="right"),
     Column("contract", "contract_version", drop=2),
     Column("built", "built", drop=3),
+    Column("newest", "newest", drop=4),
     Column("checks", "checks", wraps=True),
 )
 
 
 def products_table(products: Iterable[ProductLine], *, lakehouse: str, width: int) -> RenderableType:
     """Every product with its owner, rows, Delta version, contract version, what the run built of it (partitions,
-    whole, up to date) and check results, in `width`."""
+    whole, up to date), its newest partition (and how far behind the landing it is) and check results, in `width`."""
     rows = [
         [
             product.name,
@@ -51,6 +54,7 @@ def products_table(products: Iterable[ProductLine], *, lakehouse: str, width: in
             str(product.version) if product.version is not None else "-",
             product.contract_version,
             product.built,
+            product.newest,
             product.checks,
         ]
         for product in products

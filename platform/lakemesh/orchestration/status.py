@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from functools import cache
 from typing import Any
 
@@ -16,12 +17,13 @@ import dagster as dg
 import polars as pl
 
 from lakemesh.catalog import Catalog, NotFound
-from lakemesh.contracts import load_contract
+from lakemesh.contracts import Contract, load_contract
 from lakemesh.errors import ContractInvalid, TableUnreadable, first_line
 from lakemesh.orchestration.catch_up import Build, partition_ranges
 from lakemesh.orchestration.products import CONTRACT_CHECK, product_name
 from lakemesh.settings import Settings
-from lakemesh.storage.delta import current_version, read_table
+from lakemesh.storage.delta import current_version, newest_day, open_table, read_table
+from lakemesh.storage.landing import last_landed_day
 
 __all__ = ["MeshRun", "ProductStatus", "failure_message", "failure_reason", "is_interruption", "mesh_status"]
 
@@ -69,6 +71,9 @@ class ProductStatus:
     checks: str
     built: str = "-"
     """What this run built of it: partitions (`1995-07-01`, `1992-01-01...1998-08-02`), `whole`, `up to date`."""
+    newest: str = "-"
+    """A partitioned product's newest partition, and how many days it is behind the newest landed day when that is
+    more than its freshness SLA allows (`1998-07-30 (3 d behind)`)."""
 
 
 _INTERRUPTED = {"DagsterExecutionInterruptedError", "KeyboardInterrupt"}
@@ -193,6 +198,7 @@ def mesh_status(
     catalog = Catalog(settings.catalog_url)
     outcomes = _outcomes(run) if run is not None else {}
     built = _built(run) if run is not None else {}
+    landed = last_landed_day(settings.landing)
     statuses = []
     for name, path in settings.contract_paths().items():
         try:
@@ -202,9 +208,12 @@ def mesh_status(
                 ProductStatus(name=name, owner="-", rows=None, version=None, contract_version="-", checks=str(error))
             )
             continue
+        newest = "-"
         try:
             version, rows = _published(settings.table_uri(name), settings)
             checks = _last_checks(catalog, name, settings)
+            if contract.partitioning is not None and version is not None:
+                newest = _newest_partition(contract, settings, landed=landed)
         except TableUnreadable as error:  # one damaged table: said in its row, every other product still shown
             version, rows, checks = None, None, first_line(error)
         if contract.domain in (unloaded or {}):
@@ -223,6 +232,7 @@ def mesh_status(
                 contract_version=contract.version,
                 checks=checks,
                 built=built.get(name, "-"),
+                newest=newest,
             )
         )
     if run is not None:
@@ -262,6 +272,22 @@ def _published(uri: str, settings: Settings) -> tuple[int | None, int | None]:
     if version is None:
         return None, None
     return version, read_table(uri, storage_options=settings.storage_options).select(pl.len()).collect().item()
+
+
+def _newest_partition(contract: Contract, settings: Settings, *, landed: date | None) -> str:
+    """The product's newest partition (from its files' statistics), with how far it is behind the newest landed
+    day when that is more than the contract's freshness SLA: the partition holding that day is fresh."""
+    partitioning = contract.partitioning
+    assert partitioning is not None
+    table = open_table(settings.table_uri(contract.name), storage_options=settings.storage_options)
+    day = newest_day(table, partitioning.column)
+    if day is None:
+        return "empty"
+    key = partitioning.key_of(day)
+    _, end = partitioning.window(key)
+    behind = (landed - end).days + 1 if landed is not None else 0  # its last day is end - 1
+    allowed = (contract.freshness_hours or 0) / 24
+    return f"{key} ({behind} d behind)" if behind > 0 and behind > allowed else key
 
 
 def _last_checks(catalog: Catalog, name: str, settings: Settings) -> str:

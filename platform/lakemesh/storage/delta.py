@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Mapping
+from datetime import date
 
 import polars as pl
 import pyarrow as pa
@@ -30,6 +31,7 @@ __all__ = [
     "committed_version",
     "current_version",
     "last_published_contract",
+    "newest_day",
     "open_table",
     "read_table",
     "rows_outside",
@@ -105,6 +107,15 @@ def rows_outside(table: DeltaTable, window: PartitionWindow) -> int:
     column = pc.field(window.column)
     inside = (column >= window.first) & (column < window.end)
     return table.to_pyarrow_dataset().count_rows(filter=~inside)
+
+
+def newest_day(table: DeltaTable, column: str) -> date | None:
+    """The latest value of date `column` in the table, from the files' statistics (None for an empty table)."""
+    files = pa.table(table.get_add_actions(flatten=True))
+    high = f"max.{column}"
+    if high in files.column_names:
+        return max((day for day in files.column(high).to_pylist() if day is not None), default=None)
+    return pl.scan_delta(table).select(pl.col(column).max()).collect().item()  # no statistics: read the column
 
 
 def last_published_contract(table: DeltaTable) -> dict | None:

@@ -249,3 +249,13 @@ def test_a_changed_contract_judges_every_partition_again(contracts, project: Pat
     job = _location(changed).resolve_implicit_global_asset_job_def()
     (build, whole) = catch_up(job.asset_layer.asset_graph, settings=here)
     assert build.partitions == ("1995-06-01", "1995-06-02") and whole.keys == {dg.AssetKey(["shop", "totals"])}
+
+
+def test_a_partitioned_product_s_newest_partition_is_judged_against_the_newest_landed_day(contracts, settings):
+    for n in range(3):
+        _land(settings, FIRST + timedelta(days=n), [n])
+    assert _run(contracts).success
+    newest = {status.name: status.newest for status in mesh_status(Settings.from_env())}
+    assert newest == {"shop.events": "1995-06-03", "shop.totals": "-"}  # current; a whole product has none
+    _land(settings, FIRST + timedelta(days=4), [4])  # two days landed since, not yet built
+    assert mesh_status(Settings.from_env())[0].newest == "1995-06-03 (2 d behind)"
