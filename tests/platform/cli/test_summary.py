@@ -16,15 +16,15 @@ def _shown(table, *, width: int = 200) -> str:
 def test_products_show_thousands_and_a_dash_where_nothing_is_published():
     products = [
         SimpleNamespace(name="sales.orders", owner="sales", rows=150000, version=3, contract_version="1.0.0",
-                        built="1995-07-01", checks="5/5"),
+                        built="1995-07-01", newest="1995-06-30 (1 d behind)", checks="5/5"),
         SimpleNamespace(name="sales.nope", owner="sales", rows=None, version=None, contract_version="1.0.0",
-                        built="-", checks=""),
+                        built="-", newest="-", checks=""),
     ]  # fmt: skip
     shown = _shown(products_table(products, lakehouse="/lake", width=200)).splitlines()
     assert "Lakemesh products in /lake" in shown[0]
     assert [line.split() for line in shown if line.strip().startswith("sales.")] == [
-        ["sales.orders", "sales", "150,000", "3", "1.0.0", "1995-07-01", "5/5"],
-        ["sales.nope", "sales", "-", "-", "1.0.0", "-"],
+        ["sales.orders", "sales", "150,000", "3", "1.0.0", "1995-07-01", "1995-06-30", "(1", "d", "behind)", "5/5"],
+        ["sales.nope", "sales", "-", "-", "1.0.0", "-", "-"],
     ]
 
 
@@ -38,11 +38,12 @@ def test_at_80_columns_names_and_numbers_are_whole_and_the_optional_columns_give
             version=12,
             contract_version="1.0.0",
             built="1992-01-01...1998-08-02",
+            newest="1998-12",
             checks="failed: not_null(ship_date) 3 rows, e.g. order_key=[REDACTED]; row_count_between 0 rows",
         ),
         SimpleNamespace(
             name="customers.customer", owner="customer-data", rows=150_000, version=0, contract_version="1.0.0",
-            built="whole", checks="12 passed",
+            built="whole", newest="-", checks="12 passed",
         ),
     ]  # fmt: skip
     shown = _shown(products_table(products, lakehouse="/lake", width=80), width=80)
@@ -52,7 +53,7 @@ def test_at_80_columns_names_and_numbers_are_whole_and_the_optional_columns_give
     assert "…" not in shown  # nothing is cut: a column is left out whole, the checks wrap at words
     assert "not_null(ship_date)" in " ".join(shown.split())
     header = next(line for line in lines if line.startswith("product"))
-    assert header.split() == ["product", "rows", "ver", "checks"]  # owner, contract and built gave way
+    assert header.split() == ["product", "rows", "ver", "checks"]  # owner, contract, built and newest gave way
 
 
 def test_at_80_columns_a_failure_s_reason_wraps_over_a_few_lines_not_a_word_a_line():
@@ -60,9 +61,9 @@ def test_at_80_columns_a_failure_s_reason_wraps_over_a_few_lines_not_a_word_a_li
     reason = "failed: contract v1.0.0 breaks the published v1.0.0 without a new major version; nothing was written"
     products = [
         SimpleNamespace(name="customers.customer", owner="customer-data", rows=15_000, version=0,
-                        contract_version="1.0.0", built="whole", checks=reason),
+                        contract_version="1.0.0", built="whole", newest="-", checks=reason),
         SimpleNamespace(name="supply.supplier_delivery_performance", owner="supply-chain", rows=600_572, version=1,
-                        contract_version="1.0.0", built="up to date", checks="14 passed"),
+                        contract_version="1.0.0", built="up to date", newest="1998-12", checks="14 passed"),
     ]  # fmt: skip
     lines = _shown(products_table(products, lakehouse="/lake", width=80), width=80).splitlines()
     header = next(line for line in lines if line.startswith("product"))
