@@ -52,7 +52,9 @@ class Gate:
     def judge(self, against: DeltaTable | None) -> ValidationReport:
         """The batch's report against the table as it is (a partition's table-wide guarantees, its keys' uniqueness
         and a row count, judge the table as the commit leaves it); a failing batch is quarantined and refused."""
-        kept = rows_outside(against, self.partition) if against is not None and self.partition is not None else 0
+        kept = 0  # a new major version replaces the whole table: it keeps nothing
+        if against is not None and self.partition is not None and not self.replace_schema:
+            kept = rows_outside(against, self.partition)
         verdict = self.batch.judge(
             self.contract, against=against, keyed_append=self.keyed_append, replaced=self.partition, kept_rows=kept
         )

@@ -140,10 +140,12 @@ def publish(
                 replace_schema=schema_gate(table, contract, settings),
                 partition=window,
             )
-            if window is not None and gate.replace_schema:
+            if window is not None and gate.replace_schema and window.first > contract.partitioning.start:
+                first = contract.partitioning.key_of(contract.partitioning.start)
                 raise ValueError(
                     f"{contract.name}: contract v{contract.version} is a new major version, which replaces the whole "
-                    f"table: publish it whole first, not partition {window.key}; nothing was written"
+                    f"table: publish it whole first, or a range from its first partition ({first}), not partition "
+                    f"{window.key}; nothing was written"
                 )
             report = gate.judge(table)
             if window is not None:
@@ -164,7 +166,7 @@ def publish(
                 record=record,
                 step=transaction,
                 replace_schema=gate.replace_schema,
-                partition=window,
+                partition=None if gate.replace_schema else window,  # a new major version: the whole table
                 recheck=gate.recheck,
                 checked_at=table.version() if table is not None else None,
                 storage_options=settings.storage_options,

@@ -259,3 +259,20 @@ def test_a_partitioned_product_s_newest_partition_is_judged_against_the_newest_l
     assert newest == {"shop.events": "1995-06-03", "shop.totals": "-"}  # current; a whole product has none
     _land(settings, FIRST + timedelta(days=4), [4])  # two days landed since, not yet built
     assert mesh_status(Settings.from_env())[0].newest == "1995-06-03 (2 d behind)"
+
+
+def test_a_new_major_version_rebuilds_every_partition_from_the_first(contracts, project: Path, settings: Settings):
+    for n in range(32):  # 1995-06-01 ... 1995-07-02
+        _land(settings, FIRST + timedelta(days=n), [n])
+    assert _run(contracts).success
+    monthly = write_contract(
+        project, contract_doc("shop.events", columns=grained("month", "1995-06-01"), version="2.0.0")
+    )  # fmt: skip  (other partitions: breaking)
+    changed = {**contracts, "shop.events": monthly}
+    run = _run(changed)
+    assert run.success, [e.step_failure_data.error.to_string() for e in run.all_events if e.is_step_failure]
+    # every partition (the contract changed), from the first: its commit replaces the table in the new schema
+    assert [b.partitions for b in run.planned if b.partitions] == [("1995-06", "1995-07")]
+    assert _partitions_committed(settings, "shop.events")[-1] == "1995-06...1995-07"
+    assert sorted(pl.read_delta(settings.table_uri("shop.events"))["id"]) == list(range(32))
+    assert _run(changed).planned == []  # and then up to date

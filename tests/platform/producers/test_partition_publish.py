@@ -160,11 +160,18 @@ def test_a_new_major_version_is_published_whole_before_any_partition(project: Pa
     run = str(uuid.uuid4())
     publish(pl.concat([_day(JUNE_30, [1]), _day(JULY_1, [2])]), contract=contract, settings=settings, run_id=run)
     monthly = write_contract(project, contract_doc(columns=grained("month"), version="2.0.0"))  # a breaking change
-    with pytest.raises(ValueError, match=r"v2\.0\.0 is a new major version, .* publish it whole first, not partition "
-                                         r"1995-06; nothing was written"):  # fmt: skip
+    with pytest.raises(ValueError, match=r"v2\.0\.0 is a new major version, .* publish it whole first, or a range "
+                                         r"from its first partition \(1992-01\), not partition 1995-06; nothing was "
+                                         r"written"):  # fmt: skip
         publish(_day(JUNE_30, [3]), contract=monthly, settings=settings, run_id=str(uuid.uuid4()), partition="1995-06")
     assert DeltaTable(settings.table_uri("shop.events")).version() == 0
     assert _rows(settings) == {JUNE_30: [1], JULY_1: [2]}
+    # its partitions from the first through the newest: the whole table, in the new schema, in one commit
+    done = publish(_day(JUNE_30, [3]), contract=monthly, settings=settings, run_id=str(uuid.uuid4()),
+                   partition=("1992-01", "1995-06"))  # fmt: skip
+    assert done.version == 1 and _rows(settings) == {JUNE_30: [3], JULY_1: []}
+    latest = PublishCommit.read(DeltaTable(settings.table_uri("shop.events")).history(1)[0])
+    assert latest.partition == "1992-01...1995-06" and latest.contract_version == "2.0.0"
 
 
 def test_a_row_count_judges_the_table_as_the_partition_s_commit_leaves_it(project: Path, settings: Settings):
