@@ -26,23 +26,36 @@ from lakemesh.storage.quarantine import write_quarantine
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
-__all__ = ["Batch", "PolarsBatch", "SparkBatch", "as_batch", "is_spark_dataframe", "polars_rows_in", "spark_rows_in"]
+__all__ = [
+    "Batch",
+    "PolarsBatch",
+    "SparkBatch",
+    "TableSide",
+    "as_batch",
+    "is_spark_dataframe",
+    "polars_rows_in",
+    "spark_rows_in",
+]
+
+
+@dataclass(frozen=True, kw_only=True)
+class TableSide:
+    """What a batch's table-wide guarantees are judged with: the table as it is (None before its first commit)."""
+
+    table: DeltaTable | None
+    keyed_append: bool
+    """The batch's keys must not be in the table already (outside the partition it `replaced`)."""
+    replaced: PartitionWindow | None = None
+    """The one time partition the batch replaces, if it is one."""
+    kept_rows: int = 0
+    """The table's rows the commit keeps beside the batch: a row count counts them too."""
 
 
 class Batch(Protocol):
     """One producer's output on its way to a product."""
 
-    def judge(
-        self,
-        contract: Contract,
-        *,
-        against: DeltaTable | None,
-        keyed_append: bool,
-        replaced: PartitionWindow | None,
-        kept_rows: int = 0,
-    ) -> ValidationReport:
-        """The contract's report on the batch; with `keyed_append`, its keys against the table's (but those of the
-        partition it `replaced`, whose rows it replaces); a row count counts the table's `kept_rows` too."""
+    def judge(self, contract: Contract, *, table: TableSide) -> ValidationReport:
+        """The contract's report on the batch, its table-wide guarantees judged with what `table` says of the table."""
         ...
 
     def quarantine(self, report: ValidationReport, uri: str, *, run_id: str, settings: Settings) -> None: ...
@@ -63,22 +76,14 @@ class PolarsBatch:
     data: Any
     frame: pl.DataFrame
 
-    def judge(
-        self,
-        contract: Contract,
-        *,
-        against: DeltaTable | None,
-        keyed_append: bool,
-        replaced: PartitionWindow | None,
-        kept_rows: int = 0,
-    ) -> ValidationReport:
-        existing = None
-        if keyed_append and against is not None:
+    def judge(self, contract: Contract, *, table: TableSide) -> ValidationReport:
+        existing, against, replaced = None, table.table, table.replaced
+        if table.keyed_append and against is not None:
             existing = pl.scan_delta(against)
             if replaced is not None:
                 existing = existing.filter(polars_rows_in(replaced).not_())
             existing = existing.select(contract.primary_key)
-        return validate(self.frame, contract, existing_keys=existing, kept_rows=kept_rows)
+        return validate(self.frame, contract, existing_keys=existing, kept_rows=table.kept_rows)
 
     def quarantine(self, report: ValidationReport, uri: str, *, run_id: str, settings: Settings) -> None:
         rows = self.frame if report.failing_rows is None else self.frame[report.failing_rows]
@@ -116,26 +121,19 @@ class SparkBatch:
     frame: DataFrame
     _refused: DataFrame | None = field(default=None, repr=False)
 
-    def judge(
-        self,
-        contract: Contract,
-        *,
-        against: DeltaTable | None,
-        keyed_append: bool,
-        replaced: PartitionWindow | None,
-        kept_rows: int = 0,
-    ) -> ValidationReport:
+    def judge(self, contract: Contract, *, table: TableSide) -> ValidationReport:
 
         from lakemesh.quality.spark_backend import validate_spark
         from lakemesh.storage.spark_delta import read_spark_table
 
         existing = None
-        if keyed_append and against is not None:
-            table = read_spark_table(self.frame.sparkSession, against.table_uri, version=against.version())
+        against, replaced = table.table, table.replaced
+        if table.keyed_append and against is not None:
+            published = read_spark_table(self.frame.sparkSession, against.table_uri, version=against.version())
             if replaced is not None:
-                table = table.filter(~spark_rows_in(replaced))
-            existing = table.select(*contract.primary_key)
-        verdict = validate_spark(self.frame, contract, existing_keys=existing, kept_rows=kept_rows)
+                published = published.filter(~spark_rows_in(replaced))
+            existing = published.select(*contract.primary_key)
+        verdict = validate_spark(self.frame, contract, existing_keys=existing, kept_rows=table.kept_rows)
         self._refused = verdict.refused
         return verdict.report
 

@@ -18,7 +18,7 @@ from lakemesh.contracts import Contract
 from lakemesh.contracts.compatibility import ContractChange, breaking_changes
 from lakemesh.errors import BreakingChange, CommitConflict, ProductNotFound, first_line, in_one_line
 from lakemesh.lineage import PublishLineage
-from lakemesh.producers.batches import Batch
+from lakemesh.producers.batches import Batch, TableSide
 from lakemesh.quality import ContractViolation, ValidationReport, as_polars, validate
 from lakemesh.settings import Settings
 from lakemesh.storage.commit import PartitionWindow
@@ -55,9 +55,8 @@ class Gate:
         kept = 0  # a new major version replaces the whole table: it keeps nothing
         if against is not None and self.partition is not None and not self.replace_schema:
             kept = rows_outside(against, self.partition)
-        verdict = self.batch.judge(
-            self.contract, against=against, keyed_append=self.keyed_append, replaced=self.partition, kept_rows=kept
-        )
+        table = TableSide(table=against, keyed_append=self.keyed_append, replaced=self.partition, kept_rows=kept)
+        verdict = self.batch.judge(self.contract, table=table)
         if not verdict.passed:
             raise self.refuse(verdict, table=against)
         return verdict
