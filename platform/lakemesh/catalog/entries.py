@@ -81,17 +81,19 @@ def _grain_of(key: str) -> Partitioning:
 
 def current_partitions(versions: Sequence[tuple[str, str | None, datetime]]) -> list[PartitionEntry]:
     """Which version holds each partition: from `versions` (version, the partition key or `first...last` range its
-    commit replaced or None for a whole table, when), oldest first; in partition order, a whole-table version's
-    rest last."""
+    commit replaced, "" for a whole table or None when not known, when), oldest first; in partition order, a
+    whole-table version's rest last. A version whose partitions are not known shows nowhere."""
     taken: list[tuple[date, date]] = []  # days newer versions replaced
     found: list[tuple[date, PartitionEntry]] = []
     for version, partition, at in reversed(versions):
-        if partition is None:  # everything not replaced since
+        if partition is None:
+            continue
+        if partition == "":  # everything not replaced since
             found.append((date.max, PartitionEntry(first=None, last=None, version=version, created_at=at)))
             break
         first_key, _, last_key = partition.partition("...")
-        grain = _grain_of(first_key)
         try:
+            grain = _grain_of(first_key)
             first, end = grain.span(first_key, last_key or first_key)
         except (KeyError, ValueError):  # a key the platform does not write: nothing to show
             continue

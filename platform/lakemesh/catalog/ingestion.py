@@ -260,7 +260,9 @@ class _Ingestion:
                 if completed:
                     facets, version = {**facets, **commit.facets()}, str(commit.version)
                     count = commit.rows if commit.rows is not None else count
-                    partition = commit.record.partition  # from the Delta log, as all that describes a product
+                    # from the Delta log, as all that describes a product; "": the whole table (null: not known,
+                    # a version recorded before the catalog kept partitions)
+                    partition = commit.record.partition or ""
             else:
                 # a dataset's versions are its writer's: another producer writing it (Spark's listener) adds none
                 observer = row.producer == PLATFORM_PRODUCER and not platform

@@ -33,13 +33,21 @@ def score(
 ) -> Scored:
     """Every row from the day the model's own validation began (never one it trained on, whatever the
     declaration now says), with its key and probability; with `within`, only those rows of that partition (which
-    may have none: a day with no line of the held-out period)."""
+    may have none: a day with no line of the held-out period).
+
+    Drift is measured on the scored population as the predictions will hold it: every row of the period, through
+    the end of `within` (a day's few hundred lines alone would drift by chance: 150 part types in 250 rows).
+    """
     spec, encoding = source.spec, model.encoding
-    period = source.since(date.fromisoformat(model.baseline["validate_from"]))
+    period = drifting = source.since(date.fromisoformat(model.baseline["validate_from"]))
     if within is not None:
         column = ds.field(within.column)
-        inside = (column >= pa.scalar(within.first)) & (column < pa.scalar(within.end))
-        period = Period(name=f"{period.name} in {within.key}", filter=period.filter & inside)
+        before_end = column < pa.scalar(within.end)
+        period = Period(
+            name=f"{period.name} in {within.key}",
+            filter=period.filter & before_end & (column >= pa.scalar(within.first)),
+        )
+        drifting = Period(name=f"{drifting.name} through {within.key}", filter=drifting.filter & before_end)
         if not source.rows(period):
             schema = source.dataset.schema
             empty = {key: pa.array([], type=schema.field(key).type) for key in keys}
@@ -55,7 +63,8 @@ def score(
     for batch in source.batches(period, [*keys, *encoding.columns]):
         matrix = encoding.encode(batch)
         source.refuse_invalid(matrix, encoding, outcome="scored")
-        seen.add(matrix)
+        if drifting is period:
+            seen.add(matrix)
         rows = xgboost.DMatrix(
             matrix, feature_names=list(encoding.columns), feature_types=encoding.feature_types, enable_categorical=True
         )
@@ -69,6 +78,9 @@ def score(
                 }
             )
         )
+    if drifting is not period:
+        for batch in source.batches(drifting, list(encoding.columns)):
+            seen.add(encoding.encode(batch))
     scored = seen.proportions()
     trained = model.baseline["proportions"]
     return Scored(

@@ -35,12 +35,12 @@ def new_backfill_id() -> str:
     return uuid.uuid4().hex[:8]
 
 
-def _subset(graph: AssetGraph, builds: Sequence[Build]) -> AssetGraphSubset:
-    """The partitions (and whole assets) of `builds`."""
+def _subset(graph: AssetGraph, builds: Mapping[Build, Collection[dg.AssetKey]]) -> AssetGraphSubset:
+    """The partitions (and whole assets) of these assets of each build."""
     partitioned: dict[dg.AssetKey, set[str]] = {}
     whole: set[dg.AssetKey] = set()
-    for build in builds:
-        for key in build.keys:
+    for build, keys_built in builds.items():
+        for key in keys_built:
             definition = graph.get(key).partitions_def
             if build.partitions is None or definition is None:
                 whole.add(key)
@@ -64,17 +64,20 @@ def record_backfill(
     backfill_id: str,
     title: str,
     planned: Sequence[Build],
-    built: Collection[Build],
+    materialized: Mapping[Build, Collection[dg.AssetKey]],
+    canceled: bool,
     started: float,
     tags: Mapping[str, str],
 ) -> PartitionBackfill:
-    """Record a backfill that ran `planned` (of which `built` succeeded) in `instance`, as ended."""
-    target = _subset(graph, planned)
-    done = _subset(graph, [build for build in planned if build in built])
+    """Record a backfill that ran `planned`, whose runs materialized `materialized` (the assets of each build that
+    were), in `instance`, as ended: completed, failed (what was not materialized), or canceled (interrupted: what
+    was not materialized was never attempted, or stopped)."""
+    target = _subset(graph, {build: build.keys for build in planned})
+    done = _subset(graph, materialized)
     data = AssetBackfillData.from_asset_graph_subset(target, instance, started)._replace(
-        requested_subset=target,
+        requested_subset=target if not canceled else _subset(graph, {b: b.keys for b in planned if b in materialized}),
         materialized_subset=done,
-        failed_and_downstream_subset=target - done,
+        failed_and_downstream_subset=AssetGraphSubset.create_empty_subset() if canceled else target - done,
     )
     backfill = PartitionBackfill.from_asset_graph_subset(
         backfill_id=backfill_id,
@@ -86,7 +89,12 @@ def record_backfill(
         description=None,
         run_config=None,
     )
-    status = BulkActionStatus.COMPLETED_SUCCESS if len(built) == len(planned) else BulkActionStatus.COMPLETED_FAILED
+    if canceled:
+        status = BulkActionStatus.CANCELED
+    elif (target - done).is_empty:
+        status = BulkActionStatus.COMPLETED_SUCCESS
+    else:
+        status = BulkActionStatus.COMPLETED_FAILED
     backfill = (
         backfill.with_asset_backfill_data(data, dynamic_partitions_store=instance, asset_graph=graph)
         .with_status(status)

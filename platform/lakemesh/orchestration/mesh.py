@@ -164,8 +164,11 @@ class BackfillRequest:
                 f"whole with `lakemesh run --select {self.product}`; nothing was built"
             )
         newest = last_landed_day(settings.landing)
-        if newest is None or self.last > newest:
+        last_window = definition.get_last_partition_window()
+        if newest is None or last_window is None or self.last >= last_window.end.date():
             landed = f"the newest landed day is {newest}" if newest else "nothing has landed"
+            if last_window is not None:
+                landed += f"; its last partition, {definition.get_last_partition_key()}, reads it"
             raise SelectionInvalid(
                 f"{where}: the range runs beyond the landing data ({landed}); land it first "
                 f"(`lakemesh generate --until {self.last}`); nothing was built"
@@ -219,7 +222,8 @@ def materialize_mesh(
         on_plan(plan)
     started, backfill_id = time.time(), new_backfill_id()
     tags = {BACKFILL_TAG: backfill_id} if backfill_request is not None else {}
-    built: list[Build] = []
+    materialized: dict[Build, set[dg.AssetKey]] = {}
+    interrupted = False
     watch = RunWatch(instance, on_event=on_event, record_into=record_into if plan else None, log_file=log_file)
     runs: list[dg.ExecuteInProcessResult] = []
     lost: dict[dg.AssetKey, list[Days]] = {}  # the days of each asset that failed, or were not built for it
@@ -241,8 +245,7 @@ def materialize_mesh(
             finally:
                 watch.ended(run_id)
             runs.append(result)
-            if result.success and keys == build.keys:
-                built.append(build)
+            materialized[build] = {event.asset_key for event in result.get_asset_materialization_events()}
             failures = [event for event in result.all_events if event.is_step_failure]
             failed_steps = {event.step_key for event in failures}
             for key in keys:
@@ -251,15 +254,26 @@ def materialize_mesh(
             errors = [event.step_failure_data.error for event in failures]
             errors += [event.event_specific_data.error for event in result.all_events if event.is_run_failure]
             if any(is_interruption(error) for error in errors if error is not None):
+                interrupted = True
                 break  # Ctrl-C, SIGTERM: the run stopped there, and the plan's later runs with it
+    except BaseException:
+        interrupted = True
+        raise
     finally:
         recorded = watch.close()
         if backfill_request is not None and plan:
             request = backfill_request
             title = f"{request.product} {request.first}...{request.last}" + (" and downstream" * request.downstream)
-            with instance_at(record_into) if record_into is not None else nullcontext(instance) as into:
-                record_backfill(into, graph, backfill_id=backfill_id, title=title, planned=plan, built=built,
-                                started=started, tags=tags)  # fmt: skip
+            try:
+                with instance_at(record_into) if record_into is not None else nullcontext(instance) as into:
+                    record_backfill(into, graph, backfill_id=backfill_id, title=title, planned=plan,
+                                    materialized=materialized, canceled=interrupted, started=started,
+                                    tags=tags)  # fmt: skip
+            except Exception as error:  # the products stand; only the UI's Backfills page misses it
+                logging.getLogger(__name__).warning("the backfill was not recorded for the Dagster UI: %s", error)
+                with log_file.open("a") as log:
+                    log.write(f"the backfill {backfill_id} was not recorded for the Dagster UI: {error!r}\n")
+                recorded = False
     return MeshRun(job=job, planned=plan, runs=runs, recorded=recorded)
 
 

@@ -25,7 +25,8 @@ _CRON = {"day": "0 0 * * *", "month": "0 0 1 * *", "year": "0 0 1 1 *"}
 def partitions_definition(partitioning: Partitioning, *, through: date | None) -> dg.TimeWindowPartitionsDefinition:
     """One Dagster partition per grain from the first partition through the last reading `through` (none while
     nothing has landed), in UTC, keyed as the contract keys them: with a lookback of 5, a ship month reads the
-    order days of the 5 months before it, so the lines ordered in July 1998 have ship months through December."""
+    order days of the 5 months before it, so the months through December read July's order days (those lines
+    ship by November: the last month is one of margin)."""
     if through is None or through < partitioning.start:
         end = partitioning.start
     else:
@@ -50,7 +51,8 @@ def partition_mapping(reader: Partitioning | None, upstream: Partitioning | None
         return None
     if reader is None:
         return dg.AllPartitionMapping()
-    return dg.TimeWindowPartitionMapping(start_offset=-reader.lookback)
+    # a month (or year) still arriving reads days not landed yet: they are no partitions, and no error
+    return dg.TimeWindowPartitionMapping(start_offset=-reader.lookback, allow_nonexistent_upstream_partitions=True)
 
 
 def step_partitions(context: dg.AssetExecutionContext, contract: Contract) -> tuple[str, str] | None:

@@ -62,7 +62,9 @@ class Plugin(BasePlugin):
             if column is None:
                 return table
             first, end = (date.fromisoformat(day) for day in reads["days"])
-            return table.to_table(filter=(pc.field(column) >= first) & (pc.field(column) < end))
+            return table.filter(
+                (pc.field(column) >= first) & (pc.field(column) < end)
+            )  # still lazy: DuckDB reads what it needs
         if "landing" in meta:
             days = self._reads(meta["landing"])["days"] if self.pins else None  # no step: every day
             window = tuple(date.fromisoformat(day) for day in days) if days else None

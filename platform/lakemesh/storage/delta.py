@@ -106,7 +106,7 @@ def rows_outside(table: DeltaTable, window: PartitionWindow) -> int:
     """
     column = pc.field(window.column)
     inside = (column >= window.first) & (column < window.end)
-    return table.to_pyarrow_dataset().count_rows(filter=~inside)
+    return table.to_pyarrow_dataset().count_rows(filter=~inside | column.is_null())  # a null is in no partition
 
 
 def newest_day(table: DeltaTable, column: str) -> date | None:

@@ -20,7 +20,7 @@ AT = datetime(2026, 12, 1, tzinfo=UTC)
 
 def test_each_partition_is_held_by_the_last_version_that_replaced_it():
     at = [AT + timedelta(minutes=n) for n in range(4)]
-    versions = [("0", None, at[0]), ("1", "1995-06-01...1995-06-30", at[1]), ("2", "1995-06-15", at[2]),
+    versions = [("0", "", at[0]), ("1", "1995-06-01...1995-06-30", at[1]), ("2", "1995-06-15", at[2]),
                 ("3", "1995-06-30", at[3])]  # fmt: skip
     assert current_partitions(versions) == [
         PartitionEntry(first="1995-06-01", last="1995-06-14", version="1", created_at=at[1]),
@@ -29,9 +29,11 @@ def test_each_partition_is_held_by_the_last_version_that_replaced_it():
         PartitionEntry(first="1995-06-30", last="1995-06-30", version="3", created_at=at[3]),
         PartitionEntry(first=None, last=None, version="0", created_at=at[0]),  # the whole table's rest
     ]
-    assert current_partitions([*versions, ("4", None, at[3])]) == [
+    assert current_partitions([*versions, ("4", "", at[3])]) == [
         PartitionEntry(first=None, last=None, version="4", created_at=at[3])  # a whole table replaces them all
     ]
+    unknown = [("0", None, at[0]), ("1", "1995-06", at[1]), ("2", "bad key", at[2])]  # recorded before; not a key
+    assert [(p.first, p.version) for p in current_partitions(unknown)] == [("1995-06", "1")]
     monthly = current_partitions([("0", "1995-01...1995-12", at[0]), ("1", "1995-06", at[1])])
     assert [(p.first, p.last, p.version) for p in monthly] == [
         ("1995-01", "1995-05", "0"), ("1995-06", "1995-06", "1"), ("1995-07", "1995-12", "0")

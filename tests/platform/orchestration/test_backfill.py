@@ -15,16 +15,18 @@ from lakemesh import Settings
 from lakemesh.errors import SelectionInvalid
 from lakemesh.orchestration.backfills import BACKFILL_TAG
 from lakemesh.orchestration.mesh import BackfillRequest, materialize_mesh
+from lakemesh.orchestration.recording import instance_at, prepare_instance_home
 
 from .test_catch_up import FIRST, _built, _land, _location, _partitions_committed, _run, contracts  # noqa: F401
 
 
-def _backfill(declared, instance: dg.DagsterInstance, *, first: date, last: date, downstream: bool = False):
+def _backfill(declared, instance: dg.DagsterInstance, *, first: date, last: date, downstream: bool = False,
+              record_into: Path | None = None):  # fmt: skip
     settings = Settings.from_env()
     request = BackfillRequest(product="shop.events", first=first, last=last, downstream=downstream)
     return materialize_mesh(
         {"shop": _location(declared)}, instance=instance, log_file=settings.logs_dir / "run.log", settings=settings,
-        backfill_request=request,
+        backfill_request=request, record_into=record_into,
     )  # fmt: skip
 
 
@@ -60,6 +62,19 @@ def test_a_backfill_rebuilds_its_range_in_one_run_and_dagster_records_it(landed,
     ]  # fmt: skip
 
 
+def test_a_backfill_is_recorded_in_the_ui_s_instance_as_the_cli_runs_it(landed, settings: Settings, tmp_path: Path):
+    home = tmp_path / "dagster"
+    prepare_instance_home(home)
+    with dg.DagsterInstance.ephemeral() as instance:  # the run's own, in memory, as `lakemesh backfill` makes it
+        done = _backfill(landed, instance, first=FIRST, last=FIRST + timedelta(days=1), record_into=home)
+    assert done.success and done.recorded
+    with instance_at(home) as ui:
+        [backfill] = ui.get_backfills()
+        assert backfill.status == BulkActionStatus.COMPLETED_SUCCESS
+        [run] = ui.get_runs(filters=dg.RunsFilter(tags={BACKFILL_TAG: backfill.backfill_id}))  # recorded as it ran
+        assert run.status == dg.DagsterRunStatus.SUCCESS
+
+
 def test_a_backfill_downstream_rebuilds_the_readers_too(landed, settings: Settings):
     totals_before = DeltaTable(settings.table_uri("shop.totals")).version()
     done = _backfill(landed, dg.DagsterInstance.ephemeral(), first=FIRST, last=FIRST, downstream=True)
@@ -76,7 +91,8 @@ def test_a_backfill_downstream_rebuilds_the_readers_too(landed, settings: Settin
             FIRST,
             FIRST + timedelta(days=9),
             r"runs beyond the landing data \(the newest landed day is "
-            r"1995-06-06\); land it first \(`lakemesh generate --until 1995-06-10`\)",
+            r"1995-06-06; its last partition, 1995-06-06, reads it\); "
+            r"land it first \(`lakemesh generate --until 1995-06-10`\)",
         ),
         (
             "shop.events",
@@ -106,6 +122,8 @@ def test_a_backfill_whose_run_fails_is_recorded_as_failed(landed, settings: Sett
     assert not done.success
     [backfill] = instance.get_backfills()
     assert backfill.status == BulkActionStatus.COMPLETED_FAILED
+    data = backfill.get_asset_backfill_data(done.job.asset_layer.asset_graph)
+    assert data.materialized_subset.is_empty and not data.failed_and_downstream_subset.is_empty
     assert sorted(pl.read_delta(settings.table_uri("shop.events"))["id"]) == [1, 11, 21, 31, 41, 51]  # kept
 
 
