@@ -32,12 +32,12 @@ from lakemesh.orchestration.products import LANDING_METADATA, product_name
 from lakemesh.settings import Settings
 from lakemesh.storage.commit import PublishCommit
 from lakemesh.storage.delta import open_table
-from lakemesh.storage.landing import landing_days, landing_path
+from lakemesh.storage.landing import by_day_tables, landing_days, landing_path
 
 if TYPE_CHECKING:
     from dagster._core.definitions.assets.graph.asset_graph import AssetGraph  # a job's, never built here
 
-__all__ = ["Build", "Days", "backfill", "catch_up", "overlaps", "partition_ranges"]
+__all__ = ["Build", "Days", "backfill", "built_through", "catch_up", "overlaps", "partition_ranges"]
 
 
 Days = tuple[date, date]
@@ -150,6 +150,29 @@ def backfill(
         if plan.whole or plan.partitions:
             planned[each] = plan
     return _runs(graph, planned)
+
+
+def built_through(contract: Contract, *, settings: Settings) -> date | None:
+    """The newest landed day a product has been built with: of the days that had landed when the commit that last
+    replaced the day newest landed was made, the newest (when none replaced it yet, the newest day any commit had
+    seen within the days it replaced). None when nothing has landed by the day or it was never published."""
+    times = _LandingTimes(settings.landing)
+    landed: dict[date, float] = {}
+    for table in by_day_tables(settings.landing):
+        for day, at in (times.landed(table) or {}).items():
+            landed[day] = max(landed.get(day, 0.0), at)
+    commits = _Publishes({contract.name: contract}, settings).of(contract.name)
+    if not landed or not commits:
+        return None
+    newest = max(landed)
+
+    def seen(at: float, before: date) -> date | None:
+        return max((day for day, written in landed.items() if written <= at and day < before), default=None)
+
+    covering = [c for c in commits if c.days[0] <= newest < c.days[1]]
+    if covering:
+        return seen(max(c.at for c in covering), date.max)
+    return max((day for c in commits if (day := seen(c.at, c.days[1])) is not None), default=None)
 
 
 def _merged(spans: Collection[Days]) -> list[Days]:
@@ -312,7 +335,7 @@ class _LandingTimes:
         self.landing = landing
         self._days: dict[str, dict[date, float]] = {}
 
-    def _landed(self, table: str) -> dict[date, float] | None:
+    def landed(self, table: str) -> dict[date, float] | None:
         """When each landed day of a table that arrives by the day was written, by day; None for a snapshot."""
         path = landing_path(self.landing, table)
         if not path.is_dir():
@@ -324,7 +347,7 @@ class _LandingTimes:
 
     def newest(self, table: str, days: Days) -> float:
         """When the newest file of `days` was written (the table's file, for a snapshot); 0 when none has landed."""
-        landed = self._landed(table)
+        landed = self.landed(table)
         if landed is None:
             path = landing_path(self.landing, table)
             return path.stat().st_mtime if path.exists() else 0.0
@@ -332,7 +355,7 @@ class _LandingTimes:
 
     def has_every_day(self, table: str, days: Days) -> bool:
         """Whether every day of `days` up to the newest landed has landed with rows (a snapshot: yes)."""
-        landed = self._landed(table)
+        landed = self.landed(table)
         if landed is None:
             return True
         wanted = _landed_days(landed, days)

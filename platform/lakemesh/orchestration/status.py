@@ -19,7 +19,7 @@ import polars as pl
 from lakemesh.catalog import Catalog, NotFound
 from lakemesh.contracts import Contract, load_contract
 from lakemesh.errors import ContractInvalid, TableUnreadable, first_line
-from lakemesh.orchestration.catch_up import Build, partition_ranges
+from lakemesh.orchestration.catch_up import Build, built_through, partition_ranges
 from lakemesh.orchestration.products import CONTRACT_CHECK, product_name
 from lakemesh.settings import Settings
 from lakemesh.storage.delta import current_version, newest_day, open_table, read_table
@@ -275,8 +275,9 @@ def _published(uri: str, settings: Settings) -> tuple[int | None, int | None]:
 
 
 def _newest_partition(contract: Contract, settings: Settings, *, landed: date | None) -> str:
-    """The product's newest partition (from its files' statistics), with how far it is behind the newest landed
-    day when that is more than the contract's freshness SLA: the partition holding that day is fresh."""
+    """The product's newest partition (from its files' statistics), with how many days it is behind the newest
+    landed day, when more than the contract's freshness SLA: the newest day landed before the commit that last
+    replaced that day's rows (a month or year partition holding it may have been built before it landed)."""
     partitioning = contract.partitioning
     assert partitioning is not None
     table = open_table(settings.table_uri(contract.name), storage_options=settings.storage_options)
@@ -284,8 +285,8 @@ def _newest_partition(contract: Contract, settings: Settings, *, landed: date | 
     if day is None:
         return "empty"
     key = partitioning.key_of(day)
-    _, end = partitioning.window(key)
-    behind = (landed - end).days + 1 if landed is not None else 0  # its last day is end - 1
+    through = built_through(contract, settings=settings)
+    behind = (landed - through).days if landed is not None and through is not None else 0
     allowed = (contract.freshness_hours or 0) / 24
     return f"{key} ({behind} d behind)" if behind > 0 and behind > allowed else key
 

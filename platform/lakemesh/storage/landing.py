@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 from lakemesh.errors import LandingDataBad
 
 __all__ = [
+    "by_day_tables",
     "checked_landing_file",
     "landing_columns",
     "landing_days",
@@ -64,11 +65,16 @@ def landing_days(landing: Path, table: str) -> list[date] | None:
     return sorted(date.fromisoformat(match[1]) for match in found if match)
 
 
+def by_day_tables(landing: Path) -> list[str]:
+    """The landing tables that arrive by the day (a folder of days each), by name."""
+    if not landing.is_dir():
+        return []
+    return sorted(e.name for e in landing.iterdir() if e.is_dir() and _TABLE_NAME.fullmatch(e.name))
+
+
 def last_landed_day(landing: Path) -> date | None:
     """The newest day any table that arrives by the day has landed; None when none has landed a day."""
-    tables = (
-        [e.name for e in landing.iterdir() if e.is_dir() and _TABLE_NAME.fullmatch(e.name)] if landing.is_dir() else []
-    )
+    tables = by_day_tables(landing)
     return max((days[-1] for table in tables if (days := landing_days(landing, table))), default=None)
 
 

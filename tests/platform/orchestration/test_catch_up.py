@@ -4,6 +4,7 @@ partitions they read (and the products reading them), in dependency order, and n
 import os
 import shutil
 import time
+import uuid
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -11,11 +12,11 @@ import dagster as dg
 import polars as pl
 import pytest
 from deltalake import DeltaTable
-from lakemesh import Settings, data_product
+from lakemesh import Settings, data_product, publish
 from lakemesh.contracts import Contract
 from lakemesh.contracts.partitioning import Partitioning
 from lakemesh.orchestration import LakehouseResource
-from lakemesh.orchestration.catch_up import Build, catch_up
+from lakemesh.orchestration.catch_up import Build, built_through, catch_up
 from lakemesh.orchestration.mesh import materialize_mesh
 from lakemesh.orchestration.partitions import partition_mapping, partitions_definition
 from lakemesh.orchestration.python_assets import python_product_asset
@@ -276,3 +277,19 @@ def test_a_new_major_version_rebuilds_every_partition_from_the_first(contracts, 
     assert _partitions_committed(settings, "shop.events")[-1] == "1995-06...1995-07"
     assert sorted(pl.read_delta(settings.table_uri("shop.events"))["id"]) == list(range(32))
     assert _run(changed).planned == []  # and then up to date
+
+
+def test_a_month_is_built_through_the_days_landed_before_its_commit(project: Path, settings: Settings):
+    for table in ("orders", "lineitem"):
+        shutil.rmtree(settings.landing / table)
+    monthly = write_contract(project, contract_doc("shop.events", columns=grained("month", "1995-06-01")))
+    for n in range(3):
+        _land(settings, FIRST + timedelta(days=n), [n])
+    june = pl.DataFrame({"id": [1], "order_date": [FIRST]})
+    publish(june, contract=monthly, settings=settings, run_id=str(uuid.uuid4()), partition="1995-06")
+    assert built_through(monthly, settings=settings) == FIRST + timedelta(days=2)
+    time.sleep(0.01)
+    _land(settings, FIRST + timedelta(days=3), [3])  # June 4 lands after June was built: June is one day behind
+    assert built_through(monthly, settings=settings) == FIRST + timedelta(days=2)
+    publish(june, contract=monthly, settings=settings, run_id=str(uuid.uuid4()), partition="1995-06")
+    assert built_through(monthly, settings=settings) == FIRST + timedelta(days=3)
