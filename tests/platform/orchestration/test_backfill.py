@@ -11,13 +11,26 @@ import polars as pl
 import pytest
 from dagster._core.execution.backfill import BulkActionStatus
 from deltalake import DeltaTable
-from lakemesh import Settings
+from lakemesh import PartitionWindow, Settings, data_product
 from lakemesh.errors import SelectionInvalid
+from lakemesh.orchestration import LakehouseResource
 from lakemesh.orchestration.backfills import BACKFILL_TAG
+from lakemesh.orchestration.catch_up import backfill
 from lakemesh.orchestration.mesh import BackfillRequest, materialize_mesh
+from lakemesh.orchestration.python_assets import python_product_asset
 from lakemesh.orchestration.recording import instance_at, prepare_instance_home
 
-from .test_catch_up import FIRST, _built, _land, _location, _partitions_committed, _run, contracts  # noqa: F401
+from ..conftest import contract_doc, write_contract
+from .test_catch_up import (  # noqa: F401
+    FIRST,
+    _built,
+    _land,
+    _location,
+    _partitions_committed,
+    _run,
+    contracts,
+    events,
+)
 
 
 def _backfill(declared, instance: dg.DagsterInstance, *, first: date, last: date, downstream: bool = False,
@@ -135,3 +148,45 @@ def test_the_cli_refuses_a_reversed_range_before_loading_anything(project: Path,
     assert answer.returncode == 2, answer.stdout + answer.stderr
     assert "backfill sales.orders 1995-07-02...1995-07-01: the range runs backwards" in answer.stdout + answer.stderr
     assert not Path(settings.table_uri("sales.orders")).exists()
+
+
+@data_product(name="months", inputs=["shop.events"])
+def months(events: pl.LazyFrame, window: PartitionWindow) -> pl.LazyFrame:
+    month = pl.col("order_date").dt.truncate("1mo")
+    return (
+        events.filter(month >= window.first, month < window.end)
+        .group_by(month.alias("month"))
+        .agg(count=pl.len().cast(pl.Int64))
+    )
+
+
+def test_downstream_reaches_the_partitions_of_another_grain_that_read_the_range(contracts, project, settings):  # noqa: F811
+    for n in range(32):  # 1995-06-01 ... 1995-07-02
+        _land(settings, FIRST + timedelta(days=n), [n])
+    monthly = write_contract(project, contract_doc("shop.months", columns=[
+        {"name": "month", "logicalType": "date", "required": True, "primaryKey": True, "partitioned": True,
+         "partitionKeyPosition": 1, "customProperties": [{"property": "partitionGrain", "value": "month"},
+                                                         {"property": "partitionStart", "value": "1995-06-01"},
+                                                         {"property": "partitionLookback", "value": 1}]},
+        {"name": "count", "logicalType": "integer", "physicalType": "bigint", "required": True},
+    ]))  # fmt: skip
+    declared = {**contracts, "shop.months": monthly}
+    here = Settings.from_env()
+    location = dg.Definitions(
+        assets=[
+            python_product_asset(events, declared["shop.events"], settings=here, inputs=declared),
+            python_product_asset(months, monthly, settings=here, inputs=declared),
+        ],
+        resources={"lakehouse": LakehouseResource()},
+    )
+    graph = location.resolve_implicit_global_asset_job_def().asset_layer.asset_graph
+    june_15 = FIRST + timedelta(days=14)
+    plan = backfill(graph, dg.AssetKey(["shop", "events"]), days=(june_15, june_15 + timedelta(days=1)),
+                    settings=here, downstream=True)  # fmt: skip
+    assert [(sorted(k.to_user_string() for k in b.keys), b.partitions) for b in plan] == [
+        (["shop/events"], ("1995-06-15", "1995-06-15")),
+        (["shop/months"], ("1995-06", "1995-07")),  # its month, and July, which reads June (lookback 1); not August
+    ]
+    alone = backfill(graph, dg.AssetKey(["shop", "events"]), days=(june_15, june_15 + timedelta(days=1)),
+                     settings=here)  # fmt: skip
+    assert [b.partitions for b in alone] == [("1995-06-15", "1995-06-15")]  # without --downstream: itself only
