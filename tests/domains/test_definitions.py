@@ -71,7 +71,7 @@ def test_the_model_is_declared_into_features_model_predictions_assets(locations)
     assert {model.group_name, predictions.group_name} == {"logistics"}
     checks = {(c.asset_key.path[-1], c.name) for c in graph.asset_check_keys}
     assert {("late_delivery", "evaluation_gate"), ("late_delivery_predictions", "feature_drift")} <= checks
-    assert ("shipment_features", "discount__finite") in checks  # a required number is finite
+    assert ("shipment_features", "contract") in checks  # partitioned: one check per partition, every guarantee
     assert "auc >= 0.8" in model.description
 
 

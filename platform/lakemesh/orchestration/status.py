@@ -148,17 +148,49 @@ def _outcomes(run: MeshRun) -> dict[str, str]:
         return any(step_of(p) in failures or an_input_failed(p) for p in parents)
 
     outcomes = _checks_of_run(run, published)
+    left_out = _partitions_left_out(run)
     for node in graph.asset_nodes:
         name = product_name(node.key)
         if not node.is_materializable:
             continue
+        why = "not run: an input failed" if an_input_failed(node.key) else "not run: the run stopped"
         if step_of(node.key) in failures:  # in one of its runs: another range of it may have been published
             outcomes[name] = f"failed: {failure_reason(failures[step_of(node.key)], product=name)}"
+        elif name in published and node.key in left_out:  # some of its partitions were built, others not
+            outcomes[name] = f"{outcomes.get(name, 'published')}; {left_out[node.key]} {why}"
         elif name in published:
             continue
         elif node.key in planned:
-            outcomes[name] = "not run: an input failed" if an_input_failed(node.key) else "not run: the run stopped"
+            outcomes[name] = why
     return outcomes
+
+
+def _partitions_left_out(run: MeshRun) -> dict[dg.AssetKey, str]:
+    """For each partitioned asset of the run: the partitions it was to build and did not (as ranges), if any."""
+    materialized: dict[dg.AssetKey, set[str]] = {}
+    for event in run.get_asset_materialization_events():
+        if event.partition:
+            materialized.setdefault(event.asset_key, set()).add(event.partition)
+    graph, left_out = run.job.asset_layer.asset_graph, {}
+    for key in {key for build in run.planned if build.partitions for key in build.keys}:
+        definition = graph.get(key).partitions_def
+        if definition is None:
+            continue
+        wanted = set()
+        for build in run.planned:
+            if key in build.keys and build.partitions:
+                wanted |= set(definition.get_partition_keys_in_range(dg.PartitionKeyRange(*build.partitions)))
+        missing = wanted - materialized.get(key, set())
+        if missing:
+            left_out[key] = _as_ranges(missing, definition.get_partition_keys())
+    return left_out
+
+
+def _as_ranges(keys: Collection[str], every: list[str]) -> str:
+    """Partition keys (of `every`, in its order) as the fewest ranges: `1995-07-01, 1995-07-03...1995-07-05`."""
+    position = {key: i for i, key in enumerate(every)}
+    spans = partition_ranges(sorted(keys, key=position.__getitem__), every)
+    return ", ".join(first if first == last else f"{first}...{last}" for first, last in spans)
 
 
 def _built(run: MeshRun) -> dict[str, str]:
@@ -176,9 +208,7 @@ def _built(run: MeshRun) -> dict[str, str]:
         if not keys or definition is None:
             built[product_name(key)] = "whole"
             continue
-        every = definition.get_partition_keys()
-        spans = partition_ranges(sorted(set(keys), key=every.index), every)
-        built[product_name(key)] = ", ".join(first if first == last else f"{first}...{last}" for first, last in spans)
+        built[product_name(key)] = _as_ranges(set(keys), definition.get_partition_keys())
     return built
 
 
