@@ -10,6 +10,7 @@ after it as the lookback), so a new landing day is a new partition.
 
 from __future__ import annotations
 
+import warnings
 from datetime import date, datetime
 
 import dagster as dg
@@ -51,8 +52,11 @@ def partition_mapping(reader: Partitioning | None, upstream: Partitioning | None
         return None
     if reader is None:
         return dg.AllPartitionMapping()
-    # a month (or year) still arriving reads days not landed yet: they are no partitions, and no error
-    return dg.TimeWindowPartitionMapping(start_offset=-reader.lookback, allow_nonexistent_upstream_partitions=True)
+    # a month (or year) still arriving reads days not landed yet: they are no partitions, and no error (Dagster
+    # marks the option beta, and says so at every load: not on the console)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        return dg.TimeWindowPartitionMapping(start_offset=-reader.lookback, allow_nonexistent_upstream_partitions=True)
 
 
 def step_partitions(context: dg.AssetExecutionContext, contract: Contract) -> tuple[str, str] | None:
