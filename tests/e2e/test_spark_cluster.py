@@ -40,13 +40,22 @@ def _wait_for(log: Path, text: str, *, process: subprocess.Popen, timeout: float
     pytest.fail(f"{log.name} never said {text!r}:\n{log.read_text(errors='replace')[-3000:]}")
 
 
+def stoppable() -> None:
+    """In a daemon about to start: SIGTERM and SIGINT as the kernel has them. A JVM keeps a signal its parent
+    ignores ignored, and Dagster's in-process runs set this test process's SIGTERM to its SIGINT handler, which is
+    "ignore" when the suite was started in the background: the daemon would never stop."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _daemon(tmp_path: Path, name: str, *args: str, env: dict[str, str]) -> tuple[subprocess.Popen, Path]:
     """Spark's own launch class, in a process group of its own so that nothing it starts outlives the test."""
     log = tmp_path / f"{name}.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [str(SPARK_CLASS), *args], stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
-        )
+            [str(SPARK_CLASS), *args], stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+            preexec_fn=stoppable,
+        )  # fmt: skip
     return process, log
 
 

@@ -19,7 +19,7 @@ from lakemesh.compute import find_java_home, spark_conf
 from lakemesh.storage.commit import published_fields
 
 from ..platform.conftest import contract_doc, write_contract
-from .test_spark_cluster import _free_port, _group_alive
+from .test_spark_cluster import _free_port, _group_alive, stoppable
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark]
 
@@ -83,7 +83,12 @@ def test_a_product_is_published_through_spark_connect(settings: Settings, tmp_pa
         arguments += ["--conf", f"{key}={value}"]
     with log.open("wb") as out:
         server = subprocess.Popen(
-            [*arguments, "spark-internal"], stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            [*arguments, "spark-internal"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+            preexec_fn=stoppable,
         )
     try:
         _wait_for_port(port, process=server, log=log, timeout=180)
