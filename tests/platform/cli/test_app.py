@@ -22,7 +22,9 @@ def _lakemesh(*args: str, lakehouse: Path) -> subprocess.CompletedProcess:
 
 def test_every_command_sits_in_its_group_in_order():
     root = typer.main.get_command(app)
-    assert list(root.commands) == ["generate", "prepare", "run", "read", "maintain", "reset", "catalog", "models"]
+    assert list(root.commands) == [
+        *("generate", "prepare", "run", "backfill", "read", "maintain", "reset", "catalog", "models"),
+    ]
     assert list(root.commands["catalog"].commands) == [
         "list",
         "show",
@@ -38,7 +40,8 @@ def test_every_command_sits_in_its_group_in_order():
 _HELP_THEN_LIST_MODULES = """
 import json, sys
 from lakemesh.cli import app
-for args in ([], ["catalog"], ["models"], ["run"], ["read"], ["maintain"], ["catalog", "serve"], ["models", "show"]):
+for args in ([], ["catalog"], ["models"], ["run"], ["backfill"], ["read"], ["maintain"], ["catalog", "serve"],
+             ["models", "show"]):
     try:
         app([*args, "--help"])
     except SystemExit:
