@@ -40,7 +40,7 @@ def _run(project: Path) -> tuple[subprocess.CompletedProcess[str], dict[str, str
 
 
 def test_a_failed_step_shows_in_the_summary_and_the_exit_code(settings: Settings):
-    damaged = next((settings.landing / "lineitem").iterdir())
+    damaged = sorted((settings.landing / "lineitem").iterdir())[0]  # the first day, 1992-01-02
     damaged.write_bytes(b"PAR1 not really parquet")  # one day damaged
     for later in (*settings.landing.glob("orders/1998-*"), *settings.landing.glob("lineitem/1998-*")):
         later.unlink()  # landed through 1997-12-31

@@ -82,12 +82,12 @@ def _grain_of(key: str) -> Partitioning:
 def current_partitions(versions: Sequence[tuple[str, str | None, datetime]]) -> list[PartitionEntry]:
     """Which version holds each partition: from `versions` (version, the partition key or `first...last` range its
     commit replaced, "" for a whole table or None when not known, when), oldest first; in partition order, a
-    whole-table version's rest last. A version whose partitions are not known shows nowhere."""
+    whole-table version's rest last. A version whose partitions are not known shows nowhere, nor do older ones."""
     taken: list[tuple[date, date]] = []  # days newer versions replaced
     found: list[tuple[date, PartitionEntry]] = []
     for version, partition, at in reversed(versions):
-        if partition is None:
-            continue
+        if partition is None:  # not known (recorded before the catalog kept partitions): nothing older is sure
+            break
         if partition == "":  # everything not replaced since
             found.append((date.max, PartitionEntry(first=None, last=None, version=version, created_at=at)))
             break

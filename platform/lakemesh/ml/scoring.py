@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 import pyarrow as pa
@@ -17,7 +17,10 @@ from lakemesh.ml.features import FeatureSource, Period
 from lakemesh.ml.registry import LoadedModel
 from lakemesh.storage.commit import PartitionWindow
 
-__all__ = ["Scored", "score"]
+__all__ = ["DRIFT_DAYS", "Scored", "score"]
+
+DRIFT_DAYS = 90
+"""How many days up to a scored partition's end its drift is measured on (of the scored period)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -35,8 +38,9 @@ def score(
     declaration now says), with its key and probability; with `within`, only those rows of that partition (which
     may have none: a day with no line of the held-out period).
 
-    Drift is measured on the scored population as the predictions will hold it: every row of the period, through
-    the end of `within` (a day's few hundred lines alone would drift by chance: 150 part types in 250 rows).
+    With `within`, drift is measured on the scored rows of the `DRIFT_DAYS` days up to its end: a day's few hundred
+    lines alone would drift by chance (150 part types in 250 rows), and every scored day since validation began
+    would cost more each day and hide a recent shift.
     """
     spec, encoding = source.spec, model.encoding
     period = drifting = source.since(date.fromisoformat(model.baseline["validate_from"]))
@@ -47,7 +51,8 @@ def score(
             name=f"{period.name} in {within.key}",
             filter=period.filter & before_end & (column >= pa.scalar(within.first)),
         )
-        drifting = Period(name=f"{drifting.name} through {within.key}", filter=drifting.filter & before_end)
+        recent = column >= pa.scalar(within.end - timedelta(days=DRIFT_DAYS))
+        drifting = Period(name=f"{drifting.name} through {within.key}", filter=drifting.filter & before_end & recent)
         if not source.rows(period):
             schema = source.dataset.schema
             empty = {key: pa.array([], type=schema.field(key).type) for key in keys}

@@ -64,20 +64,22 @@ def record_backfill(
     backfill_id: str,
     title: str,
     planned: Sequence[Build],
+    ran: Mapping[Build, Collection[dg.AssetKey]],
     materialized: Mapping[Build, Collection[dg.AssetKey]],
     canceled: bool,
     started: float,
     tags: Mapping[str, str],
 ) -> PartitionBackfill:
-    """Record a backfill that ran `planned`, whose runs materialized `materialized` (the assets of each build that
-    were), in `instance`, as ended: completed, failed (what was not materialized), or canceled (interrupted: what
-    was not materialized was never attempted, or stopped)."""
+    """Record a backfill that planned `planned`, ran these assets of each build (`ran`: those an input failed for
+    were left out) and materialized `materialized`, in `instance`, as ended: completed, failed (what ran and was not
+    materialized), or canceled (interrupted: what never ran is neither requested nor failed)."""
     target = _subset(graph, {build: build.keys for build in planned})
+    requested = _subset(graph, ran) if canceled else target
     done = _subset(graph, materialized)
     data = AssetBackfillData.from_asset_graph_subset(target, instance, started)._replace(
-        requested_subset=target if not canceled else _subset(graph, {b: b.keys for b in planned if b in materialized}),
+        requested_subset=requested,
         materialized_subset=done,
-        failed_and_downstream_subset=AssetGraphSubset.create_empty_subset() if canceled else target - done,
+        failed_and_downstream_subset=requested - done,
     )
     backfill = PartitionBackfill.from_asset_graph_subset(
         backfill_id=backfill_id,

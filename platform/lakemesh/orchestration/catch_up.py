@@ -155,7 +155,8 @@ def backfill(
 def built_through(contract: Contract, *, settings: Settings) -> date | None:
     """The newest landed day a product has been built with: of the days that had landed when the commit that last
     replaced the day newest landed was made, the newest (when none replaced it yet, the newest day any commit had
-    seen within the days it replaced). None when nothing has landed by the day or it was never published."""
+    seen within the days it replaced; the day before the first landed when no commit saw any). None when nothing
+    has landed by the day or it was never published."""
     times = _LandingTimes(settings.landing)
     landed: dict[date, float] = {}
     for table in by_day_tables(settings.landing):
@@ -171,8 +172,11 @@ def built_through(contract: Contract, *, settings: Settings) -> date | None:
 
     covering = [c for c in commits if c.days[0] <= newest < c.days[1]]
     if covering:
-        return seen(max(c.at for c in covering), date.max)
-    return max((day for c in commits if (day := seen(c.at, c.days[1])) is not None), default=None)
+        through = seen(max(c.at for c in covering), date.max)
+    else:
+        through = max((day for c in commits if (day := seen(c.at, c.days[1])) is not None), default=None)
+    # built, but before any day now landed was written (every file landed again since): behind all of them
+    return through if through is not None else min(landed) - timedelta(days=1)
 
 
 def _merged(spans: Collection[Days]) -> list[Days]:

@@ -12,7 +12,7 @@ import time
 import uuid
 import warnings
 from collections.abc import Callable, Collection, Mapping, Sequence
-from contextlib import nullcontext
+from contextlib import nullcontext, suppress
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -222,6 +222,7 @@ def materialize_mesh(
         on_plan(plan)
     started, backfill_id = time.time(), new_backfill_id()
     tags = {BACKFILL_TAG: backfill_id} if backfill_request is not None else {}
+    ran: dict[Build, set[dg.AssetKey]] = {}  # the assets each build ran (those an input failed for left out)
     materialized: dict[Build, set[dg.AssetKey]] = {}
     interrupted = False
     watch = RunWatch(instance, on_event=on_event, record_into=record_into if plan else None, log_file=log_file)
@@ -245,6 +246,7 @@ def materialize_mesh(
             finally:
                 watch.ended(run_id)
             runs.append(result)
+            ran[build] = keys
             materialized[build] = {event.asset_key for event in result.get_asset_materialization_events()}
             failures = [event for event in result.all_events if event.is_step_failure]
             failed_steps = {event.step_key for event in failures}
@@ -256,7 +258,7 @@ def materialize_mesh(
             if any(is_interruption(error) for error in errors if error is not None):
                 interrupted = True
                 break  # Ctrl-C, SIGTERM: the run stopped there, and the plan's later runs with it
-    except BaseException:
+    except KeyboardInterrupt:  # Ctrl-C, SIGTERM between two runs
         interrupted = True
         raise
     finally:
@@ -266,14 +268,13 @@ def materialize_mesh(
             title = f"{request.product} {request.first}...{request.last}" + (" and downstream" * request.downstream)
             try:
                 with instance_at(record_into) if record_into is not None else nullcontext(instance) as into:
-                    record_backfill(into, graph, backfill_id=backfill_id, title=title, planned=plan,
+                    record_backfill(into, graph, backfill_id=backfill_id, title=title, planned=plan, ran=ran,
                                     materialized=materialized, canceled=interrupted, started=started,
                                     tags=tags)  # fmt: skip
             except Exception as error:  # the products stand; only the UI's Backfills page misses it
-                logging.getLogger(__name__).warning("the backfill was not recorded for the Dagster UI: %s", error)
-                with log_file.open("a") as log:
+                recorded = False  # the run says so; why goes to the run log, never over the run's own error
+                with suppress(OSError), log_file.open("a") as log:
                     log.write(f"the backfill {backfill_id} was not recorded for the Dagster UI: {error!r}\n")
-                recorded = False
     return MeshRun(job=job, planned=plan, runs=runs, recorded=recorded)
 
 

@@ -293,3 +293,7 @@ def test_a_month_is_built_through_the_days_landed_before_its_commit(project: Pat
     assert built_through(monthly, settings=settings) == FIRST + timedelta(days=2)
     publish(june, contract=monthly, settings=settings, run_id=str(uuid.uuid4()), partition="1995-06")
     assert built_through(monthly, settings=settings) == FIRST + timedelta(days=3)
+    time.sleep(0.01)
+    for n in range(4):  # every day landed again since: the product has seen none of them
+        _land(settings, FIRST + timedelta(days=n), [n])
+    assert built_through(monthly, settings=settings) == FIRST - timedelta(days=1)
