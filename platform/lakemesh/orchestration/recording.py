@@ -193,10 +193,12 @@ class _Follower:
                 self.stop.wait(0.2)
                 continue
             run_id = self.runs[done]
+            # over for the run loop before reading: then this read has every event it wrote. Never the run's own
+            # row: the in-memory run storage has no lock, and a read of it fails the run's write ("table is locked")
+            ended = run_id in self.over
             try:
-                run = self.instance.get_run_by_id(run_id)  # before reading: a run seen finished wrote everything
                 records = self.instance.get_records_for_run(run_id, cursor=cursor, of_type=self.wanted)
-            except OperationalError:  # the in-memory database is shared with the run writing it: "table is locked"
+            except OperationalError:  # the event log is locked while the run writes: read again
                 self.stop.wait(0.05)
                 continue
             for record in records.records:
@@ -207,9 +209,7 @@ class _Follower:
             cursor = records.cursor
             if records.records:
                 continue
-            over = run.is_finished if run is not None else stopping
-            over = over or (stopping and run_id in self.over)  # over for the run loop, closed or not
-            if over and (done + 1 < len(self.runs) or stopping):
+            if ended and (done + 1 < len(self.runs) or stopping):
                 done, cursor = done + 1, None  # the next run starts only after this one is over
                 continue
             self.stop.wait(0.2)
