@@ -37,7 +37,7 @@ from lakemesh.storage.landing import by_day_tables, landing_days, landing_path
 if TYPE_CHECKING:
     from dagster._core.definitions.assets.graph.asset_graph import AssetGraph  # a job's, never built here
 
-__all__ = ["Build", "Days", "backfill", "built_through", "catch_up", "overlaps", "partition_ranges"]
+__all__ = ["Build", "Days", "backfill", "built_through", "catch_up", "landing_times", "overlaps", "partition_ranges"]
 
 
 Days = tuple[date, date]
@@ -152,16 +152,21 @@ def backfill(
     return _runs(graph, planned)
 
 
-def built_through(contract: Contract, *, settings: Settings) -> date | None:
-    """The newest landed day a product has been built with: of the days that had landed when the commit that last
-    replaced the day newest landed was made, the newest (when none replaced it yet, the newest day any commit had
-    seen within the days it replaced; the day before the first landed when no commit saw any). None when nothing
-    has landed by the day or it was never published."""
-    times = _LandingTimes(settings.landing)
+def landing_times(landing: Path) -> dict[date, float]:
+    """When each day of the tables that arrive by the day was last written (the newest of its tables' files)."""
+    times = _LandingTimes(landing)
     landed: dict[date, float] = {}
-    for table in by_day_tables(settings.landing):
+    for table in by_day_tables(landing):
         for day, at in (times.landed(table) or {}).items():
             landed[day] = max(landed.get(day, 0.0), at)
+    return landed
+
+
+def built_through(contract: Contract, *, settings: Settings, landed: Mapping[date, float]) -> date | None:
+    """The newest landed day a product has been built with: of the days that had landed (`landed`, as
+    `landing_times` gives them) when the commit that last replaced the day newest landed was made, the newest (when
+    none replaced it yet, the newest day any commit had seen within the days it replaced; the day before the first
+    landed when no commit saw any). None when nothing has landed by the day or it was never published."""
     commits = _Publishes({contract.name: contract}, settings).of(contract.name)
     if not landed or not commits:
         return None

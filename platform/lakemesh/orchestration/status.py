@@ -19,11 +19,10 @@ import polars as pl
 from lakemesh.catalog import Catalog, NotFound
 from lakemesh.contracts import Contract, load_contract
 from lakemesh.errors import ContractInvalid, TableUnreadable, first_line
-from lakemesh.orchestration.catch_up import Build, built_through, partition_ranges
+from lakemesh.orchestration.catch_up import Build, built_through, landing_times, partition_ranges
 from lakemesh.orchestration.products import CONTRACT_CHECK, product_name
 from lakemesh.settings import Settings
 from lakemesh.storage.delta import current_version, newest_day, open_table, read_table
-from lakemesh.storage.landing import last_landed_day
 
 __all__ = ["MeshRun", "ProductStatus", "failure_message", "failure_reason", "is_interruption", "mesh_status"]
 
@@ -228,7 +227,7 @@ def mesh_status(
     catalog = Catalog(settings.catalog_url)
     outcomes = _outcomes(run) if run is not None else {}
     built = _built(run) if run is not None else {}
-    landed = last_landed_day(settings.landing)
+    landed = landing_times(settings.landing)  # one scan of the landing zone for every product
     statuses = []
     for name, path in settings.contract_paths().items():
         try:
@@ -304,7 +303,7 @@ def _published(uri: str, settings: Settings) -> tuple[int | None, int | None]:
     return version, read_table(uri, storage_options=settings.storage_options).select(pl.len()).collect().item()
 
 
-def _newest_partition(contract: Contract, settings: Settings, *, landed: date | None) -> str:
+def _newest_partition(contract: Contract, settings: Settings, *, landed: Mapping[date, float]) -> str:
     """The product's newest partition (from its files' statistics), with how many days it is behind the newest
     landed day, when more than the contract's freshness SLA: the newest day landed before the commit that last
     replaced that day's rows (a month or year partition holding it may have been built before it landed)."""
@@ -315,8 +314,8 @@ def _newest_partition(contract: Contract, settings: Settings, *, landed: date | 
     if day is None:
         return "empty"
     key = partitioning.key_of(day)
-    through = built_through(contract, settings=settings)
-    behind = (landed - through).days if landed is not None and through is not None else 0
+    through = built_through(contract, settings=settings, landed=landed)
+    behind = (max(landed) - through).days if landed and through is not None else 0
     allowed = (contract.freshness_hours or 0) / 24
     return f"{key} ({behind} d behind)" if behind > 0 and behind > allowed else key
 

@@ -16,7 +16,7 @@ from lakemesh import Settings, data_product, publish
 from lakemesh.contracts import Contract
 from lakemesh.contracts.partitioning import Partitioning
 from lakemesh.orchestration import LakehouseResource
-from lakemesh.orchestration.catch_up import Build, built_through, catch_up
+from lakemesh.orchestration.catch_up import Build, built_through, catch_up, landing_times
 from lakemesh.orchestration.mesh import materialize_mesh
 from lakemesh.orchestration.partitions import partition_mapping, partitions_definition
 from lakemesh.orchestration.python_assets import python_product_asset
@@ -287,13 +287,21 @@ def test_a_month_is_built_through_the_days_landed_before_its_commit(project: Pat
         _land(settings, FIRST + timedelta(days=n), [n])
     june = pl.DataFrame({"id": [1], "order_date": [FIRST]})
     publish(june, contract=monthly, settings=settings, run_id=str(uuid.uuid4()), partition="1995-06")
-    assert built_through(monthly, settings=settings) == FIRST + timedelta(days=2)
+    assert built_through(monthly, settings=settings, landed=landing_times(settings.landing)) == FIRST + timedelta(
+        days=2
+    )
     time.sleep(0.01)
     _land(settings, FIRST + timedelta(days=3), [3])  # June 4 lands after June was built: June is one day behind
-    assert built_through(monthly, settings=settings) == FIRST + timedelta(days=2)
+    assert built_through(monthly, settings=settings, landed=landing_times(settings.landing)) == FIRST + timedelta(
+        days=2
+    )
     publish(june, contract=monthly, settings=settings, run_id=str(uuid.uuid4()), partition="1995-06")
-    assert built_through(monthly, settings=settings) == FIRST + timedelta(days=3)
+    assert built_through(monthly, settings=settings, landed=landing_times(settings.landing)) == FIRST + timedelta(
+        days=3
+    )
     time.sleep(0.01)
     for n in range(4):  # every day landed again since: the product has seen none of them
         _land(settings, FIRST + timedelta(days=n), [n])
-    assert built_through(monthly, settings=settings) == FIRST - timedelta(days=1)
+    assert built_through(monthly, settings=settings, landed=landing_times(settings.landing)) == FIRST - timedelta(
+        days=1
+    )
